@@ -1,0 +1,131 @@
+# opsbell - front door.  `make run` and `make check` are the two commands a new
+# machine needs; everything else is here for developers.
+#
+#   make              developer build (-Werror) into build/dev/
+#   make BUILD=asan   ASan+UBSan build into build/asan/
+#   make BUILD=release
+#   make run          bootstrap, build, serve the example configuration
+#   make check        bootstrap, build, run every test; last line "N passed, N failed"
+#   make unit         unit tests only (current BUILD)
+#   make fuzz         build the libFuzzer targets (clang) into build/fuzz/
+#   make format       clang-format -i every source file
+#   make deps         install missing Debian packages (scripts/bootstrap.sh)
+
+BUILD   ?= dev
+BUILDDIR := build/$(BUILD)
+CC      ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -MMD -MP \
+	-DOPSBELL_VERSION='"$(VERSION)"' -DOPSBELL_COMMIT='"$(GIT_COMMIT)"' \
+	-Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wno-unused-parameter -fno-strict-aliasing
+LDLIBS := $(PKG_LIBS) -lpthread -lm
+
+ifeq ($(BUILD),dev)
+CFLAGS_MODE := -O1 -g -Werror
+else ifeq ($(BUILD),asan)
+CFLAGS_MODE := -O1 -g -Werror -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+LDFLAGS_MODE := -fsanitize=address,undefined
+else ifeq ($(BUILD),release)
+CFLAGS_MODE := -O2 -g -DNDEBUG
+else
+$(error BUILD must be dev, asan or release)
+endif
+
+CFLAGS_ALL := $(BASE_CFLAGS) $(CFLAGS_MODE) $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS_MODE) $(LDFLAGS)
+
+SRCS      := $(shell find src -name '*.c' | sort)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
+MAIN_OBJ  := $(BUILDDIR)/src/main.o
+LIB       := $(BUILDDIR)/libopsbell.a
+BIN       := $(BUILDDIR)/opsbell
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
+TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
+
+.PHONY: all run check unit fuzz format format-check deps clean install e2e
+
+all: $(BIN) $(UNIT_BINS)
+
+$(BUILDDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILDDIR)/tests/%: tests/%.c $(LIB) $(TEST_HELPERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPERS) $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@scripts/run-unit.sh $(BUILDDIR)
+
+# ---- fuzzing (clang + libFuzzer, with ASan+UBSan) ------------------------------
+FUZZ_DIR   := build/fuzz
+FUZZ_SRCS  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS  := $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-DOPSBELL_VERSION='"$(VERSION)"' -DOPSBELL_COMMIT='"$(GIT_COMMIT)"'
+
+fuzz: $(FUZZ_BINS)
+
+$(FUZZ_DIR)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(LDLIBS)
+
+# ---- the two commands ----------------------------------------------------------
+run:
+	@scripts/bootstrap.sh
+	@$(MAKE) --no-print-directory BUILD=dev $(BUILDDIR)/opsbell
+	@scripts/run-example.sh build/dev/opsbell
+
+check:
+	@scripts/bootstrap.sh
+	@scripts/check.sh
+
+e2e: $(BIN)
+	@OPSBELL_BIN=$(abspath $(BIN)) python3 -m pytest -q tests/e2e
+
+deps:
+	@scripts/bootstrap.sh
+
+format:
+	clang-format -i $$(find src tests fuzz -name '*.[ch]')
+
+format-check:
+	clang-format --dry-run --Werror $$(find src tests fuzz -name '*.[ch]')
+
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/bin/opsbell
+	install -D -m 0644 man/opsbell.1 $(DESTDIR)/usr/local/share/man/man1/opsbell.1
+	install -D -m 0644 man/opsbell.yaml.5 $(DESTDIR)/usr/local/share/man/man5/opsbell.yaml.5
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)

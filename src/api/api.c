@@ -1,0 +1,100 @@
+/*
+ * api.c - the route table and the dispatcher: authentication (Bearer
+ * token), authorization (scope and team), then the handler.
+ */
+#include "api/api.h"
+
+#include "daemon/app.h"
+#include "store/store.h"
+#include "util/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Order matters only for readability: patterns do not overlap. */
+const struct route api_routes[] = {
+    {"GET", "/healthz", api_healthz, 0, NULL, 0},
+    {"GET", "/metrics", api_metrics, 0, NULL, 0},
+    {"GET", "/api/v1/whoami", api_whoami, SCOPE_READ, NULL, 0},
+    {"POST", "/api/v1/config/reload", api_config_reload, SCOPE_ADMIN, NULL, 1},
+    {"GET", "/api/v1/teams", api_teams_list, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/teams/{team}", api_team_show, SCOPE_READ, "team", 0},
+    {"GET", "/api/v1/teams/{team}/services", api_team_services, SCOPE_READ, "team", 0},
+    {"GET", "/api/v1/services", api_services_list, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/services/{service}", api_service_show, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/escalation-policies", api_policies_list, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/escalation-policies/{policy}", api_policy_show, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/users", api_users_list, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/users/{user}", api_user_show, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/tokens", api_tokens_list, SCOPE_ADMIN, NULL, 0},
+    {"POST", "/api/v1/tokens", api_tokens_create, SCOPE_ADMIN, NULL, 0},
+    {"DELETE", "/api/v1/tokens/{id}", api_tokens_revoke, SCOPE_ADMIN, NULL, 0},
+    {"GET", "/api/v1/audit", api_audit_list, SCOPE_ADMIN, NULL, 1},
+};
+const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
+
+void api_reply_json(struct http_response *resp, int status, json_t *obj)
+{
+    char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+    json_decref(obj);
+    if (text == NULL) {
+        http_response_error(resp, 500, "cannot encode the response");
+        return;
+    }
+    http_response_take(resp, status, "application/json", text, strlen(text));
+}
+
+const struct auth_principal *api_principal(const struct http_request *req)
+{
+    return req->auth;
+}
+
+struct audit_origin api_origin(const struct http_request *req)
+{
+    const struct auth_principal *p = req->auth;
+    struct audit_origin origin = {
+        .actor = p != NULL ? p->actor : "anonymous",
+        .remote_addr = req->remote_addr,
+        .request_id = req->request_id,
+    };
+
+    return origin;
+}
+
+void api_dispatch(void *app_ptr, const struct route *route, struct http_request *req,
+                  struct http_response *resp)
+{
+    struct app *app = app_ptr;
+    struct auth_principal principal;
+    struct ob_error err = {0};
+    const char *team = NULL;
+    int rc;
+
+    if (route->required_scope == SCOPE_NONE) {
+        route->handler(app, req, resp);
+        return;
+    }
+    rc = auth_authenticate(app->store, http_request_header(req, "Authorization"),
+                           store_now_ms(), &principal, &err);
+    if (rc != 0) {
+        http_response_from_error(resp, &err);
+        if (resp->status == 401)
+            http_response_add_header(resp, "WWW-Authenticate", "Bearer realm=\"opsbell\"");
+        return;
+    }
+    if (route->team_param != NULL)
+        team = http_request_param(req, route->team_param);
+    if (route->team_param != NULL || route->global_only)
+        rc = auth_authorize(&principal, (enum token_scope)route->required_scope, team, &err);
+    else /* the handler limits what a team token sees */
+        rc = auth_authorize(&principal, (enum token_scope)route->required_scope,
+                            principal.team[0] != '\0' ? principal.team : NULL, &err);
+    if (rc != 0) {
+        http_response_from_error(resp, &err);
+        return;
+    }
+    req->auth = &principal;
+    route->handler(app, req, resp);
+    req->auth = NULL; /* principal lives on this stack frame only */
+}

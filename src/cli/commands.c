@@ -1,0 +1,77 @@
+/* commands.c - the table of `opsbell` commands and their --help texts. */
+#include "cli/cli.h"
+
+int cmd_serve(int argc, char **argv);
+int cmd_check_config(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_token_create(int argc, char **argv);
+int cmd_token_list(int argc, char **argv);
+int cmd_token_revoke(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_team_list(int argc, char **argv);
+int cmd_team_show(int argc, char **argv);
+int cmd_service_list(int argc, char **argv);
+int cmd_user_list(int argc, char **argv);
+int cmd_audit_list(int argc, char **argv);
+int cmd_config_reload(int argc, char **argv);
+
+#define CONFIG_OPT                                                                                 \
+    "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"  \
+    "                      /etc/opsbell/opsbell.yaml)\n"
+#define CLIENT_ENV                                                                                 \
+    "\nTalks to the server at $OPSBELL_URL (default http://127.0.0.1:8080) with the token in\n"   \
+    "$OPSBELL_TOKEN.\n"
+
+const struct cli_command cli_commands[] = {
+    {"serve", NULL, cmd_serve, "run the daemon",
+     "usage: opsbell serve [-c FILE] [--listen HOST:PORT]\n\n"
+     "Run the opsbell daemon: HTTP API, ingestion and (in later releases) the engine.\n"
+     "SIGHUP reloads the configuration; an invalid one is refused and the old one stays.\n"
+     "SIGINT and SIGTERM stop it.\n\n" CONFIG_OPT
+     "  -l, --listen ADDR   HOST:PORT to listen on instead of the file's 'listen'\n"},
+    {"check-config", NULL, cmd_check_config, "validate the configuration",
+     "usage: opsbell check-config [-c FILE] [-q] [FILE]\n\n"
+     "Load and validate the configuration (main file, users file, team directories).\n"
+     "Prints every problem as FILE:LINE:COL: message and exits 1, or exits 0.\n\n" CONFIG_OPT
+     "  -q, --quiet         print nothing when the configuration is valid\n"},
+    {"version", NULL, cmd_version, "print the version",
+     "usage: opsbell version [--json]\n\nPrint the version, commit and schema version.\n"},
+    {"token", "create", cmd_token_create, "create an API token (on the configured store)",
+     "usage: opsbell token create --name NAME --scope read|write|admin [--team TEAM]\n"
+     "                            [--expires DURATION] [-c FILE] [--json]\n\n"
+     "Create an API token directly in the store named by the configuration, so that the\n"
+     "first admin token can be made before any exists. The secret is printed once, on\n"
+     "stdout; only its SHA-256 is stored.\n\n" CONFIG_OPT
+     "  -n, --name NAME     a label for the token (letters, digits, space, ._:@-)\n"
+     "  -s, --scope SCOPE   read, write or admin\n"
+     "  -t, --team TEAM     limit the token to one team's objects\n"
+     "  -e, --expires DUR   expire after DUR (e.g. 12h, 90d)\n"
+     "      --json          print id, name, scope, team and token as JSON\n"},
+    {"token", "list", cmd_token_list, "list API tokens (on the configured store)",
+     "usage: opsbell token list [-c FILE] [--json]\n\n"
+     "List every API token with its scope, team and state; secrets are never shown.\n\n" CONFIG_OPT
+     "      --json          print JSON\n"},
+    {"token", "revoke", cmd_token_revoke, "revoke an API token (on the configured store)",
+     "usage: opsbell token revoke ID [-c FILE]\n\nRevoke the token with that id.\n\n" CONFIG_OPT},
+    {"whoami", NULL, cmd_whoami, "show the token in use",
+     "usage: opsbell whoami [--json]\n\nShow the name, scope and team of $OPSBELL_TOKEN.\n"
+     CLIENT_ENV},
+    {"team", "list", cmd_team_list, "list teams",
+     "usage: opsbell team list [--json]\n\nList the teams the token may see.\n" CLIENT_ENV},
+    {"team", "show", cmd_team_show, "show one team with its services",
+     "usage: opsbell team show TEAM [--json]\n\nShow a team, its members and services.\n"
+     CLIENT_ENV},
+    {"service", "list", cmd_service_list, "list services",
+     "usage: opsbell service list [--team TEAM] [--json]\n\nList services.\n" CLIENT_ENV},
+    {"user", "list", cmd_user_list, "list people",
+     "usage: opsbell user list [--json]\n\nList users with their contact method types.\n"
+     CLIENT_ENV},
+    {"audit", "list", cmd_audit_list, "show the audit log (admin)",
+     "usage: opsbell audit list [--limit N] [--before ID] [--actor A] [--action X] [--json]\n\n"
+     "Show audit events, newest first: who did what, when, from where.\n" CLIENT_ENV},
+    {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
+     "usage: opsbell config reload [--json]\n\n"
+     "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"
+     "is refused with every error printed as FILE:LINE:COL: message.\n" CLIENT_ENV},
+};
+const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -1,0 +1,236 @@
+/*
+ * config.h - opsbell's configuration: opsbell.yaml, users.yaml, teams/<team>/<file>.yaml.
+ *
+ * Loading is all-or-nothing: config_load() either returns a complete,
+ * validated, immutable `struct config`, or returns OB_EINVAL with every
+ * problem it found in `diags` as "FILE:LINE:COL: message" entries and
+ * nothing else changed.  Schema problems (unknown keys, wrong types, bad YAML)
+ * are found by libcyaml, one per file; semantic problems (duplicate names,
+ * objects of another team, dangling references, bad durations, bad secret
+ * references) are all reported at once.
+ *
+ * Layout on disk (relative paths are relative to the directory of the main
+ * file):
+ *   opsbell.yaml                 listen, storage, public_url, http, log, providers,
+ *                                users_file (default users.yaml),
+ *                                teams_dir (default teams)
+ *   users.yaml                   users: [...]
+ *   teams/<team>/<file>.yaml          team:, services:, escalation_policies:
+ *
+ * Ownership: a struct config is reference counted.  config_load() hands out
+ * one reference; config_ref()/config_unref() take and drop more; the last
+ * unref frees everything, including resolved secrets.  Every pointer inside a
+ * config (strings, arrays) borrows from it and lives as long as the reference
+ * you hold.  A loaded config is never modified, so it may be read from any
+ * thread without locks.
+ */
+#ifndef OPSBELL_CONFIG_CONFIG_H
+#define OPSBELL_CONFIG_CONFIG_H
+
+#include "util/log.h"
+#include "util/secret.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_FILE_MAX (4 * 1024 * 1024) /* cap on one YAML file */
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
+#define CONFIG_DEFAULT_MAX_BODY (1024 * 1024)
+#define CONFIG_DEFAULT_HTTP_THREADS 4
+
+/* ---- diagnostics ------------------------------------------------------- */
+
+struct config_diag {
+    char *file;    /* owned; path as the user would type it */
+    unsigned line; /* 1-based; 0 when unknown */
+    unsigned col;  /* 1-based; 0 when unknown */
+    char *message; /* owned; one line, never contains a secret value */
+};
+
+struct config_diags {
+    struct config_diag *items; /* owned array */
+    size_t count;
+    size_t cap;
+};
+
+/* Append one diagnostic (message is printf-style). Returns 0 or OB_ENOMEM. */
+int config_diags_add(struct config_diags *d, const char *file, unsigned line, unsigned col,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Print every entry as "FILE:LINE:COL: message\n". */
+void config_diags_print(const struct config_diags *d, FILE *fp);
+/* Free what d owns and reset it to empty. Accepts NULL. */
+void config_diags_release(struct config_diags *d);
+
+/* ---- the model ------------------------------------------------------------ */
+
+enum contact_type {
+    CONTACT_VOICE, /* phone number in E.164, called through SIP trunk or Twilio */
+    CONTACT_SMS,   /* phone number in E.164 */
+    CONTACT_SIP,   /* sip: or sips: URI */
+    CONTACT_EMAIL,
+    CONTACT_SLACK, /* Slack DM; address is the Slack user id */
+    CONTACT_WEBHOOK
+};
+
+struct config_contact_method {
+    enum contact_type type;
+    char *address;
+};
+
+struct config_chat_id {
+    char *provider; /* "slack" | "mattermost" */
+    char *id;       /* the provider's user id, e.g. U024BE7LH */
+};
+
+struct config_user {
+    char *name;      /* unique login-like name: [a-z0-9][a-z0-9._-]* */
+    char *full_name; /* may be NULL */
+    char *nickname;  /* unique, used by /tel; defaults to name */
+    char *time_zone; /* IANA name; default "UTC" */
+    char *email;     /* may be NULL */
+    struct config_chat_id *chat_ids;
+    unsigned chat_id_count;
+    struct config_contact_method *contact_methods;
+    unsigned contact_method_count;
+};
+
+struct config_escalation_step {
+    uint32_t delay_seconds; /* wait before the next step */
+    char **users;           /* names of users */
+    unsigned user_count;
+    char **schedules; /* names of schedules (none exist yet: any is dangling) */
+    unsigned schedule_count;
+};
+
+struct config_escalation_policy {
+    char *name; /* unique across all teams */
+    const struct config_team *team;
+    char *description;
+    uint32_t repeat; /* times to repeat the whole policy after the first pass */
+    struct config_escalation_step *steps;
+    unsigned step_count;
+};
+
+struct config_service {
+    char *name; /* unique across all teams */
+    const struct config_team *team;
+    char *description;
+    char *escalation_policy; /* name; resolves within the service's team */
+    const struct config_escalation_policy *policy; /* resolved */
+    char *integration_key; /* may be NULL; unique across all services */
+};
+
+struct config_team {
+    char *name; /* the directory name under teams_dir */
+    char *description;
+    char **members; /* user names */
+    unsigned member_count;
+    char *chat_channel; /* may be NULL */
+    struct config_service *services;
+    unsigned service_count;
+    struct config_escalation_policy *policies;
+    unsigned policy_count;
+};
+
+struct config_slack {
+    int enabled;
+    char *api_url; /* default https://slack.com/api */
+    struct secret bot_token;
+    struct secret signing_secret;
+};
+
+struct config_twilio {
+    int enabled;
+    char *api_url; /* default https://api.twilio.com */
+    char *account_sid;
+    struct secret auth_token;
+    char *from_number;
+};
+
+struct config_smtp {
+    int enabled;
+    char *url; /* smtp://host:port or smtps:// */
+    char *username;
+    struct secret password;
+    char *from_address;
+};
+
+struct config_sip {
+    int enabled;
+    char *outbound_proxy; /* may be NULL */
+    char *from_uri;
+    char *username;
+    struct secret password;
+};
+
+struct config_providers {
+    struct config_slack slack;
+    struct config_twilio twilio;
+    struct config_smtp smtp;
+    struct config_sip sip;
+};
+
+struct config {
+    char *path;     /* the main file as given */
+    char *base_dir; /* directory of the main file */
+
+    char *listen_host;    /* "127.0.0.1", "::" ... */
+    uint16_t listen_port; /* 0 = pick a free port (tests) */
+    char *storage_url;    /* "sqlite:/abs/path" (made absolute) or "postgres://..." */
+    char *public_url;     /* may be NULL; defaults to http://listen */
+    size_t max_body_bytes;
+    unsigned http_threads;
+    enum log_level log_level;
+
+    struct config_providers providers;
+
+    struct config_user *users;
+    unsigned user_count;
+    struct config_team *teams;
+    unsigned team_count;
+};
+
+/* ---- loading --------------------------------------------------------------- */
+
+/*
+ * Load and validate the configuration whose main file is `path`.
+ * Returns 0 and *out (one reference), or a negative code with every problem
+ * found appended to diags (diags may already hold entries; it is appended to).
+ * On failure *out is NULL.
+ */
+int config_load(const char *path, struct config **out, struct config_diags *diags);
+
+/* Take / drop a reference. Both accept NULL. */
+struct config *config_ref(struct config *cfg);
+void config_unref(struct config *cfg);
+
+/* What kind of document a single YAML buffer is (for config_check_buffer). */
+enum config_doc_kind { CONFIG_DOC_MAIN, CONFIG_DOC_USERS, CONFIG_DOC_TEAM };
+
+/*
+ * Parse one YAML document held in memory against the schema of `kind` and
+ * run the checks that need no other file (used by the fuzz target and unit
+ * tests). `file` is the name printed in diagnostics; for CONFIG_DOC_TEAM,
+ * team_name is the owning team. Returns 0 or OB_EINVAL with diags filled.
+ */
+int config_check_buffer(enum config_doc_kind kind, const char *file, const char *team_name,
+                        const char *data, size_t len, struct config_diags *diags);
+
+/* ---- look-ups (NULL when absent; results borrow from cfg) ------------------ */
+
+const struct config_team *config_find_team(const struct config *cfg, const char *name);
+const struct config_user *config_find_user(const struct config *cfg, const char *name);
+const struct config_user *config_find_user_by_nickname(const struct config *cfg,
+                                                       const char *nickname);
+const struct config_service *config_find_service(const struct config *cfg, const char *name);
+const struct config_escalation_policy *config_find_policy(const struct config *cfg,
+                                                          const char *name);
+
+const char *contact_type_name(enum contact_type type);
+
+/* Parse "90s", "5m", "2h", "1d", "1h30m" or a bare number of seconds.
+ * Returns 0 or OB_EINVAL. */
+int config_parse_duration(const char *text, uint32_t *seconds);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * serve.c - `opsbell serve`: load the configuration, open the store, start
+ * the HTTP server and wait for signals (SIGHUP reloads, SIGINT/SIGTERM stop).
+ *
+ * Signals are blocked in every thread and taken synchronously with
+ * sigwait() by the main thread, so no work ever runs in a signal handler.
+ */
+#include "daemon/serve.h"
+
+#include "api/api.h"
+#include "config/config.h"
+#include "daemon/app.h"
+#include "http/http.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void format_url(const char *host, uint16_t port, char *out, size_t cap)
+{
+    if (strchr(host, ':') != NULL)
+        snprintf(out, cap, "http://[%s]:%u", host, (unsigned)port);
+    else
+        snprintf(out, cap, "http://%s:%u", host, (unsigned)port);
+}
+
+static int wait_for_signals(struct app *app, const sigset_t *set)
+{
+    static const struct audit_origin sighup_origin = {"signal:SIGHUP", "local", NULL};
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("config", "SIGHUP received; reloading", "file", app->config_path);
+            app_reload_config(app, &sighup_origin, NULL);
+            continue;
+        }
+        log_info("daemon", "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        return 0;
+    }
+}
+
+int serve_run(const char *config_path, const char *listen_override)
+{
+    struct app app = {0};
+    struct config_diags diags = {0};
+    struct http_server_options opts = {0};
+    struct ob_error err = {0};
+    struct config *cfg = NULL;
+    sigset_t set;
+    char url[128];
+    int rc = 1;
+
+    if (config_load(config_path, &cfg, &diags) != 0) {
+        config_diags_print(&diags, stderr);
+        fprintf(stderr, "opsbell: configuration %s is invalid; not starting\n", config_path);
+        config_diags_release(&diags);
+        return 1;
+    }
+    log_set_level(cfg->log_level);
+
+    /* Block the signals before any thread starts so that every thread inherits the mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pthread_mutex_init(&app.config_lock, NULL);
+    app.config = cfg;
+    app.config_path = strdup(config_path);
+    app.started_ms = store_now_ms();
+    if (app.config_path == NULL)
+        goto out;
+
+    if (store_open(cfg->storage_url, cfg->http_threads + 2, &app.store, &err) != 0) {
+        log_error("store", "cannot open the store", "error", err.msg);
+        goto out;
+    }
+    {
+        int version = 0;
+        char vtext[16];
+        store_schema_version(app.store, &version, NULL);
+        snprintf(vtext, sizeof(vtext), "%d", version);
+        log_info("store", "store ready", "driver", store_driver_name(app.store),
+                 "schema_version", vtext);
+    }
+    app.router = router_new(api_routes, api_route_count);
+    app.metrics = app.router != NULL ? metrics_new(app.router) : NULL;
+    if (app.metrics == NULL) {
+        log_error("daemon", "out of memory");
+        goto out;
+    }
+
+    opts.host = cfg->listen_host;
+    opts.port = cfg->listen_port;
+    if (listen_override != NULL) {
+        /* A "host:port" given on the command line wins over the file. */
+        static char host_buf[64];
+        const char *colon = strrchr(listen_override, ':');
+        char *end = NULL;
+        long port;
+        if (colon == NULL || (size_t)(colon - listen_override) >= sizeof(host_buf)) {
+            fprintf(stderr, "opsbell: --listen must be HOST:PORT\n");
+            goto out;
+        }
+        port = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535) {
+            fprintf(stderr, "opsbell: --listen must be HOST:PORT\n");
+            goto out;
+        }
+        snprintf(host_buf, sizeof(host_buf), "%.*s", (int)(colon - listen_override),
+                 listen_override);
+        if (host_buf[0] == '[') { /* [::1]:8080 */
+            memmove(host_buf, host_buf + 1, strlen(host_buf));
+            host_buf[strcspn(host_buf, "]")] = '\0';
+        }
+        opts.host = host_buf;
+        opts.port = (uint16_t)port;
+    }
+    opts.threads = cfg->http_threads;
+    opts.max_body_bytes = cfg->max_body_bytes;
+    opts.router = app.router;
+    opts.dispatch = api_dispatch;
+    opts.app = &app;
+    opts.metrics = app.metrics;
+    if (http_server_start(&opts, &app.http, &err) != 0) {
+        log_error("http", "cannot start the HTTP server", "error", err.msg);
+        goto out;
+    }
+    format_url(opts.host, http_server_port(app.http), url, sizeof(url));
+    log_info("daemon", "listening", "url", url, "config", config_path, "version",
+             OPSBELL_VERSION);
+    rc = wait_for_signals(&app, &set);
+out:
+    http_server_stop(app.http);
+    metrics_free(app.metrics);
+    router_free(app.router);
+    store_close(app.store);
+    config_unref(app.config);
+    free(app.config_path);
+    pthread_mutex_destroy(&app.config_lock);
+    return rc;
+}

@@ -45,14 +45,16 @@ count_one() {
 run_cmocka() {
   local bin=$1
   shift
-  local out status p f
+  local out status p f s
   out=$(env "$@" "$bin" 2>&1)
   status=$?
   printf '%s\n' "$out"
   p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' | tail -n 1)
   f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s).*/\1/p' | tail -n 1)
+  s=$(printf '%s\n' "$out" | sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s).*/\1/p' | tail -n 1)
   p=${p:-0}
   f=${f:-0}
+  skipped=$((skipped + ${s:-0}))
   if [[ $status -ne 0 && $f -eq 0 ]]; then
     f=1
     echo "FAILED: $bin exited with status $status"

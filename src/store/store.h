@@ -75,7 +75,7 @@ struct db_param {
     int64_t i64;      /* for DB_INT64 */
 };
 
-#define DB_P_TEXT(s)  ((struct db_param){.type = (s) ? DB_TEXT : DB_NULL, .text = (s)})
+#define DB_P_TEXT(s)  ((struct db_param){.type = ((const char *)(s) != NULL) ? DB_TEXT : DB_NULL, .text = (s)})
 #define DB_P_INT(v)   ((struct db_param){.type = DB_INT64, .i64 = (v)})
 #define DB_P_NULL     ((struct db_param){.type = DB_NULL})
 

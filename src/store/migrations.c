@@ -1,0 +1,222 @@
+/*
+ * migrations.c - the versioned schema, written once for both drivers.
+ *
+ * Each migration's `sql` runs on every driver after the tokens {{ID}} (a
+ * surrogate key column) and {{BLOB}} are replaced; `sqlite` / `postgres`
+ * hold the few statements where the dialects truly differ (triggers).
+ * Migrations are append-only: never edit one that has shipped, add the
+ * next version instead.  schema_migrations records what was applied.
+ */
+#include "store/store_internal.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct migration {
+    int version;
+    const char *name;
+    const char *sql;      /* every driver, with {{TOKENS}} */
+    const char *sqlite;   /* SQLite only, may be NULL */
+    const char *postgres; /* PostgreSQL only, may be NULL */
+};
+
+/* ---- migration 1: API tokens and the audit log ---------------------------- */
+
+static const char m1_sql[] =
+    "CREATE TABLE api_tokens (\n"
+    "    id {{ID}},\n"
+    "    name TEXT NOT NULL,\n"
+    "    scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),\n"
+    "    team TEXT,\n" /* NULL = every team */
+    "    token_hash TEXT NOT NULL UNIQUE,\n"
+    "    created_by TEXT NOT NULL,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    expires_at BIGINT,\n" /* NULL = never */
+    "    revoked_at BIGINT,\n"
+    "    last_used_at BIGINT\n"
+    ");\n"
+    "CREATE TABLE audit_events (\n"
+    "    id {{ID}},\n"
+    "    at BIGINT NOT NULL,\n"
+    "    actor TEXT NOT NULL,\n"
+    "    action TEXT NOT NULL,\n"
+    "    target TEXT,\n"
+    "    remote_addr TEXT,\n"
+    "    request_id TEXT,\n"
+    "    details TEXT\n"
+    ");\n"
+    /* Listing is newest-first by id, optionally for one actor or action. */
+    "CREATE INDEX audit_events_at ON audit_events (at);\n"
+    "CREATE INDEX audit_events_actor ON audit_events (actor, id);\n"
+    "CREATE INDEX audit_events_action ON audit_events (action, id);\n";
+
+/* The audit log is evidence: the schema itself refuses to rewrite it. */
+static const char m1_sqlite[] =
+    "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events\n"
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n"
+    "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events\n"
+    "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;\n";
+
+static const char m1_postgres[] =
+    "CREATE FUNCTION audit_events_refuse() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "    RAISE EXCEPTION 'audit_events is append-only';\n"
+    "END;\n"
+    "$$;\n"
+    "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events\n"
+    "    FOR EACH ROW EXECUTE FUNCTION audit_events_refuse();\n"
+    "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events\n"
+    "    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse();\n";
+
+static const struct migration migrations[] = {
+    {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
+};
+
+#define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static const char schema_migrations_ddl[] = "CREATE TABLE IF NOT EXISTS schema_migrations (\n"
+                                            "    version INTEGER PRIMARY KEY,\n"
+                                            "    name TEXT NOT NULL,\n"
+                                            "    applied_at BIGINT NOT NULL\n"
+                                            ")";
+
+int store_latest_schema_version(void)
+{
+    return migrations[MIGRATIONS_COUNT - 1].version;
+}
+
+int migrations_render(const struct store_driver *driver, const char *sql, struct strbuf *out,
+                      struct ob_error *err)
+{
+    const char *p = sql;
+
+    while (*p != '\0') {
+        const char *open = strstr(p, "{{");
+        const char *close;
+        size_t name_len;
+
+        if (open == NULL) {
+            strbuf_adds(out, p);
+            break;
+        }
+        strbuf_add(out, p, (size_t)(open - p));
+        close = strstr(open + 2, "}}");
+        if (close == NULL)
+            return ob_fail(err, OB_EINTERNAL, "migration: unterminated {{ token");
+        name_len = (size_t)(close - open - 2);
+        if (name_len == 2 && strncmp(open + 2, "ID", 2) == 0)
+            strbuf_adds(out, driver->ddl_id);
+        else if (name_len == 4 && strncmp(open + 2, "BLOB", 4) == 0)
+            strbuf_adds(out, driver->ddl_blob);
+        else
+            return ob_fail(err, OB_EINTERNAL, "migration: unknown token {{%.*s}}", (int)name_len,
+                           open + 2);
+        p = close + 2;
+    }
+    return 0;
+}
+
+int migrations_current(struct store_conn *conn, int *version, struct ob_error *err)
+{
+    struct db_result *res = NULL;
+    int rc;
+
+    *version = 0;
+    rc = store_exec(conn, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", NULL, 0, &res,
+                    NULL, err);
+    if (rc == 0)
+        *version = (int)db_result_int64(res, 0, 0);
+    db_result_free(res);
+    return rc;
+}
+
+/* Apply one migration in its own transaction, unless another process
+ * applied it while we waited for the lock. */
+static int migrations_apply_one(struct store_conn *conn, const struct migration *m,
+                                struct ob_error *err)
+{
+    const char *extra = conn->driver->dialect == STORE_DIALECT_SQLITE ? m->sqlite : m->postgres;
+    struct strbuf sql = STRBUF_INIT;
+    struct db_result *res = NULL;
+    struct db_param params[3];
+    struct ob_error e;
+    char version_str[16];
+    int rc;
+
+    ob_error_clear(&e);
+    rc = migrations_render(conn->driver, m->sql, &sql, &e);
+    if (rc == 0 && extra != NULL)
+        rc = migrations_render(conn->driver, extra, &sql, &e);
+    if (rc != 0)
+        goto out;
+    rc = store_begin(conn, &e);
+    if (rc != 0)
+        goto out;
+    params[0] = DB_P_INT(m->version);
+    rc = store_exec(conn, "SELECT 1 FROM schema_migrations WHERE version = $1", params, 1, &res,
+                    NULL, &e);
+    if (rc != 0 || db_result_rows(res) > 0)
+        goto out;
+    rc = conn->driver->exec_script(conn, strbuf_str(&sql), &e);
+    if (rc != 0)
+        goto out;
+    params[1] = DB_P_TEXT(m->name);
+    params[2] = DB_P_INT(store_now_ms());
+    rc = store_exec(conn,
+                    "INSERT INTO schema_migrations (version, name, applied_at) "
+                    "VALUES ($1, $2, $3)",
+                    params, 3, NULL, NULL, &e);
+    if (rc == 0)
+        rc = store_commit(conn, &e);
+    if (rc == 0) {
+        snprintf(version_str, sizeof(version_str), "%d", m->version);
+        log_info("store", "schema migration applied", "driver", conn->driver->name, "version",
+                 version_str, "name", m->name);
+    }
+out:
+    if (conn->in_tx)
+        store_rollback(conn);
+    if (rc != 0)
+        ob_fail(err, rc, "schema migration %d (%s): %s", m->version, m->name, e.msg);
+    db_result_free(res);
+    strbuf_release(&sql);
+    return rc;
+}
+
+int migrations_apply(struct store_conn *conn, struct ob_error *err)
+{
+    int current = 0;
+    int rc;
+
+    rc = conn->driver->lock_schema(conn, err);
+    if (rc != 0)
+        return rc;
+    rc = conn->driver->exec_script(conn, schema_migrations_ddl, err);
+    if (rc == 0)
+        rc = migrations_current(conn, &current, err);
+    if (rc != 0)
+        goto out;
+    /* An older binary must not write to a schema it does not understand
+     * (say, after a rollback of the deployment on one of several nodes). */
+    if (current > store_latest_schema_version()) {
+        rc = ob_fail(err, OB_ESTORE,
+                     "database schema version %d is newer than this opsbell knows (%d); "
+                     "run a newer opsbell",
+                     current, store_latest_schema_version());
+        goto out;
+    }
+    for (int i = 0; i < MIGRATIONS_COUNT; i++) {
+        if (migrations[i].version != i + 1)
+            OB_BUG("migration %d is numbered %d", i + 1, migrations[i].version);
+        if (migrations[i].version <= current)
+            continue;
+        rc = migrations_apply_one(conn, &migrations[i], err);
+        if (rc != 0)
+            goto out;
+    }
+out:
+    conn->driver->unlock_schema(conn);
+    return rc;
+}

@@ -25,8 +25,12 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -MMD -MP \
-	-DOPSBELL_VERSION='"$(VERSION)"' -DOPSBELL_COMMIT='"$(GIT_COMMIT)"' \
+# The version and commit live in a generated header that is rewritten only
+# when they change, so that a new commit rebuilds exactly what prints them.
+GEN_DIR   := build/gen
+VERSION_H := $(GEN_DIR)/opsbell_version.h
+
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -I$(GEN_DIR) $(PKG_CFLAGS) -MMD -MP \
 	-Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -fno-strict-aliasing
 LDLIBS := $(PKG_LIBS) -lpthread -lm
@@ -57,11 +61,16 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
-.PHONY: all run check unit fuzz format format-check deps clean install e2e
+.PHONY: all run check unit fuzz format format-check deps clean install e2e FORCE
+
+$(VERSION_H): FORCE
+	@mkdir -p $(GEN_DIR)
+	@printf '#define OPSBELL_VERSION "%s"\n#define OPSBELL_COMMIT "%s"\n' '$(VERSION)' '$(GIT_COMMIT)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 all: $(BIN) $(UNIT_BINS)
 
-$(BUILDDIR)/%.o: %.c
+$(BUILDDIR)/%.o: %.c | $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -72,7 +81,7 @@ $(LIB): $(LIB_OBJS)
 $(BIN): $(MAIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
 
-$(BUILDDIR)/tests/%: tests/%.c $(LIB) $(TEST_HELPERS)
+$(BUILDDIR)/tests/%: tests/%.c $(LIB) $(TEST_HELPERS) | $(VERSION_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPERS) $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -lcmocka
 
@@ -84,13 +93,15 @@ FUZZ_DIR   := build/fuzz
 FUZZ_SRCS  := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_DIR)/%)
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_DIR)/%.o)
-FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 \
-	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-	-DOPSBELL_VERSION='"$(VERSION)"' -DOPSBELL_COMMIT='"$(GIT_COMMIT)"'
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -I$(GEN_DIR) $(PKG_CFLAGS) -g -O1 \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+
+# Keep the fuzz objects between runs (make would delete them as intermediates).
+.SECONDARY: $(FUZZ_LIB_OBJS)
 
 fuzz: $(FUZZ_BINS)
 
-$(FUZZ_DIR)/src/%.o: src/%.c
+$(FUZZ_DIR)/src/%.o: src/%.c | $(VERSION_H)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 

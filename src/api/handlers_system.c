@@ -1,5 +1,6 @@
 /* handlers_system.c - /healthz, /metrics, whoami and configuration reload. */
 #include "api/api.h"
+#include "opsbell_version.h"
 
 #include "config/config.h"
 #include "daemon/app.h"

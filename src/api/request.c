@@ -32,11 +32,14 @@ static int content_type_is_json(const char *content_type)
            strcasecmp(content_type, "charset=\"utf-8\"") == 0;
 }
 
-/* Nesting depth of a JSON value (1 for a scalar). Stops counting past limit. */
+/* Nesting depth of containers: 0 for a scalar, 1 for a flat object or array.
+ * Stops counting past limit. */
 static int json_depth(json_t *value, int limit)
 {
     int deepest = 0;
 
+    if (!json_is_object(value) && !json_is_array(value))
+        return 0;
     if (limit <= 0)
         return 1;
     if (json_is_object(value)) {

@@ -2,6 +2,7 @@
  * client.c - the CLI's HTTP client (libcurl easy interface: a CLI may block).
  */
 #include "cli/cli.h"
+#include "opsbell_version.h"
 
 #include "util/error.h"
 #include "util/strbuf.h"

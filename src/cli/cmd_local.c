@@ -3,6 +3,7 @@
  * through the HTTP API: serve, check-config, version, token create|list|revoke.
  */
 #include "cli/cli.h"
+#include "opsbell_version.h"
 
 #include "auth/auth.h"
 #include "config/config.h"

@@ -150,9 +150,9 @@ struct config_twilio {
 
 struct config_smtp {
     int enabled;
-    char *url; /* smtp://host:port or smtps:// */
-    char *username;
-    struct secret password;
+    char *url;              /* smtp://host:port or smtps:// */
+    char *username;         /* may be NULL (no authentication) */
+    struct secret password; /* ref/value NULL when not given */
     char *from_address;
 };
 
@@ -160,8 +160,8 @@ struct config_sip {
     int enabled;
     char *outbound_proxy; /* may be NULL */
     char *from_uri;
-    char *username;
-    struct secret password;
+    char *username;         /* may be NULL */
+    struct secret password; /* ref/value NULL when not given */
 };
 
 struct config_providers {

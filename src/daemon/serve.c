@@ -6,6 +6,7 @@
  * sigwait() by the main thread, so no work ever runs in a signal handler.
  */
 #include "daemon/serve.h"
+#include "opsbell_version.h"
 
 #include "api/api.h"
 #include "config/config.h"

@@ -43,13 +43,14 @@ void http_response_error(struct http_response *resp, int status, const char *fmt
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
+    ob_utf8_sanitize(message);
     obj = json_pack("{s:s}", "error", message);
     /* json_pack fails only on invalid UTF-8 in message; fall back to a fixed text. */
     text = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (text == NULL) {
-        http_response_set(resp, status, "application/json",
-                          "{\"error\":\"request rejected\"}", 27);
+        static const char fallback[] = "{\"error\":\"request rejected\"}";
+        http_response_set(resp, status, "application/json", fallback, sizeof(fallback) - 1);
         return;
     }
     http_response_take(resp, status, "application/json", text, strlen(text));

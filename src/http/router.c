@@ -62,9 +62,9 @@ static int pattern_match(const char *pattern, const char *path, struct http_requ
 
     while (*p != '\0' && *s != '\0') {
         size_t plen, slen;
-        if (*p != *s)
-            goto fail;
-        if (*p == '/') {
+        if (*p == '/' || *s == '/') {
+            if (*p != *s)
+                goto fail;
             p++;
             s++;
             continue;
@@ -120,7 +120,7 @@ enum router_match router_match(const struct router *router, const char *method,
             return ROUTER_FOUND;
         }
         path_seen = 1;
-        if (cap > 0 && used + strlen(r->method) + 3 < cap) {
+        if (cap > 0 && used + strlen(r->method) + (used > 0 ? 2 : 0) < cap) {
             if (used > 0) {
                 memcpy(allow + used, ", ", 2);
                 used += 2;

@@ -310,7 +310,7 @@ static int open_listen_socket(const char *host, uint16_t port, int *family_out, 
     if (rc != 0)
         return ob_fail(err, OB_EIO, "cannot resolve listen address %s: %s", host,
                        gai_strerror(rc));
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         rc = ob_fail(err, OB_EIO, "socket: %s", strerror(errno));
         goto out;

@@ -1,5 +1,6 @@
 /* metrics.c - lock-free counters and histograms, rendered for Prometheus. */
 #include "metrics/metrics.h"
+#include "opsbell_version.h"
 
 #include "http/http.h"
 #include "util/strbuf.h"

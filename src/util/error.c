@@ -23,12 +23,60 @@ int ob_fail(struct ob_error *err, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
-    /* Keep messages on one line whatever the input contained. */
+    /* Keep messages on one line and valid UTF-8 whatever the input contained:
+     * they end up in JSON bodies and log lines. */
     for (char *p = err->msg; *p != '\0'; p++) {
         if (*p == '\n' || *p == '\r')
             *p = ' ';
     }
+    ob_utf8_sanitize(err->msg);
     return code;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
+static size_t utf8_sequence_len(const unsigned char *s)
+{
+    size_t len;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    /* Overlong forms, surrogates and code points past U+10FFFF. */
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void ob_utf8_sanitize(char *text)
+{
+    unsigned char *p = (unsigned char *)text;
+
+    while (*p != '\0') {
+        size_t len = utf8_sequence_len(p);
+        if (len == 0) {
+            *p++ = '?';
+            continue;
+        }
+        p += len;
+    }
 }
 
 const char *ob_strerror(int code)

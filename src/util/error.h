@@ -51,6 +51,9 @@ void ob_error_clear(struct ob_error *err);
 int ob_fail(struct ob_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Replace every byte that is not part of valid UTF-8 with '?', in place. */
+void ob_utf8_sanitize(char *text);
+
 /* Static English name of a code ("invalid input"). Never NULL. */
 const char *ob_strerror(int code);
 

@@ -1,0 +1,255 @@
+/*
+ * mainfile.c - checks of opsbell.yaml (listen, storage, http, log, providers
+ * and their secrets) and the top-level fields of struct config they fill.
+ */
+#include "config/internal.h"
+
+#include "util/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAIN_MAX_BODY_MIN  1024
+#define MAIN_MAX_BODY_MAX  (1024UL * 1024 * 1024)
+#define MAIN_THREADS_MAX   256
+#define SLACK_DEFAULT_API  "https://slack.com/api"
+#define TWILIO_DEFAULT_API "https://api.twilio.com"
+#define DEFAULT_STORAGE    "sqlite:opsbell.db"
+
+/* strdup that accepts NULL and records an allocation failure. */
+static char *main_dup(struct cfgctx *c, const char *s)
+{
+    char *copy;
+
+    if (s == NULL)
+        return NULL;
+    copy = strdup(s);
+    if (copy == NULL)
+        c->oom = 1;
+    return copy;
+}
+
+static void main_listen(struct cfgctx *c, const struct cfgfile *f, const char *text,
+                        struct config *cfg)
+{
+    int rc = value_parse_listen(text, &cfg->listen_host, &cfg->listen_port);
+
+    if (rc == OB_ENOMEM) {
+        c->oom = 1;
+    } else if (rc != 0) {
+        diag_report(c, f, "listen",
+                    "invalid listen address '%s' (expected HOST:PORT such as 127.0.0.1:8080 "
+                    "or [::1]:8080)",
+                    text);
+    }
+}
+
+/*
+ * "sqlite:PATH" (a relative PATH is taken from the main file's directory, so
+ * that the daemon's working directory does not matter; "sqlite::memory:"
+ * stays as is) or "postgres://..." / "postgresql://...".  A postgres URL may
+ * hold a password, so messages name only the scheme.
+ */
+static void main_storage(struct cfgctx *c, const struct cfgfile *f, const char *url,
+                         struct config *cfg)
+{
+    const char *colon = strchr(url, ':');
+
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        const char *path = url + 7;
+        if (path[0] == '\0') {
+            diag_report(c, f, "storage", "storage 'sqlite:' needs a path, e.g. sqlite:opsbell.db");
+            return;
+        }
+        if (path[0] != '/' && strcmp(path, ":memory:") != 0 && c->base_dir != NULL) {
+            size_t len = strlen(c->base_dir) + strlen(path) + 9;
+            cfg->storage_url = malloc(len);
+            if (cfg->storage_url == NULL) {
+                c->oom = 1;
+                return;
+            }
+            snprintf(cfg->storage_url, len, "sqlite:%s/%s", c->base_dir, path);
+            return;
+        }
+        cfg->storage_url = main_dup(c, url);
+        return;
+    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        cfg->storage_url = main_dup(c, url);
+        return;
+    }
+    if (colon != NULL && colon != url && colon - url <= 32)
+        diag_report(c, f, "storage",
+                    "unsupported storage scheme '%.*s' (use sqlite:PATH or postgres://...)",
+                    (int)(colon - url), url);
+    else
+        diag_report(c, f, "storage", "invalid storage URL (use sqlite:PATH or postgres://...)");
+}
+
+static void main_http(struct cfgctx *c, const struct cfgfile *f, const struct raw_http *http,
+                      struct config *cfg)
+{
+    uint64_t v;
+
+    cfg->max_body_bytes = CONFIG_DEFAULT_MAX_BODY;
+    cfg->http_threads = CONFIG_DEFAULT_HTTP_THREADS;
+    if (http == NULL)
+        return;
+    if (http->max_body_bytes != NULL) {
+        if (value_parse_uint(http->max_body_bytes, MAIN_MAX_BODY_MIN, MAIN_MAX_BODY_MAX, &v) == 0)
+            cfg->max_body_bytes = (size_t)v;
+        else
+            diag_report(c, f, "http.max_body_bytes",
+                        "http max_body_bytes '%s' is not a number from %d to %lu",
+                        http->max_body_bytes, MAIN_MAX_BODY_MIN, MAIN_MAX_BODY_MAX);
+    }
+    if (http->threads != NULL) {
+        if (value_parse_uint(http->threads, 1, MAIN_THREADS_MAX, &v) == 0)
+            cfg->http_threads = (unsigned)v;
+        else
+            diag_report(c, f, "http.threads", "http threads '%s' is not a number from 1 to %d",
+                        http->threads, MAIN_THREADS_MAX);
+    }
+}
+
+/*
+ * A secret field: "env:NAME" or "file:PATH", resolved now so that a missing
+ * secret stops the load rather than the first page.  Messages name the
+ * reference, never what it resolves to, and never an inline value.
+ */
+static void main_secret(struct cfgctx *c, const struct cfgfile *f, const char *path,
+                        const char *label, const char *ref, struct secret *out)
+{
+    struct ob_error err;
+    int rc;
+
+    if (ref == NULL)
+        return;
+    if (!secret_ref_is_valid(ref)) {
+        diag_report(c, f, path,
+                    "%s must be a reference env:NAME or file:PATH, not an inline secret", label);
+        return;
+    }
+    if (!c->resolve_secrets) {
+        out->ref = main_dup(c, ref);
+        return;
+    }
+    ob_error_clear(&err);
+    rc = secret_resolve(ref, c->base_dir, out, &err);
+    if (rc == OB_ENOMEM) {
+        c->oom = 1;
+    } else if (rc != 0) {
+        diag_report(c, f, path, "cannot resolve %s: %s", label, err.msg);
+    } else if (out->len == 0) {
+        diag_report(c, f, path, "%s (%s) is empty", label, ref);
+    }
+}
+
+static void main_slack(struct cfgctx *c, const struct cfgfile *f, const struct raw_slack *raw,
+                       struct config_slack *out)
+{
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    if (raw->api_url != NULL && !value_is_http_url(raw->api_url))
+        diag_report(c, f, "providers.slack.api_url",
+                    "slack api_url '%s' must start with http:// or https://", raw->api_url);
+    out->api_url = main_dup(c, raw->api_url != NULL ? raw->api_url : SLACK_DEFAULT_API);
+    main_secret(c, f, "providers.slack.bot_token", "slack bot_token", raw->bot_token,
+                &out->bot_token);
+    main_secret(c, f, "providers.slack.signing_secret", "slack signing_secret", raw->signing_secret,
+                &out->signing_secret);
+}
+
+static void main_twilio(struct cfgctx *c, const struct cfgfile *f, const struct raw_twilio *raw,
+                        struct config_twilio *out)
+{
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    if (raw->api_url != NULL && !value_is_http_url(raw->api_url))
+        diag_report(c, f, "providers.twilio.api_url",
+                    "twilio api_url '%s' must start with http:// or https://", raw->api_url);
+    if (!value_is_token(raw->account_sid, 1, 64))
+        diag_report(c, f, "providers.twilio.account_sid",
+                    "twilio account_sid must be letters and digits, e.g. AC0123...");
+    if (!value_is_e164(raw->from_number))
+        diag_report(c, f, "providers.twilio.from_number",
+                    "twilio from_number '%s' is not an E.164 number (+ and 8 to 15 digits)",
+                    raw->from_number);
+    out->api_url = main_dup(c, raw->api_url != NULL ? raw->api_url : TWILIO_DEFAULT_API);
+    out->account_sid = main_dup(c, raw->account_sid);
+    out->from_number = main_dup(c, raw->from_number);
+    main_secret(c, f, "providers.twilio.auth_token", "twilio auth_token", raw->auth_token,
+                &out->auth_token);
+}
+
+static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct raw_smtp *raw,
+                      struct config_smtp *out)
+{
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    if (value_has_space(raw->url) ||
+        (strncmp(raw->url, "smtp://", 7) != 0 && strncmp(raw->url, "smtps://", 8) != 0))
+        diag_report(c, f, "providers.smtp.url", "smtp url must start with smtp:// or smtps://");
+    if (!value_is_email(raw->from_address))
+        diag_report(c, f, "providers.smtp.from_address",
+                    "smtp from_address '%s' is not an e-mail address", raw->from_address);
+    if (raw->password != NULL && raw->username == NULL)
+        diag_report(c, f, "providers.smtp.password", "smtp password is set but username is not");
+    out->url = main_dup(c, raw->url);
+    out->username = main_dup(c, raw->username);
+    out->from_address = main_dup(c, raw->from_address);
+    main_secret(c, f, "providers.smtp.password", "smtp password", raw->password, &out->password);
+}
+
+static void main_sip(struct cfgctx *c, const struct cfgfile *f, const struct raw_sip *raw,
+                     struct config_sip *out)
+{
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    if (raw->outbound_proxy != NULL && !value_is_sip_uri(raw->outbound_proxy))
+        diag_report(c, f, "providers.sip.outbound_proxy",
+                    "sip outbound_proxy '%s' must be a sip: or sips: URI", raw->outbound_proxy);
+    if (!value_is_sip_uri(raw->from_uri))
+        diag_report(c, f, "providers.sip.from_uri", "sip from_uri '%s' must be a sip: or sips: URI",
+                    raw->from_uri);
+    out->outbound_proxy = main_dup(c, raw->outbound_proxy);
+    out->from_uri = main_dup(c, raw->from_uri);
+    out->username = main_dup(c, raw->username);
+    main_secret(c, f, "providers.sip.password", "sip password", raw->password, &out->password);
+}
+
+void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct raw_main *raw,
+                      struct config *cfg)
+{
+    const struct raw_providers *prov = raw->providers;
+
+    main_listen(c, f, raw->listen != NULL ? raw->listen : CONFIG_DEFAULT_LISTEN, cfg);
+    main_storage(c, f, raw->storage != NULL ? raw->storage : DEFAULT_STORAGE, cfg);
+    if (raw->public_url != NULL) {
+        if (!value_is_http_url(raw->public_url))
+            diag_report(c, f, "public_url", "public_url '%s' must start with http:// or https://",
+                        raw->public_url);
+        cfg->public_url = main_dup(c, raw->public_url);
+    }
+    main_http(c, f, raw->http, cfg);
+    cfg->log_level = LOG_LEVEL_INFO;
+    if (raw->log != NULL && raw->log->level != NULL &&
+        log_level_parse(raw->log->level, &cfg->log_level) != 0)
+        diag_report(c, f, "log.level", "log level '%s' is not one of debug, info, warn, error",
+                    raw->log->level);
+    if (prov != NULL) {
+        main_slack(c, f, prov->slack, &cfg->providers.slack);
+        main_twilio(c, f, prov->twilio, &cfg->providers.twilio);
+        main_smtp(c, f, prov->smtp, &cfg->providers.smtp);
+        main_sip(c, f, prov->sip, &cfg->providers.sip);
+    }
+    if (raw->users_file != NULL && raw->users_file[0] == '\0')
+        diag_report(c, f, "users_file", "users_file must not be empty");
+    if (raw->teams_dir != NULL && raw->teams_dir[0] == '\0')
+        diag_report(c, f, "teams_dir", "teams_dir must not be empty");
+}

@@ -1,0 +1,177 @@
+/*
+ * schema.h - the raw shape of each configuration file, as libcyaml loads it.
+ *
+ * Every scalar is loaded as a string, numbers and enums included: libcyaml
+ * 1.3.1 accepts "12abc" as 12 and "-1" as UINT64_MAX for unsigned fields, and
+ * its enum errors cannot list the valid values.  The checks in mainfile.c,
+ * users.c and teams.c parse these strings strictly and report every problem
+ * with its position, instead of stopping at the first one.
+ *
+ * A raw document is owned by the caller of schema_load() and freed with
+ * schema_free(); the model (struct config) never borrows from it.
+ */
+#ifndef OPSBELL_CONFIG_SCHEMA_H
+#define OPSBELL_CONFIG_SCHEMA_H
+
+#include "config/config.h"
+
+struct yamlpos;
+
+/* Caps on list lengths, enforced by the schema (libcyaml refuses more). */
+#define CONFIG_MAX_USERS      10000
+#define CONFIG_MAX_SERVICES   10000 /* per file and in total */
+#define CONFIG_MAX_POLICIES   10000 /* per file and in total */
+#define CONFIG_MAX_TEAMS      1000
+#define CONFIG_MAX_TEAM_FILES 1000 /* files in one team directory */
+#define CONFIG_MAX_STEPS      50
+#define CONFIG_MAX_TARGETS    100 /* users or schedules of one step */
+#define CONFIG_MAX_MEMBERS    10000
+#define CONFIG_MAX_CHAT_IDS   16
+#define CONFIG_MAX_CONTACTS   32
+#define CONFIG_MAX_STRING     4096 /* any single string value */
+
+/* ---- opsbell.yaml ---- */
+
+struct raw_http {
+    char *max_body_bytes;
+    char *threads;
+};
+
+struct raw_log {
+    char *level;
+};
+
+struct raw_slack {
+    char *api_url;
+    char *bot_token;
+    char *signing_secret;
+};
+
+struct raw_twilio {
+    char *api_url;
+    char *account_sid;
+    char *auth_token;
+    char *from_number;
+};
+
+struct raw_smtp {
+    char *url;
+    char *username;
+    char *password;
+    char *from_address;
+};
+
+struct raw_sip {
+    char *outbound_proxy;
+    char *from_uri;
+    char *username;
+    char *password;
+};
+
+struct raw_providers {
+    struct raw_slack *slack;
+    struct raw_twilio *twilio;
+    struct raw_smtp *smtp;
+    struct raw_sip *sip;
+};
+
+struct raw_main {
+    char *listen;
+    char *storage;
+    char *public_url;
+    struct raw_http *http;
+    struct raw_log *log;
+    struct raw_providers *providers;
+    char *users_file;
+    char *teams_dir;
+};
+
+/* ---- users.yaml ---- */
+
+struct raw_chat_id {
+    char *provider;
+    char *id;
+};
+
+struct raw_contact {
+    char *type;
+    char *address;
+};
+
+struct raw_user {
+    char *name;
+    char *full_name;
+    char *nickname;
+    char *time_zone;
+    char *email;
+    struct raw_chat_id *chat_ids;
+    unsigned chat_id_count;
+    struct raw_contact *contact_methods;
+    unsigned contact_method_count;
+};
+
+struct raw_users {
+    struct raw_user *users;
+    unsigned user_count;
+};
+
+/* ---- team files: teams/<team>/NAME.yaml ---- */
+
+struct raw_targets {
+    char **users;
+    unsigned user_count;
+    char **schedules;
+    unsigned schedule_count;
+};
+
+struct raw_step {
+    char *delay;
+    struct raw_targets *targets; /* NULL when absent */
+};
+
+struct raw_policy {
+    char *name;
+    char *team;
+    char *description;
+    char *repeat;
+    struct raw_step *steps;
+    unsigned step_count;
+};
+
+struct raw_service {
+    char *name;
+    char *team;
+    char *description;
+    char *escalation_policy;
+    char *integration_key;
+};
+
+struct raw_team {
+    char *description;
+    char **members;
+    unsigned member_count;
+    char *chat_channel;
+};
+
+struct raw_team_file {
+    struct raw_team *team; /* NULL when the file has no team: section */
+    struct raw_service *services;
+    unsigned service_count;
+    struct raw_policy *policies;
+    unsigned policy_count;
+};
+
+/*
+ * Load data against the schema of kind.  Returns 0 and *raw (never NULL:
+ * an empty document gives an all-empty struct), OB_EINVAL with one
+ * diagnostic naming `file` (libcyaml stops at the first schema error), or
+ * OB_ENOMEM.  pos is the index of the same data (yamlpos_build), used to
+ * place the diagnostic precisely.
+ */
+int schema_load(enum config_doc_kind kind, const char *file, const char *data, size_t len,
+                const struct yamlpos *pos, void **raw, struct config_diags *diags);
+
+/* Free a document from schema_load. Accepts NULL. */
+void schema_free(enum config_doc_kind kind, void *raw);
+
+#endif

@@ -1,0 +1,535 @@
+/*
+ * teams.c - checks of team files (teams/<team>/NAME.yaml): each file on its own,
+ * then across files (unique names and keys, one team: section per team,
+ * references to policies and users), and the teams of struct config built
+ * from them once every check passed.
+ */
+#include "config/internal.h"
+
+#include "util/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEAMS_DELAY_MAX  (7U * 24 * 3600)
+#define TEAMS_REPEAT_MAX 100
+
+/* A named object of some team file, in a table sorted by name. */
+struct teams_sym {
+    const char *name;
+    const char *team;
+    const struct cfgfile *file;
+    unsigned index; /* in its file's list */
+    size_t order;   /* position in load order, so that "first" is stable */
+};
+
+static const struct raw_team_file *teams_raw(const struct cfgfile *f)
+{
+    return f->raw;
+}
+
+static void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what,
+                             const char *list, unsigned i, const char *name)
+{
+    char path[64];
+
+    if (value_is_name(name))
+        return;
+    snprintf(path, sizeof(path), "%s.%u.name", list, i);
+    diag_report(c, f, path,
+                "%s name '%s' is invalid (use 1 to 63 of a-z, 0-9, '.', '_', '-', starting "
+                "with a letter or digit)",
+                what, name);
+}
+
+/* An object may name its team, but only the team whose directory holds it. */
+static void teams_check_owner(struct cfgctx *c, const struct cfgfile *f, const char *what,
+                              const char *list, unsigned i, const char *name, const char *team)
+{
+    char path[64];
+
+    if (team == NULL || f->team == NULL || strcmp(team, f->team) == 0)
+        return;
+    snprintf(path, sizeof(path), "%s.%u.team", list, i);
+    diag_report(c, f, path, "%s '%s' declares team '%s' but %s may define only team '%s' objects",
+                what, name, team, f->team_dir != NULL ? f->team_dir : "this directory", f->team);
+}
+
+static void teams_check_step(struct cfgctx *c, const struct cfgfile *f, unsigned pi,
+                             const struct raw_policy *p, unsigned si)
+{
+    const struct raw_step *s = &p->steps[si];
+    char path[128];
+    uint32_t delay;
+
+    snprintf(path, sizeof(path), "escalation_policies.%u.steps.%u.delay", pi, si);
+    if (config_parse_duration(s->delay, &delay) != 0)
+        diag_report(c, f, path,
+                    "escalation policy '%s' step %u has invalid delay '%s' (use a duration such "
+                    "as 90s, 5m or 1h30m)",
+                    p->name, si + 1, s->delay);
+    else if (delay == 0 || delay > TEAMS_DELAY_MAX)
+        diag_report(c, f, path, "escalation policy '%s' step %u has delay '%s' outside 1s to 7d",
+                    p->name, si + 1, s->delay);
+    if (s->targets == NULL || s->targets->user_count + s->targets->schedule_count == 0) {
+        snprintf(path, sizeof(path), "escalation_policies.%u.steps.%u.targets", pi, si);
+        diag_report(c, f, path, "escalation policy '%s' step %u has no targets", p->name, si + 1);
+        return;
+    }
+    /* Schedules do not exist yet, so every schedule reference dangles. */
+    for (unsigned k = 0; k < s->targets->schedule_count; k++) {
+        snprintf(path, sizeof(path), "escalation_policies.%u.steps.%u.targets.schedules.%u", pi, si,
+                 k);
+        diag_report(c, f, path, "escalation policy '%s' step %u names unknown schedule '%s'",
+                    p->name, si + 1, s->targets->schedules[k]);
+    }
+}
+
+static void teams_check_policy(struct cfgctx *c, const struct cfgfile *f, unsigned i)
+{
+    const struct raw_policy *p = &teams_raw(f)->policies[i];
+    char path[64];
+    uint64_t repeat;
+
+    teams_check_name(c, f, "escalation policy", "escalation_policies", i, p->name);
+    teams_check_owner(c, f, "escalation policy", "escalation_policies", i, p->name, p->team);
+    if (p->repeat != NULL && value_parse_uint(p->repeat, 0, TEAMS_REPEAT_MAX, &repeat) != 0) {
+        snprintf(path, sizeof(path), "escalation_policies.%u.repeat", i);
+        diag_report(c, f, path, "escalation policy '%s' has repeat '%s' (expected 0 to %d)",
+                    p->name, p->repeat, TEAMS_REPEAT_MAX);
+    }
+    if (p->step_count == 0) {
+        snprintf(path, sizeof(path), "escalation_policies.%u.steps", i);
+        diag_report(c, f, path, "escalation policy '%s' has no steps", p->name);
+    }
+    for (unsigned s = 0; s < p->step_count; s++)
+        teams_check_step(c, f, i, p, s);
+}
+
+static void teams_check_service(struct cfgctx *c, const struct cfgfile *f, unsigned i)
+{
+    const struct raw_service *s = &teams_raw(f)->services[i];
+    char path[64];
+
+    teams_check_name(c, f, "service", "services", i, s->name);
+    teams_check_owner(c, f, "service", "services", i, s->name, s->team);
+    if (s->escalation_policy[0] == '\0') {
+        snprintf(path, sizeof(path), "services.%u.escalation_policy", i);
+        diag_report(c, f, path, "service '%s' has an empty escalation_policy", s->name);
+    }
+    /* The key goes into URLs (/api/v1/integrations/alertmanager/KEY) and
+     * works as a credential: check its shape, never print it. */
+    if (s->integration_key != NULL && !value_is_token(s->integration_key, 8, 128)) {
+        snprintf(path, sizeof(path), "services.%u.integration_key", i);
+        diag_report(c, f, path,
+                    "service '%s' has an invalid integration_key (use 8 to 128 of A-Z, a-z, "
+                    "0-9, '.', '_', '~', '-')",
+                    s->name);
+    }
+}
+
+void teams_check_file(struct cfgctx *c, const struct cfgfile *f)
+{
+    const struct raw_team_file *raw = teams_raw(f);
+
+    for (unsigned i = 0; i < raw->service_count; i++)
+        teams_check_service(c, f, i);
+    for (unsigned i = 0; i < raw->policy_count; i++)
+        teams_check_policy(c, f, i);
+}
+
+/* ---- across files ---- */
+
+static int teams_sym_cmp(const void *a, const void *b)
+{
+    const struct teams_sym *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+
+    if (c != 0)
+        return c;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int teams_str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Report every entry equal to the one before it in a sorted table. */
+static void teams_report_duplicates(struct cfgctx *c, const struct teams_sym *syms, size_t n,
+                                    const char *list, const char *field, const char *fmt_what)
+{
+    size_t first = 0;
+
+    for (size_t i = 1; i < n; i++) {
+        char path[96], where[512];
+        if (strcmp(syms[i].name, syms[first].name) != 0) {
+            first = i;
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s.%u.%s", list, syms[first].index, field);
+        diag_where(syms[first].file, path, 0, where, sizeof(where));
+        snprintf(path, sizeof(path), "%s.%u.%s", list, syms[i].index, field);
+        if (strcmp(field, "name") == 0) {
+            diag_report(c, syms[i].file, path, "duplicate %s name '%s' (first defined at %s)",
+                        fmt_what, syms[i].name, where);
+        } else {
+            const struct raw_team_file *a = teams_raw(syms[i].file);
+            const struct raw_team_file *b = teams_raw(syms[first].file);
+            diag_report(c, syms[i].file, path,
+                        "service '%s' has the same integration_key as service '%s' at %s",
+                        a->services[syms[i].index].name, b->services[syms[first].index].name,
+                        where);
+        }
+    }
+}
+
+/* All services (by name or by integration key) or all policies, sorted. */
+static struct teams_sym *teams_symbols(struct cfgctx *c, struct cfgfile *const *files,
+                                       unsigned nfiles, int kind, size_t *count)
+{
+    size_t n = 0, k = 0;
+    struct teams_sym *syms;
+
+    for (unsigned i = 0; i < nfiles; i++)
+        n += kind == 1 ? teams_raw(files[i])->policy_count : teams_raw(files[i])->service_count;
+    *count = 0;
+    syms = calloc(n > 0 ? n : 1, sizeof(*syms));
+    if (syms == NULL) {
+        c->oom = 1;
+        return NULL;
+    }
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct raw_team_file *raw = teams_raw(files[i]);
+        unsigned m = kind == 1 ? raw->policy_count : raw->service_count;
+        for (unsigned j = 0; j < m; j++) {
+            const char *name = kind == 1   ? raw->policies[j].name
+                               : kind == 2 ? raw->services[j].integration_key
+                                           : raw->services[j].name;
+            if (name == NULL)
+                continue;
+            syms[k] = (struct teams_sym){name, files[i]->team, files[i], j, k};
+            k++;
+        }
+    }
+    qsort(syms, k, sizeof(*syms), teams_sym_cmp);
+    *count = k;
+    return syms;
+}
+
+/* The policy a service names: in its own team if there is one of that name. */
+static const struct teams_sym *teams_find_policy(const struct teams_sym *syms, size_t n,
+                                                 const char *name, const char *team)
+{
+    size_t lo = 0, hi = n;
+    const struct teams_sym *found = NULL;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(syms[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < n && strcmp(syms[i].name, name) == 0; i++) {
+        if (found == NULL)
+            found = &syms[i];
+        if (team != NULL && syms[i].team != NULL && strcmp(syms[i].team, team) == 0)
+            return &syms[i];
+    }
+    return found;
+}
+
+static void teams_check_policy_refs(struct cfgctx *c, struct cfgfile *const *files, unsigned nfiles,
+                                    const struct teams_sym *policies, size_t npolicies)
+{
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct cfgfile *f = files[i];
+        const struct raw_team_file *raw = teams_raw(f);
+        for (unsigned j = 0; j < raw->service_count; j++) {
+            const struct raw_service *s = &raw->services[j];
+            const struct teams_sym *p;
+            char path[64];
+            if (s->escalation_policy[0] == '\0')
+                continue;
+            snprintf(path, sizeof(path), "services.%u.escalation_policy", j);
+            p = teams_find_policy(policies, npolicies, s->escalation_policy, f->team);
+            if (p == NULL)
+                diag_report(c, f, path, "service '%s' names unknown escalation policy '%s'",
+                            s->name, s->escalation_policy);
+            else if (f->team != NULL && p->team != NULL && strcmp(p->team, f->team) != 0)
+                diag_report(c, f, path,
+                            "service '%s' names escalation policy '%s' of team '%s'; a service "
+                            "may use only policies of its own team '%s'",
+                            s->name, s->escalation_policy, p->team, f->team);
+        }
+    }
+}
+
+static int teams_user_exists(const char **names, size_t n, const char *name)
+{
+    return bsearch(&name, names, n, sizeof(*names), teams_str_cmp) != NULL;
+}
+
+static void teams_check_user_refs(struct cfgctx *c, struct cfgfile *const *files, unsigned nfiles,
+                                  const struct config *users)
+{
+    const char **names = calloc(users->user_count > 0 ? users->user_count : 1, sizeof(*names));
+
+    if (names == NULL) {
+        c->oom = 1;
+        return;
+    }
+    for (unsigned i = 0; i < users->user_count; i++)
+        names[i] = users->users[i].name != NULL ? users->users[i].name : "";
+    qsort(names, users->user_count, sizeof(*names), teams_str_cmp);
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct cfgfile *f = files[i];
+        const struct raw_team_file *raw = teams_raw(f);
+        char path[128];
+        for (unsigned m = 0; raw->team != NULL && m < raw->team->member_count; m++) {
+            if (teams_user_exists(names, users->user_count, raw->team->members[m]))
+                continue;
+            snprintf(path, sizeof(path), "team.members.%u", m);
+            diag_report(c, f, path, "team '%s' lists unknown user '%s' as a member",
+                        f->team != NULL ? f->team : "?", raw->team->members[m]);
+        }
+        for (unsigned p = 0; p < raw->policy_count; p++) {
+            const struct raw_policy *pol = &raw->policies[p];
+            for (unsigned s = 0; s < pol->step_count; s++) {
+                const struct raw_targets *t = pol->steps[s].targets;
+                for (unsigned u = 0; t != NULL && u < t->user_count; u++) {
+                    if (teams_user_exists(names, users->user_count, t->users[u]))
+                        continue;
+                    snprintf(path, sizeof(path), "escalation_policies.%u.steps.%u.targets.users.%u",
+                             p, s, u);
+                    diag_report(c, f, path,
+                                "escalation policy '%s' step %u names unknown user '%s'", pol->name,
+                                s + 1, t->users[u]);
+                }
+            }
+        }
+    }
+    free(names);
+}
+
+/* A team's description, members and channel are given once, in any of its files. */
+static void teams_check_sections(struct cfgctx *c, struct cfgfile *const *files, unsigned nfiles)
+{
+    for (unsigned i = 0; i < nfiles; i++) {
+        if (teams_raw(files[i])->team == NULL || files[i]->team == NULL)
+            continue;
+        for (unsigned j = 0; j < i; j++) {
+            char where[512];
+            if (teams_raw(files[j])->team == NULL || files[j]->team == NULL ||
+                strcmp(files[j]->team, files[i]->team) != 0)
+                continue;
+            diag_where(files[j], "team", 1, where, sizeof(where));
+            diag_report_key(c, files[i], "team",
+                            "team '%s' is described twice; keep one team: section (the other "
+                            "is at %s)",
+                            files[i]->team, where);
+            break;
+        }
+    }
+}
+
+/* Report the first object past a cap on the whole configuration. */
+static void teams_check_total(struct cfgctx *c, const struct teams_sym *syms, size_t n, size_t max,
+                              const char *list, const char *what)
+{
+    const struct teams_sym *past = NULL;
+    char path[64];
+
+    if (n <= max)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        if (syms[i].order == max)
+            past = &syms[i];
+    }
+    if (past == NULL)
+        return;
+    snprintf(path, sizeof(path), "%s.%u", list, past->index);
+    diag_report(c, past->file, path, "more than %zu %s in all teams", max, what);
+}
+
+void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned nfiles,
+                       int all_files, const struct config *users)
+{
+    struct teams_sym *services = NULL, *policies = NULL, *keys = NULL;
+    size_t nservices = 0, npolicies = 0, nkeys = 0;
+
+    teams_check_sections(c, files, nfiles);
+    services = teams_symbols(c, files, nfiles, 0, &nservices);
+    policies = teams_symbols(c, files, nfiles, 1, &npolicies);
+    keys = teams_symbols(c, files, nfiles, 2, &nkeys);
+    if (services == NULL || policies == NULL || keys == NULL)
+        goto out;
+    teams_check_total(c, services, nservices, CONFIG_MAX_SERVICES, "services", "services");
+    teams_check_total(c, policies, npolicies, CONFIG_MAX_POLICIES, "escalation_policies",
+                      "escalation policies");
+    teams_report_duplicates(c, services, nservices, "services", "name", "service");
+    teams_report_duplicates(c, policies, npolicies, "escalation_policies", "name",
+                            "escalation policy");
+    teams_report_duplicates(c, keys, nkeys, "services", "integration_key", "service");
+    if (all_files)
+        teams_check_policy_refs(c, files, nfiles, policies, npolicies);
+    if (users != NULL)
+        teams_check_user_refs(c, files, nfiles, users);
+out:
+    free(services);
+    free(policies);
+    free(keys);
+}
+
+/* ---- building the model ---- */
+
+static int teams_dup(const char *s, char **out)
+{
+    *out = NULL;
+    if (s == NULL)
+        return 0;
+    *out = strdup(s);
+    return *out == NULL ? OB_ENOMEM : 0;
+}
+
+static int teams_dup_list(char *const *list, unsigned n, char ***out, unsigned *count)
+{
+    *out = NULL;
+    *count = 0;
+    if (n == 0)
+        return 0;
+    *out = calloc(n, sizeof(**out));
+    if (*out == NULL)
+        return OB_ENOMEM;
+    *count = n;
+    for (unsigned i = 0; i < n; i++) {
+        if (teams_dup(list[i], &(*out)[i]) != 0)
+            return OB_ENOMEM;
+    }
+    return 0;
+}
+
+static int teams_build_policy(const struct raw_policy *raw, const struct config_team *team,
+                              struct config_escalation_policy *out)
+{
+    uint64_t repeat = 0;
+
+    out->team = team;
+    if (teams_dup(raw->name, &out->name) != 0 ||
+        teams_dup(raw->description != NULL ? raw->description : "", &out->description) != 0)
+        return OB_ENOMEM;
+    if (raw->repeat != NULL && value_parse_uint(raw->repeat, 0, TEAMS_REPEAT_MAX, &repeat) != 0)
+        return OB_EINTERNAL; /* the checks let it through: a bug */
+    out->repeat = (uint32_t)repeat;
+    out->steps = calloc(raw->step_count > 0 ? raw->step_count : 1, sizeof(*out->steps));
+    if (out->steps == NULL)
+        return OB_ENOMEM;
+    out->step_count = raw->step_count;
+    for (unsigned i = 0; i < raw->step_count; i++) {
+        const struct raw_step *rs = &raw->steps[i];
+        struct config_escalation_step *s = &out->steps[i];
+        if (config_parse_duration(rs->delay, &s->delay_seconds) != 0)
+            return OB_EINTERNAL;
+        if (rs->targets == NULL)
+            continue;
+        if (teams_dup_list(rs->targets->users, rs->targets->user_count, &s->users,
+                           &s->user_count) != 0 ||
+            teams_dup_list(rs->targets->schedules, rs->targets->schedule_count, &s->schedules,
+                           &s->schedule_count) != 0)
+            return OB_ENOMEM;
+    }
+    return 0;
+}
+
+static int teams_build_service(const struct raw_service *raw, const struct config_team *team,
+                               struct config_service *out)
+{
+    out->team = team;
+    if (teams_dup(raw->name, &out->name) != 0 ||
+        teams_dup(raw->description != NULL ? raw->description : "", &out->description) != 0 ||
+        teams_dup(raw->escalation_policy, &out->escalation_policy) != 0 ||
+        teams_dup(raw->integration_key, &out->integration_key) != 0)
+        return OB_ENOMEM;
+    for (unsigned i = 0; i < team->policy_count; i++) {
+        if (strcmp(team->policies[i].name, out->escalation_policy) == 0)
+            out->policy = &team->policies[i];
+    }
+    return out->policy != NULL ? 0 : OB_EINTERNAL;
+}
+
+/* Fill one team from its files (policies first: services point at them). */
+static int teams_build_one(struct config_team *team, struct cfgfile *const *files, unsigned nfiles)
+{
+    unsigned nservices = 0, npolicies = 0, si = 0, pi = 0;
+    int rc;
+
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct raw_team_file *raw = teams_raw(files[i]);
+        if (strcmp(files[i]->team, team->name) != 0)
+            continue;
+        nservices += raw->service_count;
+        npolicies += raw->policy_count;
+        if (raw->team != NULL && team->description == NULL) {
+            rc = teams_dup(raw->team->description, &team->description);
+            if (rc == 0)
+                rc = teams_dup(raw->team->chat_channel, &team->chat_channel);
+            if (rc == 0)
+                rc = teams_dup_list(raw->team->members, raw->team->member_count, &team->members,
+                                    &team->member_count);
+            if (rc == 0 && team->description == NULL)
+                rc = teams_dup("", &team->description);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    if (team->description == NULL && teams_dup("", &team->description) != 0)
+        return OB_ENOMEM;
+    team->services = calloc(nservices > 0 ? nservices : 1, sizeof(*team->services));
+    team->policies = calloc(npolicies > 0 ? npolicies : 1, sizeof(*team->policies));
+    if (team->services == NULL || team->policies == NULL)
+        return OB_ENOMEM;
+    team->service_count = nservices;
+    team->policy_count = npolicies;
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct raw_team_file *raw = teams_raw(files[i]);
+        if (strcmp(files[i]->team, team->name) != 0)
+            continue;
+        for (unsigned j = 0; j < raw->policy_count; j++) {
+            rc = teams_build_policy(&raw->policies[j], team, &team->policies[pi++]);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct raw_team_file *raw = teams_raw(files[i]);
+        if (strcmp(files[i]->team, team->name) != 0)
+            continue;
+        for (unsigned j = 0; j < raw->service_count; j++) {
+            rc = teams_build_service(&raw->services[j], team, &team->services[si++]);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int teams_build(struct config *cfg, char **team_names, unsigned team_count,
+                struct cfgfile *const *files, unsigned nfiles)
+{
+    if (team_count == 0)
+        return 0;
+    cfg->teams = calloc(team_count, sizeof(*cfg->teams));
+    if (cfg->teams == NULL)
+        return OB_ENOMEM;
+    cfg->team_count = team_count;
+    for (unsigned t = 0; t < team_count; t++) {
+        int rc = teams_dup(team_names[t], &cfg->teams[t].name);
+        if (rc == 0)
+            rc = teams_build_one(&cfg->teams[t], files, nfiles);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}

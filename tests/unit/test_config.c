@@ -1,0 +1,916 @@
+/*
+ * test_config.c - unit tests of src/config/: the example configuration loads
+ * cleanly; each bad input in tests/unit/fixtures/config/<case>/ is refused
+ * with exactly the expected "FILE:LINE:COL: message" lines and no config;
+ * libcyaml's schema errors land on the right node; durations, caps and the
+ * reference count behave.
+ *
+ * Run from the repository root (fixture paths are relative to it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "util/error.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIXTURES "tests/unit/fixtures/config"
+#define EXAMPLE  "examples/opsbell.yaml"
+
+/* ---- helpers ---- */
+
+/* "FILE:LINE:COL: message" of one entry, as config_diags_print writes it. */
+static void diag_line(const struct config_diag *d, char *buf, size_t cap)
+{
+    if (d->line == 0)
+        snprintf(buf, cap, "%s: %s", d->file, d->message);
+    else
+        snprintf(buf, cap, "%s:%u:%u: %s", d->file, d->line, d->col, d->message);
+}
+
+static void dump_diags(const struct config_diags *d)
+{
+    char line[1024];
+
+    for (size_t i = 0; i < d->count; i++) {
+        diag_line(&d->items[i], line, sizeof(line));
+        print_message("  got: %s\n", line);
+    }
+}
+
+/* Replace every "@/" in pattern by prefix (the fixture directory). */
+static void expand(const char *pattern, const char *prefix, char *out, size_t cap)
+{
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (const char *p = pattern; *p != '\0' && len + 1 < cap; p++) {
+        if (p[0] == '@' && p[1] == '/') {
+            int n = snprintf(out + len, cap - len, "%s/", prefix);
+            len += n > 0 ? (size_t)n : 0;
+            p++;
+        } else {
+            out[len++] = *p;
+            out[len] = '\0';
+        }
+    }
+}
+
+static void assert_diags(const struct config_diags *d, size_t from, const char *prefix,
+                         const char *const *expected, size_t n)
+{
+    char want[1024], got[1024];
+
+    if (d->count - from != n)
+        dump_diags(d);
+    assert_int_equal(d->count - from, n);
+    for (size_t i = 0; i < n; i++) {
+        expand(expected[i], prefix, want, sizeof(want));
+        diag_line(&d->items[from + i], got, sizeof(got));
+        if (strcmp(want, got) != 0)
+            print_message("want: %s\n got: %s\n", want, got);
+        assert_string_equal(got, want);
+    }
+}
+
+/* Load fixture `name`; it must fail with exactly the expected lines. */
+static void expect_load_fails(const char *name, const char *const *expected, size_t n)
+{
+    char dir[256], path[300];
+    struct config_diags d = {0};
+    struct config *cfg = (struct config *)&d; /* must be reset to NULL */
+    int rc;
+
+    snprintf(dir, sizeof(dir), "%s/%s", FIXTURES, name);
+    snprintf(path, sizeof(path), "%s/opsbell.yaml", dir);
+    rc = config_load(path, &cfg, &d);
+    assert_int_equal(rc, OB_EINVAL);
+    assert_null(cfg);
+    assert_diags(&d, 0, dir, expected, n);
+    config_diags_release(&d);
+}
+
+#define EXPECT_LOAD_FAILS(name, ...)                                                               \
+    do {                                                                                           \
+        static const char *const lines_[] = {__VA_ARGS__};                                         \
+        expect_load_fails(name, lines_, sizeof(lines_) / sizeof(lines_[0]));                       \
+    } while (0)
+
+/* Check one in-memory document; it must fail with exactly the expected lines. */
+static void expect_buffer_fails(enum config_doc_kind kind, const char *yaml,
+                                const char *const *expected, size_t n)
+{
+    struct config_diags d = {0};
+    int rc = config_check_buffer(kind, "doc.yaml", "ops", yaml, strlen(yaml), &d);
+
+    assert_int_equal(rc, OB_EINVAL);
+    assert_diags(&d, 0, "", expected, n);
+    config_diags_release(&d);
+}
+
+#define EXPECT_BUFFER_FAILS(kind, yaml, ...)                                                       \
+    do {                                                                                           \
+        static const char *const lines_[] = {__VA_ARGS__};                                         \
+        expect_buffer_fails(kind, yaml, lines_, sizeof(lines_) / sizeof(lines_[0]));               \
+    } while (0)
+
+static int diags_mention(const struct config_diags *d, const char *needle)
+{
+    for (size_t i = 0; i < d->count; i++) {
+        if (strstr(d->items[i].message, needle) != NULL || strstr(d->items[i].file, needle))
+            return 1;
+    }
+    return 0;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf;
+
+    assert_non_null(fp);
+    buf = malloc(1024 * 1024);
+    assert_non_null(buf);
+    *len = fread(buf, 1, 1024 * 1024 - 1, fp);
+    buf[*len] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs(text, fp);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* ---- the example configuration ---- */
+
+static void test_example_loads(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    const struct config_user *ann, *bob;
+    const struct config_service *svc;
+    const struct config_escalation_policy *pol;
+    const struct config_team *team;
+    const char *suffix = "/examples/data/opsbell.db";
+    size_t len;
+
+    (void)state;
+    assert_int_equal(config_load(EXAMPLE, &cfg, &d), 0);
+    if (d.count != 0)
+        dump_diags(&d);
+    assert_int_equal(d.count, 0);
+    assert_non_null(cfg);
+
+    assert_string_equal(cfg->path, EXAMPLE);
+    assert_string_equal(cfg->listen_host, "127.0.0.1");
+    assert_int_equal(cfg->listen_port, 8080);
+    /* sqlite path made absolute from the main file's directory */
+    len = strlen(cfg->storage_url);
+    assert_true(strncmp(cfg->storage_url, "sqlite:/", 8) == 0);
+    assert_true(len > strlen(suffix));
+    assert_string_equal(cfg->storage_url + len - strlen(suffix), suffix);
+    assert_true(cfg->base_dir[0] == '/');
+    assert_null(cfg->public_url);
+    assert_int_equal(cfg->max_body_bytes, 1048576);
+    assert_int_equal(cfg->http_threads, 4);
+    assert_int_equal(cfg->log_level, LOG_LEVEL_INFO);
+    assert_false(cfg->providers.slack.enabled);
+    assert_false(cfg->providers.twilio.enabled);
+    assert_false(cfg->providers.smtp.enabled);
+    assert_false(cfg->providers.sip.enabled);
+
+    assert_int_equal(cfg->user_count, 4);
+    ann = config_find_user(cfg, "ann");
+    assert_non_null(ann);
+    assert_string_equal(ann->nickname, "Ann");
+    assert_string_equal(ann->time_zone, "Europe/Berlin");
+    assert_ptr_equal(config_find_user_by_nickname(cfg, "ann"), ann);
+    assert_ptr_equal(config_find_user_by_nickname(cfg, "ANN"), ann);
+    assert_int_equal(ann->chat_id_count, 1);
+    assert_string_equal(ann->chat_ids[0].provider, "slack");
+    assert_string_equal(ann->chat_ids[0].id, "U024BE7LH");
+    assert_int_equal(ann->contact_method_count, 3);
+    assert_int_equal(ann->contact_methods[1].type, CONTACT_VOICE);
+    assert_string_equal(ann->contact_methods[1].address, "+4930901820");
+    bob = config_find_user(cfg, "bob");
+    assert_non_null(bob);
+    assert_string_equal(bob->nickname, "bob"); /* defaults to name */
+    assert_int_equal(bob->contact_methods[1].type, CONTACT_SIP);
+    assert_null(config_find_user(cfg, "nobody"));
+    assert_null(config_find_user(cfg, NULL));
+
+    assert_int_equal(cfg->team_count, 2);
+    assert_string_equal(cfg->teams[0].name, "payments"); /* sorted */
+    assert_string_equal(cfg->teams[1].name, "platform");
+    team = config_find_team(cfg, "platform");
+    assert_ptr_equal(team, &cfg->teams[1]);
+    assert_int_equal(team->member_count, 3);
+    assert_string_equal(team->chat_channel, "#platform");
+    assert_int_equal(team->service_count, 3);
+    assert_int_equal(team->policy_count, 2);
+
+    svc = config_find_service(cfg, "kubernetes");
+    assert_non_null(svc);
+    assert_ptr_equal(svc->team, team);
+    assert_string_equal(svc->integration_key, "pl-k8s-5f2c9a71d3e04b88");
+    pol = config_find_policy(cfg, "platform-default");
+    assert_non_null(pol);
+    assert_ptr_equal(svc->policy, pol);
+    assert_ptr_equal(pol->team, team);
+    assert_int_equal(pol->repeat, 2);
+    assert_int_equal(pol->step_count, 2);
+    assert_int_equal(pol->steps[0].delay_seconds, 300);
+    assert_int_equal(pol->steps[1].delay_seconds, 600);
+    assert_int_equal(pol->steps[1].user_count, 2);
+    assert_string_equal(pol->steps[1].users[0], "bob");
+    assert_int_equal(pol->steps[1].schedule_count, 0);
+    assert_null(config_find_service(cfg, "edge")->integration_key);
+    assert_string_equal(config_find_service(cfg, "billing-jobs")->policy->name,
+                        "payments-business-hours");
+    assert_null(config_find_policy(cfg, "nope"));
+    assert_null(config_find_team(cfg, "nope"));
+
+    config_unref(cfg);
+    config_diags_release(&d);
+}
+
+/* Every example file also passes config_check_buffer on its own. */
+static void test_example_files_check(void **state)
+{
+    static const struct {
+        enum config_doc_kind kind;
+        const char *path;
+        const char *team;
+    } files[] = {
+        {CONFIG_DOC_MAIN, "examples/opsbell.yaml", NULL},
+        {CONFIG_DOC_USERS, "examples/users.yaml", NULL},
+        {CONFIG_DOC_TEAM, "examples/teams/platform/team.yaml", "platform"},
+        {CONFIG_DOC_TEAM, "examples/teams/platform/services.yaml", "platform"},
+        {CONFIG_DOC_TEAM, "examples/teams/platform/escalation.yaml", "platform"},
+        {CONFIG_DOC_TEAM, "examples/teams/payments/payments.yaml", "payments"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct config_diags d = {0};
+        size_t len;
+        char *data = read_all(files[i].path, &len);
+        int rc = config_check_buffer(files[i].kind, files[i].path, files[i].team, data, len, &d);
+        if (rc != 0)
+            dump_diags(&d);
+        assert_int_equal(rc, 0);
+        assert_int_equal(d.count, 0);
+        free(data);
+        config_diags_release(&d);
+    }
+}
+
+/* ---- bad inputs, one fixture each ---- */
+
+static void test_malformed_yaml(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("malformed_yaml",
+                      "@/users.yaml:5:3: invalid YAML: did not find expected ',' or ']' (while "
+                      "parsing a flow sequence that starts at line 3, column 22)");
+}
+
+static void test_unknown_key(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("unknown_key",
+                      "@/teams/platform/services.yaml:4:5: unknown key 'escalation' (expected one "
+                      "of: name, team, description, escalation_policy, integration_key)");
+}
+
+static void test_wrong_type(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("wrong_type",
+                      "@/teams/platform/team.yaml:3:12: 'members' must be a list, not a single "
+                      "value");
+}
+
+static void test_duplicate_names(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "duplicate_names",
+        "@/users.yaml:4:11: duplicate user name 'ann' (first defined at @/users.yaml:2:11)",
+        "@/teams/alpha/team.yaml:2:1: team 'alpha' is described twice; keep one team: section "
+        "(the other is at @/teams/alpha/alpha.yaml:1:1)",
+        "@/teams/beta/beta.yaml:2:11: duplicate service name 'api' (first defined at "
+        "@/teams/alpha/alpha.yaml:4:11)",
+        "@/teams/beta/beta.yaml:6:22: service 'worker' has the same integration_key as service "
+        "'api' at @/teams/alpha/alpha.yaml:6:22",
+        "@/teams/beta/beta.yaml:13:11: duplicate escalation policy name 'alpha-default' (first "
+        "defined at @/teams/alpha/alpha.yaml:8:11)");
+}
+
+static void test_cross_team_definition(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("cross_team", "@/teams/a/a.yaml:4:11: service 'x' declares team 'b' but "
+                                    "@/teams/a/ may define only team 'a' objects");
+}
+
+static void test_dangling_policy(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("dangling_policy",
+                      "@/teams/a/services.yaml:3:24: service 'web' names unknown escalation "
+                      "policy 'no-such-policy'",
+                      "@/teams/a/services.yaml:5:24: service 'db' names escalation policy "
+                      "'b-default' of team 'b'; a service may use only policies of its own team "
+                      "'a'");
+}
+
+static void test_dangling_user(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "dangling_user",
+        "@/teams/ops/ops.yaml:2:18: team 'ops' lists unknown user 'zed' as a member",
+        "@/teams/ops/ops.yaml:8:24: escalation policy 'ops-default' step 1 names unknown user "
+        "'yan'");
+}
+
+static void test_inline_secret(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+
+    (void)state;
+    setenv("OPSBELL_TEST_SIGNING_SECRET", "s3cr3t", 1);
+    EXPECT_LOAD_FAILS("inline_secret", "@/opsbell.yaml:5:16: slack bot_token must be a "
+                                       "reference env:NAME or file:PATH, not an inline secret");
+    /* The inline value itself must appear nowhere. */
+    assert_int_equal(config_load(FIXTURES "/inline_secret/opsbell.yaml", &cfg, &d), OB_EINVAL);
+    assert_false(diags_mention(&d, "xoxb-not-a-reference"));
+    config_diags_release(&d);
+    unsetenv("OPSBELL_TEST_SIGNING_SECRET");
+}
+
+static void test_missing_env_secret(void **state)
+{
+    (void)state;
+    unsetenv("OPSBELL_TEST_SURELY_UNSET");
+    EXPECT_LOAD_FAILS("missing_env_secret",
+                      "@/opsbell.yaml:6:17: cannot resolve twilio auth_token: environment "
+                      "variable OPSBELL_TEST_SURELY_UNSET (from env:OPSBELL_TEST_SURELY_UNSET) is "
+                      "not set");
+}
+
+static void test_bad_time_zone(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("bad_time_zone",
+                      "@/users.yaml:3:16: user 'ann' has unknown time zone 'Mars/Olympus_Mons' "
+                      "(use an IANA name such as Europe/Berlin)",
+                      "@/users.yaml:5:16: user 'bob' has unknown time zone '../../../etc/passwd' "
+                      "(use an IANA name such as Europe/Berlin)");
+}
+
+static void test_bad_e164(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("bad_e164",
+                      "@/users.yaml:5:18: user 'ann' has voice address '030 1234567' that is not "
+                      "an E.164 number (+ and 8 to 15 digits, e.g. +4930123456)",
+                      "@/users.yaml:7:18: user 'ann' has sms address '+49' that is not an E.164 "
+                      "number (+ and 8 to 15 digits, e.g. +4930123456)");
+}
+
+static void test_bad_duration(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("bad_duration",
+                      "@/teams/ops/ops.yaml:4:16: escalation policy 'ops-default' step 1 has "
+                      "invalid delay '5 minutes' (use a duration such as 90s, 5m or 1h30m)",
+                      "@/teams/ops/ops.yaml:7:16: escalation policy 'ops-default' step 2 has "
+                      "invalid delay '30m1h' (use a duration such as 90s, 5m or 1h30m)");
+}
+
+static void test_bad_listen(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("bad_listen", "@/opsbell.yaml:1:9: invalid listen address 'localhost:http' "
+                                    "(expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080)");
+}
+
+static void test_bad_storage(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+
+    (void)state;
+    EXPECT_LOAD_FAILS("bad_storage", "@/opsbell.yaml:2:10: unsupported storage scheme 'mysql' "
+                                     "(use sqlite:PATH or postgres://...)");
+    /* A database URL can carry a password: it is never echoed. */
+    assert_int_equal(config_load(FIXTURES "/bad_storage/opsbell.yaml", &cfg, &d), OB_EINVAL);
+    assert_false(diags_mention(&d, "hunter2"));
+    config_diags_release(&d);
+}
+
+static void test_missing_users_file(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("missing_users_file",
+                      "@/opsbell.yaml:3:13: @/people.yaml: cannot read: No such file or directory");
+}
+
+static void test_stray_team_files(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("stray_team_file",
+                      "@/teams/services.yaml: team files belong in @/teams/<team>/; this file is "
+                      "not part of any team",
+                      "@/teams/Bad Name: team directory name 'Bad Name' is not a valid team name "
+                      "(use 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
+}
+
+/* Semantic problems in several files are all reported, in file order. */
+static void test_many_errors_at_once(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "many_errors",
+        "@/users.yaml:5:15: user 'bob' has nickname 'ANN' already used by user 'ann' at "
+        "@/users.yaml:3:15 (nicknames are unique regardless of case)",
+        "@/teams/core/policies.yaml:6:24: escalation policy 'core-default' step 1 names unknown "
+        "user 'ghost'",
+        "@/teams/core/policies.yaml:7:23: escalation policy 'core-default' step 1 names unknown "
+        "schedule 'core-primary'",
+        "@/teams/core/policies.yaml:8:9: escalation policy 'core-default' step 2 has no targets",
+        "@/teams/core/policies.yaml:9:5: escalation policy 'core-empty' has no steps",
+        "@/teams/core/services.yaml:5:24: service 'cache' names unknown escalation policy "
+        "'missing-policy'");
+}
+
+/* config_load appends to diags that already hold entries. */
+static void test_diags_are_appended(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+
+    (void)state;
+    assert_int_equal(config_diags_add(&d, "earlier.yaml", 1, 2, "earlier %s", "problem"), 0);
+    assert_int_equal(config_load(FIXTURES "/bad_listen/opsbell.yaml", &cfg, &d), OB_EINVAL);
+    assert_null(cfg);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.items[0].message, "earlier problem");
+    assert_string_equal(d.items[1].file, FIXTURES "/bad_listen/opsbell.yaml");
+    config_diags_release(&d);
+    assert_int_equal(d.count, 0);
+    config_diags_release(&d);
+    config_diags_release(NULL);
+}
+
+static void test_diags_print(void **state)
+{
+    struct config_diags d = {0};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    (void)state;
+    assert_int_equal(config_diags_add(&d, "a.yaml", 3, 7, "bad %d", 1), 0);
+    assert_int_equal(config_diags_add(&d, "b.yaml", 0, 0, "cannot read"), 0);
+    assert_int_equal(config_diags_add(&d, "c.yaml", 1, 1, "two\nlines"), 0);
+    fp = open_memstream(&text, &len);
+    assert_non_null(fp);
+    config_diags_print(&d, fp);
+    fclose(fp);
+    assert_string_equal(text, "a.yaml:3:7: bad 1\nb.yaml: cannot read\nc.yaml:1:1: two?lines\n");
+    free(text);
+    config_diags_release(&d);
+}
+
+/* ---- valid providers and secrets ---- */
+
+static void test_secrets_resolve(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    const struct config_providers *p;
+
+    (void)state;
+    setenv("OPSBELL_TEST_SLACK_TOKEN", "xoxb-test-token", 1);
+    assert_int_equal(config_load(FIXTURES "/secrets_ok/opsbell.yaml", &cfg, &d), 0);
+    if (d.count != 0)
+        dump_diags(&d);
+    assert_non_null(cfg);
+    p = &cfg->providers;
+    assert_true(p->slack.enabled);
+    assert_string_equal(p->slack.api_url, "https://slack.com/api");
+    assert_string_equal(p->slack.bot_token.ref, "env:OPSBELL_TEST_SLACK_TOKEN");
+    assert_string_equal(p->slack.bot_token.value, "xoxb-test-token");
+    /* file: relative to the main file's directory, trailing newline dropped */
+    assert_string_equal(p->slack.signing_secret.value, "signing-secret-from-file");
+    assert_int_equal(p->slack.signing_secret.len, strlen("signing-secret-from-file"));
+    assert_true(p->sip.enabled);
+    assert_string_equal(p->sip.from_uri, "sip:opsbell@pbx.example.internal");
+    assert_null(p->sip.username);
+    assert_null(p->sip.password.value);
+    assert_false(p->twilio.enabled);
+    assert_string_equal(cfg->listen_host, "::1");
+    assert_int_equal(cfg->listen_port, 0);
+    assert_string_equal(cfg->public_url, "https://opsbell.example.com");
+    assert_int_equal(cfg->log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(cfg->http_threads, 2);
+    assert_int_equal(cfg->max_body_bytes, 65536);
+    assert_non_null(strstr(cfg->storage_url, "/secrets_ok/state/opsbell.db"));
+    assert_int_equal(cfg->user_count, 0); /* no users.yaml: allowed when not named */
+    assert_int_equal(cfg->team_count, 0);
+    config_unref(cfg);
+    config_diags_release(&d);
+    unsetenv("OPSBELL_TEST_SLACK_TOKEN");
+}
+
+/* ---- libcyaml schema errors land on the offending node ---- */
+
+static void test_schema_positions(void **state)
+{
+    (void)state;
+    /* libcyaml's own mark here is the last value read (line 4), not the key. */
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "escalation_policies:\n"
+                        "  - name: p\n"
+                        "    steps:\n"
+                        "      - delay: 1m\n"
+                        "    delay: 5m\n",
+                        "doc.yaml:5:5: unknown key 'delay' (expected one of: name, team, "
+                        "description, repeat, steps)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: 127.0.0.1:1\nbogus: 1\n",
+                        "doc.yaml:2:1: unknown key 'bogus' (expected one of: listen, storage, "
+                        "public_url, http, log, providers, users_file, teams_dir)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS, "users:\n  - full_name: Ann\n    email: a@b.c\n",
+                        "doc.yaml:2:5: missing required key 'name'");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "services:\n  - {}\n",
+                        "doc.yaml:2:5: missing required key 'name'");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "http:\n  threads: [4]\n",
+                        "doc.yaml:2:12: 'threads' must be a single value, not a list");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "http: 4\n",
+                        "doc.yaml:1:7: 'http' must be a mapping, not a single value");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "team:\n  members: [ann, [bob]]\n",
+                        "doc.yaml:2:18: entries of 'members' must be a single value, not a list");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "- listen\n",
+                        "doc.yaml:1:1: the document must be a mapping, not a list");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS,
+                        "users:\n  - name: a\n    chat_ids:\n"
+                        "      [{provider: slack, id: A}, {provider: slack, id: B},\n"
+                        "       {provider: slack, id: C}, {provider: slack, id: D},\n"
+                        "       {provider: slack, id: E}, {provider: slack, id: F},\n"
+                        "       {provider: slack, id: G}, {provider: slack, id: H},\n"
+                        "       {provider: slack, id: I}, {provider: slack, id: J},\n"
+                        "       {provider: slack, id: K}, {provider: slack, id: L},\n"
+                        "       {provider: slack, id: M}, {provider: slack, id: N},\n"
+                        "       {provider: slack, id: O}, {provider: slack, id: P},\n"
+                        "       {provider: slack, id: Q}]\n",
+                        "doc.yaml:12:8: 'chat_ids' has too many entries (at most 16)");
+}
+
+/* What the libyaml pass refuses before libcyaml sees the document. */
+static void test_yaml_level_errors(void **state)
+{
+    char deep[200];
+    size_t n = 0;
+
+    (void)state;
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: a:1\nlog: {level: info}\nlisten: b:2\n",
+                        "doc.yaml:3:1: duplicate key 'listen' (first given at line 1)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: &l 127.0.0.1:1\npublic_url: *l\n",
+                        "doc.yaml:2:13: aliases (*l) are not supported in opsbell configuration; "
+                        "write the value out");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: a:1\n---\nlisten: b:2\n",
+                        "doc.yaml:2:1: only one YAML document per file is supported");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "? [a]\n: b\n",
+                        "doc.yaml:1:3: mapping keys must be plain strings, not lists, mappings "
+                        "or aliases");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: \"\xff\"\n",
+                        "doc.yaml:1:10: invalid YAML: invalid leading UTF-8 octet");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: 'a\n",
+                        "doc.yaml:2:1: invalid YAML: found unexpected end of stream (while "
+                        "scanning a quoted scalar that starts at line 1, column 9)");
+    for (int i = 0; i < 40; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 40; i++)
+        deep[n++] = ']';
+    deep[n] = '\0';
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, deep,
+                        "doc.yaml:1:33: nesting deeper than 32 levels is not supported");
+}
+
+/* ---- config_check_buffer on single documents ---- */
+
+static void test_check_buffer(void **state)
+{
+    struct config_diags d = {0};
+    const char *empty = "";
+
+    (void)state;
+    /* Empty documents are valid: everything has a default. */
+    assert_int_equal(config_check_buffer(CONFIG_DOC_MAIN, "m.yaml", NULL, empty, 0, &d), 0);
+    assert_int_equal(config_check_buffer(CONFIG_DOC_USERS, "u.yaml", NULL, empty, 0, &d), 0);
+    assert_int_equal(config_check_buffer(CONFIG_DOC_TEAM, "t.yaml", "ops", "# only\n", 7, &d), 0);
+    assert_int_equal(d.count, 0);
+
+    /* Secret references are checked for shape only; nothing is resolved. */
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN,
+                        "providers:\n  smtp:\n    url: smtp://mail:25\n    password: hunter2\n"
+                        "    username: ops\n    from_address: ops@example.com\n",
+                        "doc.yaml:4:15: smtp password must be a reference env:NAME or "
+                        "file:PATH, not an inline secret");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: \"[::1:80\"\nstorage: \"sqlite:\"\n",
+                        "doc.yaml:1:9: invalid listen address '[::1:80' (expected HOST:PORT such "
+                        "as 127.0.0.1:8080 or [::1]:8080)",
+                        "doc.yaml:2:10: storage 'sqlite:' needs a path, e.g. sqlite:opsbell.db");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "log:\n  level: loud\nhttp:\n  threads: 12abc\n",
+                        "doc.yaml:2:10: log level 'loud' is not one of debug, info, warn, error",
+                        "doc.yaml:4:12: http threads '12abc' is not a number from 1 to 256");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS,
+                        "users:\n  - name: Ann\n    contact_methods:\n"
+                        "      - {type: fax, address: x}\n"
+                        "      - {type: sip, address: bob@pbx}\n"
+                        "      - {type: email, address: a@b@c}\n",
+                        "doc.yaml:2:11: user name 'Ann' is invalid (use 1 to 63 of a-z, 0-9, '.', "
+                        "'_', '-', starting with a letter or digit)",
+                        "doc.yaml:4:16: user 'Ann' has contact method type 'fax' (expected one "
+                        "of voice, sms, sip, email, slack, webhook)",
+                        "doc.yaml:5:30: user 'Ann' has sip address 'bob@pbx' that is not a sip: "
+                        "or sips: URI",
+                        "doc.yaml:6:32: user 'Ann' has email address 'a@b@c' that is not an "
+                        "e-mail address");
+    /* A team file may name only its own team; references to other files
+     * (policies, users) are not checked here. */
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "services:\n  - name: api\n    team: web\n    escalation_policy: x\n"
+                        "escalation_policies:\n  - name: p\n    repeat: many\n    steps:\n"
+                        "      - delay: 0s\n        targets: {users: [ann]}\n",
+                        "doc.yaml:3:11: service 'api' declares team 'web' but teams/ops/ may "
+                        "define only team 'ops' objects",
+                        "doc.yaml:7:13: escalation policy 'p' has repeat 'many' (expected 0 to "
+                        "100)",
+                        "doc.yaml:9:16: escalation policy 'p' step 1 has delay '0s' outside 1s to "
+                        "7d");
+    config_diags_release(&d);
+}
+
+/* ---- caps ---- */
+
+static char *make_temp_dir(void)
+{
+    char *dir = strdup("/tmp/opsbell-test-config-XXXXXX");
+
+    assert_non_null(dir);
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void remove_temp_dir(char *dir, const char *const *files, size_t n)
+{
+    char path[512];
+
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+static void test_file_too_large(void **state)
+{
+    static const char *const files[] = {"opsbell.yaml"};
+    char *dir = make_temp_dir();
+    char path[512], want[600];
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    FILE *fp;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/opsbell.yaml", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (size_t i = 0; i <= CONFIG_FILE_MAX / 64; i++)
+        fputs("# ........................................................... #\n", fp);
+    fclose(fp);
+    assert_int_equal(config_load(path, &cfg, &d), OB_EINVAL);
+    assert_null(cfg);
+    assert_int_equal(d.count, 1);
+    snprintf(want, sizeof(want), "%s", path);
+    assert_string_equal(d.items[0].file, want);
+    assert_int_equal(d.items[0].line, 0);
+    assert_string_equal(d.items[0].message, "file is larger than 4194304 bytes");
+    config_diags_release(&d);
+    remove_temp_dir(dir, files, 1);
+}
+
+static void test_too_many_users(void **state)
+{
+    static const char *const files[] = {"opsbell.yaml", "users.yaml"};
+    char *dir = make_temp_dir();
+    char path[512];
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    FILE *fp;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/users.yaml", dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("users:\n", fp);
+    for (int i = 0; i <= 10000; i++)
+        fprintf(fp, "  - name: u%d\n", i);
+    fclose(fp);
+    snprintf(path, sizeof(path), "%s/opsbell.yaml", dir);
+    write_file(path, "storage: \"sqlite::memory:\"\n");
+    assert_int_equal(config_load(path, &cfg, &d), OB_EINVAL);
+    assert_null(cfg);
+    assert_int_equal(d.count, 1);
+    assert_int_equal(d.items[0].line, 10002); /* the 10001st entry */
+    assert_int_equal(d.items[0].col, 5);
+    assert_string_equal(d.items[0].message, "'users' has too many entries (at most 10000)");
+    config_diags_release(&d);
+    remove_temp_dir(dir, files, 2);
+}
+
+static void test_missing_main_file(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+
+    (void)state;
+    assert_int_equal(config_load(FIXTURES "/no_such_dir/opsbell.yaml", &cfg, &d), OB_EINVAL);
+    assert_null(cfg);
+    assert_int_equal(d.count, 1);
+    assert_string_equal(d.items[0].message, "cannot read: No such file or directory");
+    config_diags_release(&d);
+    assert_int_equal(config_load(FIXTURES "/many_errors/nope.yaml", &cfg, &d), OB_EINVAL);
+    assert_null(cfg);
+    assert_int_equal(d.count, 1);
+    assert_string_equal(d.items[0].file, FIXTURES "/many_errors/nope.yaml");
+    config_diags_release(&d);
+}
+
+/* ---- durations ---- */
+
+static void test_parse_duration(void **state)
+{
+    static const struct {
+        const char *text;
+        uint32_t seconds;
+    } good[] = {
+        {"0", 0},        {"90", 90},
+        {"90s", 90},     {"5m", 300},
+        {"2h", 7200},    {"1d", 86400},
+        {"1h30m", 5400}, {"1d2h3m4s", 93784},
+        {"0s", 0},       {"4294967295", UINT32_MAX},
+    };
+    static const char *const bad[] = {
+        NULL,
+        "",
+        "m",
+        "5x",
+        "-5m",
+        "+5m",
+        " 5m",
+        "5m ",
+        "5 m",
+        "1h30",
+        "30m1h",
+        "1m1m",
+        "5M",
+        "1.5h",
+        "4294967296",
+        "49711d",
+        "99999999999999999999s",
+        "0x10",
+    };
+    uint32_t s;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        s = 12345;
+        if (config_parse_duration(good[i].text, &s) != 0)
+            print_message("rejected: %s\n", good[i].text);
+        assert_int_equal(config_parse_duration(good[i].text, &s), 0);
+        assert_int_equal(s, good[i].seconds);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s = 12345;
+        if (config_parse_duration(bad[i], &s) == 0)
+            print_message("accepted: %s\n", bad[i]);
+        assert_int_equal(config_parse_duration(bad[i], &s), OB_EINVAL);
+        assert_int_equal(s, 12345); /* untouched on failure */
+    }
+}
+
+static void test_contact_type_name(void **state)
+{
+    (void)state;
+    assert_string_equal(contact_type_name(CONTACT_VOICE), "voice");
+    assert_string_equal(contact_type_name(CONTACT_SMS), "sms");
+    assert_string_equal(contact_type_name(CONTACT_SIP), "sip");
+    assert_string_equal(contact_type_name(CONTACT_EMAIL), "email");
+    assert_string_equal(contact_type_name(CONTACT_SLACK), "slack");
+    assert_string_equal(contact_type_name(CONTACT_WEBHOOK), "webhook");
+    assert_string_equal(contact_type_name((enum contact_type)99), "unknown");
+}
+
+/* ---- reference count ---- */
+
+static void *refcount_worker(void *arg)
+{
+    struct config *cfg = arg;
+
+    for (int i = 0; i < 20000; i++) {
+        struct config *mine = config_ref(cfg);
+        assert_ptr_equal(mine, cfg);
+        assert_string_equal(mine->listen_host, "127.0.0.1");
+        config_unref(mine);
+    }
+    return NULL;
+}
+
+static void test_refcount(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL, *extra;
+    pthread_t threads[4];
+
+    (void)state;
+    assert_null(config_ref(NULL));
+    config_unref(NULL);
+    assert_int_equal(config_load(EXAMPLE, &cfg, &d), 0);
+    extra = config_ref(cfg);
+    assert_ptr_equal(extra, cfg);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, refcount_worker, cfg), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    config_unref(cfg);
+    /* Still alive through `extra` (ASan would catch a use after free). */
+    assert_string_equal(extra->teams[0].name, "payments");
+    config_unref(extra);
+    config_diags_release(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_loads),
+        cmocka_unit_test(test_example_files_check),
+        cmocka_unit_test(test_malformed_yaml),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_duplicate_names),
+        cmocka_unit_test(test_cross_team_definition),
+        cmocka_unit_test(test_dangling_policy),
+        cmocka_unit_test(test_dangling_user),
+        cmocka_unit_test(test_inline_secret),
+        cmocka_unit_test(test_missing_env_secret),
+        cmocka_unit_test(test_bad_time_zone),
+        cmocka_unit_test(test_bad_e164),
+        cmocka_unit_test(test_bad_duration),
+        cmocka_unit_test(test_bad_listen),
+        cmocka_unit_test(test_bad_storage),
+        cmocka_unit_test(test_missing_users_file),
+        cmocka_unit_test(test_stray_team_files),
+        cmocka_unit_test(test_many_errors_at_once),
+        cmocka_unit_test(test_diags_are_appended),
+        cmocka_unit_test(test_diags_print),
+        cmocka_unit_test(test_secrets_resolve),
+        cmocka_unit_test(test_schema_positions),
+        cmocka_unit_test(test_yaml_level_errors),
+        cmocka_unit_test(test_check_buffer),
+        cmocka_unit_test(test_file_too_large),
+        cmocka_unit_test(test_too_many_users),
+        cmocka_unit_test(test_missing_main_file),
+        cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_contact_type_name),
+        cmocka_unit_test(test_refcount),
+    };
+    struct stat st;
+
+    if (stat(FIXTURES, &st) != 0) {
+        fprintf(stderr, "test_config: run me from the repository root (%s not found)\n", FIXTURES);
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -8,7 +8,8 @@ int main(int argc, char **argv)
 {
     int rc;
 
-    log_init(LOG_LEVEL_INFO, 2);
+    /* Commands stay quiet but for warnings; `serve` takes its level from the configuration. */
+    log_init(LOG_LEVEL_WARN, 2);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     rc = cli_main(argc, argv);
     curl_global_cleanup();

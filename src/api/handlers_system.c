@@ -71,9 +71,10 @@ void api_config_reload(void *app_ptr, struct http_request *req, struct http_resp
     errors = json_array();
     for (size_t i = 0; i < diags.count; i++) {
         const struct config_diag *d = &diags.items[i];
+        /* A whole-file problem has no position: report the file's start, as check-config does. */
         json_array_append_new(errors, json_pack("{s:s, s:i, s:i, s:s}", "file", d->file, "line",
-                                                (int)d->line, "column", (int)d->col, "message",
-                                                d->message));
+                                                d->line ? (int)d->line : 1, "column",
+                                                d->col ? (int)d->col : 1, "message", d->message));
     }
     api_reply_json(resp, 422,
                    json_pack("{s:s, s:o}", "error",

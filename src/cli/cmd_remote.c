@@ -49,13 +49,20 @@ static int parse_client_opts(int argc, char **argv, const char *group, const cha
     char display[64];
     int c;
 
-    snprintf(display, sizeof(display), "%s %s", group, name);
+    snprintf(display, sizeof(display), "%s%s%s", group, name != NULL ? " " : "",
+             name != NULL ? name : "");
     memset(o, 0, sizeof(*o));
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "jt:a:A:l:b:h", opts, NULL)) != -1) {
-        if (c != 'j' && c != 'h' && c != '?' && c != ':' && strchr(extra, c) == NULL)
-            return cli_usage_error(display, "option '%s' does not apply here", argv[optind - 1]);
+        if (c != 'j' && c != 'h' && c != '?' && c != ':' && strchr(extra, c) == NULL) {
+            /* Name the option as it was typed: "-t x" leaves optind past "x". */
+            const char *typed = argv[optind - 1];
+            if (typed[0] != '-' && optind >= 2)
+                typed = argv[optind - 2];
+            return cli_usage_error(display, "option '%.*s' does not apply here",
+                                   (int)strcspn(typed, "="), typed);
+        }
         switch (c) {
         case 'j':
             o->json = 1;

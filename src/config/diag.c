@@ -71,11 +71,13 @@ void config_diags_print(const struct config_diags *d, FILE *fp)
     for (size_t i = 0; i < d->count; i++) {
         const struct config_diag *item = &d->items[i];
         /* A problem with a whole file (cannot read it, too large) has no
-         * position; "FILE: message" is what compilers print then. */
+         * position of its own; it is reported at the file's start so that
+         * every line keeps the FILE:LINE:COL form tools and editors parse. */
         if (item->line == 0)
-            fprintf(fp, "%s: %s\n", item->file, item->message);
+            fprintf(fp, "%s:1:1: %s\n", item->file, item->message);
         else
-            fprintf(fp, "%s:%u:%u: %s\n", item->file, item->line, item->col, item->message);
+            fprintf(fp, "%s:%u:%u: %s\n", item->file, item->line, item->col ? item->col : 1,
+                    item->message);
     }
 }
 

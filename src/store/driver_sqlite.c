@@ -422,14 +422,22 @@ out:
     return rc;
 }
 
-/* Create the file ourselves so that it is 0600 whatever the umask; SQLite
- * gives the -wal and -shm files the same mode. */
+/*
+ * Create the file ourselves so that it is 0600 whatever the umask; SQLite
+ * gives the -wal and -shm files the same mode. Only a file that does not
+ * exist yet is touched: close() on any descriptor of the database file
+ * drops every POSIX lock this process holds on it, including the locks of
+ * pool connections already open, and then two processes can write the WAL
+ * at once and lose each other's commits.
+ */
 static int sqlite_precreate(const char *path, struct ob_error *err)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
+    if (fd < 0 && errno == EEXIST)
+        return 0;
     if (fd < 0)
-        return ob_fail(err, OB_ESTORE, "sqlite: cannot open %s: %s", path, strerror(errno));
+        return ob_fail(err, OB_ESTORE, "sqlite: cannot create %s: %s", path, strerror(errno));
     close(fd);
     return 0;
 }

@@ -33,7 +33,7 @@
 static void diag_line(const struct config_diag *d, char *buf, size_t cap)
 {
     if (d->line == 0)
-        snprintf(buf, cap, "%s: %s", d->file, d->message);
+        snprintf(buf, cap, "%s:1:1: %s", d->file, d->message);
     else
         snprintf(buf, cap, "%s:%u:%u: %s", d->file, d->line, d->col, d->message);
 }
@@ -438,7 +438,7 @@ static void test_stray_team_files(void **state)
 {
     (void)state;
     EXPECT_LOAD_FAILS("stray_team_file",
-                      "@/teams/services.yaml: team files belong in @/teams/<team>/; this file is "
+                      "@/teams/services.yaml:1:1: team files belong in @/teams/<team>/; this file is "
                       "not part of any team",
                       "@/teams/Bad Name: team directory name 'Bad Name' is not a valid team name "
                       "(use 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
@@ -496,7 +496,7 @@ static void test_diags_print(void **state)
     assert_non_null(fp);
     config_diags_print(&d, fp);
     fclose(fp);
-    assert_string_equal(text, "a.yaml:3:7: bad 1\nb.yaml: cannot read\nc.yaml:1:1: two?lines\n");
+    assert_string_equal(text, "a.yaml:3:7: bad 1\nb.yaml:1:1: cannot read\nc.yaml:1:1: two?lines\n");
     free(text);
     config_diags_release(&d);
 }

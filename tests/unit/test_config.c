@@ -440,7 +440,7 @@ static void test_stray_team_files(void **state)
     EXPECT_LOAD_FAILS("stray_team_file",
                       "@/teams/services.yaml:1:1: team files belong in @/teams/<team>/; this file is "
                       "not part of any team",
-                      "@/teams/Bad Name: team directory name 'Bad Name' is not a valid team name "
+                      "@/teams/Bad Name:1:1: team directory name 'Bad Name' is not a valid team name "
                       "(use 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
 }
 

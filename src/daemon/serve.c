@@ -86,14 +86,6 @@ int serve_run(const char *config_path, const char *listen_override)
         log_error("store", "cannot open the store", "error", err.msg);
         goto out;
     }
-    {
-        int version = 0;
-        char vtext[16];
-        store_schema_version(app.store, &version, NULL);
-        snprintf(vtext, sizeof(vtext), "%d", version);
-        log_info("store", "store ready", "driver", store_driver_name(app.store),
-                 "schema_version", vtext);
-    }
     app.router = router_new(api_routes, api_route_count);
     app.metrics = app.router != NULL ? metrics_new(app.router) : NULL;
     if (app.metrics == NULL) {

@@ -362,12 +362,20 @@ int http_server_start(const struct http_server_options *opts, struct http_server
     server->listen_fd = fd;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    server->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, access_handler, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        server, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads > 0 ? opts->threads : 1),
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
+    {
+        /* A pool of one thread draws a warning from libmicrohttpd: with one
+         * thread, leave the pool option out (the polling thread serves). */
+        struct MHD_OptionItem pool[] = {
+            {opts->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+             (intptr_t)opts->threads, NULL},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        server->daemon = MHD_start_daemon(
+            flags, 0, NULL, NULL, access_handler, server, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+            server, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_ARRAY, pool,
+            MHD_OPTION_NOTIFY_COMPLETED, request_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
+    }
     if (server->daemon == NULL) {
         close(fd);
         free(server);

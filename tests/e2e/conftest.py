@@ -53,8 +53,13 @@ def make_env(tmp_path, binary):
         return e
 
     yield make
-    for e in made:
-        e.cleanup()
+    failures = []
+    for e in made:  # stop every process before reporting anything
+        try:
+            e.cleanup()
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "\n".join(failures)
 
 
 @pytest.fixture
@@ -73,10 +78,8 @@ def admin_token(env):
 def daemon(env, admin_token):
     """The daemon serving `env`, healthy. The admin token is made first, with
     the daemon not yet running (tests of the CLI changing the store under a
-    running daemon are in test_storage.py)."""
-    d = env.daemon()
-    yield d
-    d.kill()
+    running daemon are in test_storage.py). Stopped by env's cleanup."""
+    return env.daemon()
 
 
 @pytest.fixture

@@ -248,12 +248,24 @@ class CliResult:
             raise AssertionError("stdout is not JSON (%s): %r" % (e, self.stdout))
 
 
+# What AddressSanitizer / UndefinedBehaviorSanitizer print (an asan build may be
+# tested with OPSBELL_BIN=build/asan/opsbell): always a failure.
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
+
+
+def assert_no_sanitizer_report(text, what):
+    m = SANITIZER_RE.search(text)
+    assert not m, "sanitizer report in %s:\n%s" % (what, text[max(0, m.start() - 200):][:4000])
+
+
 def run_cli(args, env=None, cwd=None, timeout=CLI_TIMEOUT, stdin=subprocess.DEVNULL):
     argv = [opsbell_bin()] + [str(a) for a in args]
     p = subprocess.run(argv, env=base_env(env), cwd=cwd, stdin=stdin, capture_output=True,
                        timeout=timeout)
-    return CliResult(argv[1:], p.returncode, p.stdout.decode("utf-8", "replace"),
-                     p.stderr.decode("utf-8", "replace"))
+    res = CliResult(argv[1:], p.returncode, p.stdout.decode("utf-8", "replace"),
+                    p.stderr.decode("utf-8", "replace"))
+    assert_no_sanitizer_report(res.stderr, "the stderr of opsbell %s" % " ".join(res.args))
+    return res
 
 
 class Daemon:
@@ -482,5 +494,14 @@ class Env:
         return self.create_token(**kw)["token"]
 
     def cleanup(self):
+        """Stop every daemon still running (SIGTERM, then SIGKILL), then fail if
+        any of their logs holds a sanitizer report."""
         for d in self.processes:
-            d.kill()
+            if d.alive():
+                d.proc.send_signal(signal.SIGTERM)
+                try:
+                    d.proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    d.kill()
+        for d in self.processes:
+            assert_no_sanitizer_report(d.log_text(), str(d.log_path))

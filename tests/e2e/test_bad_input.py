@@ -202,3 +202,29 @@ def test_get_with_a_body_is_harmless(small):
     e, d, tok = small
     r = d.request("GET", "/api/v1/whoami", b"garbage" * 10, token=tok, content_type="text/plain")
     assert r.status == 200, r
+
+
+def test_oversized_body_with_expect_100_continue_is_refused_before_upload(small):
+    """curl sends `Expect: 100-continue` for bodies over 1 KiB: an oversized one
+    is refused at once, without asking the client to send it."""
+    e, d, tok = small
+    head = (b"POST /api/v1/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + tok.encode() + b"\r\nExpect: 100-continue\r\n")
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        s.sendall(head + b"Content-Length: %d\r\n\r\n" % (4 * MAX_BODY))
+        first = s.recv(65536)
+    assert first.startswith(b"HTTP/1.1 413 "), first[:200]
+    # within the limit the client is invited to send the body
+    body = json.dumps({"name": "expect-ok", "scope": "read"}).encode()
+    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
+        s.sendall(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body))
+        first = s.recv(65536)
+        assert first.startswith(b"HTTP/1.1 100 Continue"), first[:200]
+        s.sendall(body)
+        rest = first
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+    assert b"HTTP/1.1 201 " in rest, rest[:300]

@@ -450,3 +450,41 @@ def test_cli_config_reload(env, daemon, admin_token):
     assert lines[-1].startswith("opsbell: ") and "422" in lines[-1], r.stderr
     diags = diag_lines("\n".join(lines[:-1]))
     find_diag(diags, p, line_of(alpha, "bogus"), "bogus")
+
+
+def test_yaml_aliases_are_refused(env):
+    users = USERS_YAML.replace("  - name: bob\n", "  - &b\n    name: bob\n") + "  - *b\n"
+    p = env.write("users.yaml", users)
+    diags = check_fails(env)
+    find_diag(diags, p, line_of(users, "*b"), "alias")
+
+
+@pytest.mark.parametrize("bad,words", [(b"\xff\xfe", ("UTF-8",)), (b"\x00", ("control",))],
+                         ids=["invalid-utf8", "nul"])
+def test_bytes_that_are_not_yaml_text(env, bad, words):
+    data = BETA_YAML.encode().replace(b"Page carol", b"Page " + bad + b" carol")
+    p = env.dir / "teams" / "beta" / "team.yaml"
+    p.write_bytes(data)
+    diags = check_fails(env)
+    find_diag(diags, p, line_of(BETA_YAML, "Page carol"), *words)
+
+
+def test_crlf_and_bom_are_accepted(env):
+    p = env.dir / "teams" / "beta" / "team.yaml"
+    p.write_bytes(b"\xef\xbb\xbf" + BETA_YAML.replace("\n", "\r\n").encode())
+    r = env.local("check-config")
+    assert r.code == 0, r
+
+
+def test_more_semantic_checks(env):
+    users = USERS_YAML.replace("nickname: caro", "nickname: ALI")
+    pu = env.write("users.yaml", users)
+    beta = BETA_YAML.replace("delay: 90s", "delay: 8d")
+    pb = env.write("teams/beta/team.yaml", beta)
+    pd = env.write("teams/Bad_Team/x.yaml", "services: []\n")
+    diags = check_fails(env)
+    find_diag(diags, pu, line_of(users, "nickname: ALI"), "ALI", "alice")
+    find_diag(diags, pb, line_of(beta, "delay: 8d"), "8d")
+    assert any(same_file(d.group("file"), pd.parent) and "Bad_Team" in d.group("msg")
+               for d in diags), diags
+    assert len(diags) == 3

@@ -142,6 +142,14 @@ def test_request_id_generated_unique_and_echoed(daemon):
     daemon.wait_for_log(r"request_id=e2e-denied-1\b.*status=401")
 
 
+def test_request_id_length_limit(daemon):
+    longest = "L" * 64
+    assert daemon.get("/healthz", headers={"X-Request-Id": longest}).headers["X-Request-Id"] \
+        == longest
+    r = daemon.get("/healthz", headers={"X-Request-Id": "L" * 65})
+    assert r.headers["X-Request-Id"] != "L" * 65
+
+
 def test_unacceptable_request_id_is_replaced(daemon):
     for bad in ("has space", "x" * 200, "semi;colon", "quote\"d"):
         r = daemon.get("/healthz", headers={"X-Request-Id": bad})
@@ -181,4 +189,8 @@ def test_daemon_log_is_logfmt_with_one_http_thread(make_env):
     d = e.daemon()
     assert d.get("/healthz").status == 200
     assert d.stop() == 0
-    assert_logfmt(d.log_text())
+    log = d.log_text()
+    assert_logfmt(log)
+    # http.threads: 1 is a valid setting: nothing to warn about
+    warnings = [l for l in log.splitlines() if "level=warn" in l or "level=error" in l]
+    assert not warnings, "\n".join(warnings)

@@ -8,7 +8,8 @@
 #   make check        bootstrap, build, run every test; last line "N passed, N failed"
 #   make unit         unit tests only (current BUILD)
 #   make fuzz         build the libFuzzer targets (clang) into build/fuzz/
-#   make format       clang-format -i every source file
+#   make format       clang-format -i every source file (format-check: verify only)
+#   make lint         cppcheck over src/
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
 BUILD   ?= dev
@@ -61,7 +62,7 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
-.PHONY: all run check unit fuzz format format-check deps clean install e2e FORCE
+.PHONY: all run check unit fuzz format format-check lint deps clean install e2e FORCE
 
 $(VERSION_H): FORCE
 	@mkdir -p $(GEN_DIR)
@@ -130,6 +131,11 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $$(find src tests fuzz -name '*.[ch]')
+
+# Static checks beyond the compiler's warnings.
+lint: $(VERSION_H)
+	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
+		--inline-suppr -Isrc -I$(GEN_DIR) -D__GNUC__ src
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/bin/opsbell

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   gcc make libc6-dev pkg-config git
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format cppcheck
   libmicrohttpd-dev libjansson-dev libcyaml-dev libyaml-dev
   libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev
   libcmocka-dev python3 python3-pytest

@@ -91,6 +91,14 @@ if [[ $status -ne 0 ]]; then
   summary
 fi
 
+note "style and static checks (clang-format, cppcheck)"
+make --no-print-directory format-check >/dev/null 2>"$work/format.log"
+status=$?
+[[ $status -eq 0 ]] || head -n 20 "$work/format.log"
+count_one "clang-format" $status
+make --no-print-directory lint
+count_one "cppcheck" $?
+
 note "unit tests"
 run_unit_dir build/dev OPSBELL_TEST_TMP="$work"
 

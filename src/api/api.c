@@ -75,8 +75,8 @@ void api_dispatch(void *app_ptr, const struct route *route, struct http_request 
         route->handler(app, req, resp);
         return;
     }
-    rc = auth_authenticate(app->store, http_request_header(req, "Authorization"),
-                           store_now_ms(), &principal, &err);
+    rc = auth_authenticate(app->store, http_request_header(req, "Authorization"), store_now_ms(),
+                           &principal, &err);
     if (rc != 0) {
         http_response_from_error(resp, &err);
         if (resp->status == 401)

@@ -38,8 +38,8 @@ void api_dispatch(void *app, const struct route *route, struct http_request *req
  * duplicate keys and nested at most API_JSON_MAX_DEPTH deep.
  * Returns 0 and *out (a new reference), or OB_EUNSUPPORTED / OB_EINVAL.
  */
-int api_parse_json_object(const char *content_type, const char *body, size_t len,
-                          json_t **out, struct ob_error *err);
+int api_parse_json_object(const char *content_type, const char *body, size_t len, json_t **out,
+                          struct ob_error *err);
 
 /*
  * Refuse keys of obj not in the NULL-terminated list allowed (the first
@@ -52,8 +52,8 @@ int api_json_only_keys(json_t *obj, const char *const *allowed, struct ob_error 
  * from obj; NULL when absent and optional. Strings longer than max_len or
  * containing NUL are refused.
  */
-int api_json_string(json_t *obj, const char *key, bool required, size_t max_len,
-                    const char **out, struct ob_error *err);
+int api_json_string(json_t *obj, const char *key, bool required, size_t max_len, const char **out,
+                    struct ob_error *err);
 /* Read an optional integer member within [min, max]; *out untouched when absent. */
 int api_json_int(json_t *obj, const char *key, bool required, int64_t min, int64_t max,
                  int64_t *out, struct ob_error *err);
@@ -63,8 +63,8 @@ struct token_create_input {
     json_t *root; /* owned reference */
     const char *name;
     enum token_scope scope;
-    const char *team;       /* NULL = every team */
-    int64_t expires_in_s;   /* 0 = never */
+    const char *team;     /* NULL = every team */
+    int64_t expires_in_s; /* 0 = never */
 };
 
 int api_parse_token_create(const char *content_type, const char *body, size_t len,

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-static int query_int(const struct http_request *req, const char *name, long long min,
-                     long long max, long long *out, struct http_response *resp)
+static int query_int(const struct http_request *req, const char *name, long long min, long long max,
+                     long long *out, struct http_response *resp)
 {
     const char *text = http_request_query(req, name);
     char *end = NULL;
@@ -57,11 +57,11 @@ void api_audit_list(void *app_ptr, struct http_request *req, struct http_respons
         json_t *details = NULL;
         if (ev->details != NULL)
             details = json_loads(ev->details, 0, NULL);
-        json_array_append_new(
-            arr, json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?, s:o?}", "id",
-                           (json_int_t)ev->id, "at_ms", (json_int_t)ev->at_ms, "actor",
-                           ev->actor, "action", ev->action, "target", ev->target, "remote_addr",
-                           ev->remote_addr, "request_id", ev->request_id, "details", details));
+        json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?, s:o?}", "id",
+                                             (json_int_t)ev->id, "at_ms", (json_int_t)ev->at_ms,
+                                             "actor", ev->actor, "action", ev->action, "target",
+                                             ev->target, "remote_addr", ev->remote_addr,
+                                             "request_id", ev->request_id, "details", details));
     }
     body = json_pack("{s:o}", "events", arr);
     if (count == (size_t)limit && count > 0)

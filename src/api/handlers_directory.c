@@ -31,9 +31,8 @@ static json_t *string_array(char *const *items, unsigned count)
 static json_t *service_json(const struct config_service *svc)
 {
     return json_pack("{s:s, s:s, s:s?, s:s?, s:b}", "name", svc->name, "team", svc->team->name,
-                     "description", svc->description, "escalation_policy",
-                     svc->escalation_policy, "has_integration_key",
-                     svc->integration_key != NULL);
+                     "description", svc->description, "escalation_policy", svc->escalation_policy,
+                     "has_integration_key", svc->integration_key != NULL);
 }
 
 static json_t *policy_json(const struct config_escalation_policy *pol)
@@ -44,20 +43,17 @@ static json_t *policy_json(const struct config_escalation_policy *pol)
         const struct config_escalation_step *st = &pol->steps[i];
         json_array_append_new(steps, json_pack("{s:i, s:o, s:o}", "delay_seconds",
                                                (int)st->delay_seconds, "users",
-                                               string_array(st->users, st->user_count),
-                                               "schedules",
+                                               string_array(st->users, st->user_count), "schedules",
                                                string_array(st->schedules, st->schedule_count)));
     }
     return json_pack("{s:s, s:s, s:s?, s:i, s:o}", "name", pol->name, "team", pol->team->name,
-                     "description", pol->description, "repeat", (int)pol->repeat, "steps",
-                     steps);
+                     "description", pol->description, "repeat", (int)pol->repeat, "steps", steps);
 }
 
 static json_t *team_json(const struct config_team *team, bool detail)
 {
-    json_t *obj = json_pack("{s:s, s:s?, s:s?, s:o, s:i, s:i}", "name", team->name,
-                            "description", team->description, "chat_channel",
-                            team->chat_channel, "members",
+    json_t *obj = json_pack("{s:s, s:s?, s:s?, s:o, s:i, s:i}", "name", team->name, "description",
+                            team->description, "chat_channel", team->chat_channel, "members",
                             string_array(team->members, team->member_count), "service_count",
                             (int)team->service_count, "policy_count", (int)team->policy_count);
 
@@ -78,14 +74,12 @@ static json_t *user_json(const struct config_user *user)
     json_t *methods = json_array(), *chat = json_array();
 
     for (unsigned i = 0; i < user->contact_method_count; i++)
-        json_array_append_new(methods,
-                              json_pack("{s:s, s:s}", "type",
-                                        contact_type_name(user->contact_methods[i].type),
-                                        "address", user->contact_methods[i].address));
+        json_array_append_new(methods, json_pack("{s:s, s:s}", "type",
+                                                 contact_type_name(user->contact_methods[i].type),
+                                                 "address", user->contact_methods[i].address));
     for (unsigned i = 0; i < user->chat_id_count; i++)
-        json_array_append_new(chat, json_pack("{s:s, s:s}", "provider",
-                                              user->chat_ids[i].provider, "id",
-                                              user->chat_ids[i].id));
+        json_array_append_new(chat, json_pack("{s:s, s:s}", "provider", user->chat_ids[i].provider,
+                                              "id", user->chat_ids[i].id));
     return json_pack("{s:s, s:s?, s:s, s:s, s:s?, s:o, s:o}", "name", user->name, "full_name",
                      user->full_name, "nickname", user->nickname, "time_zone", user->time_zone,
                      "email", user->email, "contact_methods", methods, "chat_ids", chat);
@@ -195,8 +189,8 @@ void api_policy_show(void *app, struct http_request *req, struct http_response *
     if (pol == NULL)
         http_response_error(resp, 404, "no escalation policy named '%s'", name);
     else if (!visible(req, pol->team->name))
-        http_response_error(resp, 403, "escalation policy '%s' belongs to team %s, not %s",
-                            name, pol->team->name, api_principal(req)->team);
+        http_response_error(resp, 403, "escalation policy '%s' belongs to team %s, not %s", name,
+                            pol->team->name, api_principal(req)->team);
     else
         api_reply_json(resp, 200, policy_json(pol));
     config_unref(cfg);

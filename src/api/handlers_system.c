@@ -28,8 +28,8 @@ void api_healthz(void *app_ptr, struct http_request *req, struct http_response *
     }
     api_reply_json(resp, 200,
                    json_pack("{s:s, s:s, s:i, s:s, s:I}", "status", "ok", "store",
-                             store_driver_name(app->store), "schema_version", version,
-                             "version", OPSBELL_VERSION, "uptime_seconds",
+                             store_driver_name(app->store), "schema_version", version, "version",
+                             OPSBELL_VERSION, "uptime_seconds",
                              (json_int_t)((store_now_ms() - app->started_ms) / 1000)));
 }
 
@@ -50,8 +50,8 @@ void api_whoami(void *app, struct http_request *req, struct http_response *resp)
     const struct auth_principal *p = api_principal(req);
 
     api_reply_json(resp, 200,
-                   json_pack("{s:I, s:s, s:s, s:s?}", "token_id", (json_int_t)p->token_id,
-                             "name", p->name, "scope", token_scope_name(p->scope), "team",
+                   json_pack("{s:I, s:s, s:s, s:s?}", "token_id", (json_int_t)p->token_id, "name",
+                             p->name, "scope", token_scope_name(p->scope), "team",
                              p->team[0] != '\0' ? p->team : NULL));
 }
 

@@ -16,8 +16,8 @@
 
 static json_t *token_json(const struct store_token *t)
 {
-    json_t *obj = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I}", "id", (json_int_t)t->id,
-                            "name", t->name, "scope", t->scope, "team", t->team, "created_by",
+    json_t *obj = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I}", "id", (json_int_t)t->id, "name",
+                            t->name, "scope", t->scope, "team", t->team, "created_by",
                             t->created_by, "created_at_ms", (json_int_t)t->created_at_ms);
 
     json_object_set_new(obj, "expires_at_ms",
@@ -72,8 +72,8 @@ void api_tokens_create(void *app_ptr, struct http_request *req, struct http_resp
     char secret[TOKEN_SECRET_LEN + 1];
     int64_t id = 0;
 
-    if (api_parse_token_create(http_request_header(req, "Content-Type"), req->body,
-                               req->body_len, &in, &err) != 0) {
+    if (api_parse_token_create(http_request_header(req, "Content-Type"), req->body, req->body_len,
+                               &in, &err) != 0) {
         http_response_from_error(resp, &err);
         return;
     }
@@ -81,8 +81,8 @@ void api_tokens_create(void *app_ptr, struct http_request *req, struct http_resp
         if (in.team == NULL) {
             in.team = p->team;
         } else if (strcmp(in.team, p->team) != 0) {
-            http_response_error(resp, 403, "token '%s' may create tokens only for team %s",
-                                p->name, p->team);
+            http_response_error(resp, 403, "token '%s' may create tokens only for team %s", p->name,
+                                p->team);
             goto out;
         }
     }
@@ -124,12 +124,10 @@ void api_tokens_revoke(void *app_ptr, struct http_request *req, struct http_resp
     errno = 0;
     id = strtoll(id_text, &end, 10);
     if (errno != 0 || end == id_text || *end != '\0' || id <= 0) {
-        http_response_error(resp, 400, "token id must be a positive integer, not '%s'",
-                            id_text);
+        http_response_error(resp, 400, "token id must be a positive integer, not '%s'", id_text);
         return;
     }
-    if (store_acquire(app->store, &conn, &err) != 0 ||
-        store_token_get(conn, id, &tok, &err) != 0) {
+    if (store_acquire(app->store, &conn, &err) != 0 || store_token_get(conn, id, &tok, &err) != 0) {
         http_response_from_error(resp, &err);
         goto out;
     }

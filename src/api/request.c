@@ -45,7 +45,8 @@ static int json_depth(json_t *value, int limit)
     if (json_is_object(value)) {
         const char *key;
         json_t *member;
-        json_object_foreach(value, key, member) {
+        json_object_foreach(value, key, member)
+        {
             int d = json_depth(member, limit - 1);
             if (d > deepest)
                 deepest = d;
@@ -53,7 +54,8 @@ static int json_depth(json_t *value, int limit)
     } else if (json_is_array(value)) {
         size_t i;
         json_t *member;
-        json_array_foreach(value, i, member) {
+        json_array_foreach(value, i, member)
+        {
             int d = json_depth(member, limit - 1);
             if (d > deepest)
                 deepest = d;
@@ -62,8 +64,8 @@ static int json_depth(json_t *value, int limit)
     return deepest + 1;
 }
 
-int api_parse_json_object(const char *content_type, const char *body, size_t len,
-                          json_t **out, struct ob_error *err)
+int api_parse_json_object(const char *content_type, const char *body, size_t len, json_t **out,
+                          struct ob_error *err)
 {
     json_error_t jerr;
     json_t *root;
@@ -95,7 +97,8 @@ int api_json_only_keys(json_t *obj, const char *const *allowed, struct ob_error 
     const char *key;
     json_t *value;
 
-    json_object_foreach(obj, key, value) {
+    json_object_foreach(obj, key, value)
+    {
         int known = 0;
         for (const char *const *a = allowed; *a != NULL; a++) {
             if (strcmp(*a, key) == 0) {
@@ -109,8 +112,8 @@ int api_json_only_keys(json_t *obj, const char *const *allowed, struct ob_error 
     return 0;
 }
 
-int api_json_string(json_t *obj, const char *key, bool required, size_t max_len,
-                    const char **out, struct ob_error *err)
+int api_json_string(json_t *obj, const char *key, bool required, size_t max_len, const char **out,
+                    struct ob_error *err)
 {
     json_t *value = json_object_get(obj, key);
 
@@ -176,8 +179,8 @@ int api_parse_token_create(const char *content_type, const char *body, size_t le
     if (rc == 0)
         rc = api_json_string(out->root, "team", false, 64, &out->team, err);
     if (rc == 0)
-        rc = api_json_int(out->root, "expires_in_seconds", false, 60,
-                          (int64_t)10 * 366 * 24 * 3600, &out->expires_in_s, err);
+        rc = api_json_int(out->root, "expires_in_seconds", false, 60, (int64_t)10 * 366 * 24 * 3600,
+                          &out->expires_in_s, err);
     if (rc != 0)
         token_create_input_release(out);
     return rc;

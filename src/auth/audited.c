@@ -46,8 +46,8 @@ int audit_record(struct store *store, const struct audit_origin *origin, const c
 }
 
 int token_create(struct store *store, const struct token_request *req,
-                 const struct audit_origin *origin, char *secret_out, size_t cap,
-                 int64_t *id_out, struct ob_error *err)
+                 const struct audit_origin *origin, char *secret_out, size_t cap, int64_t *id_out,
+                 struct ob_error *err)
 {
     char hash[TOKEN_HASH_HEX_LEN + 1], target[32];
     struct store_token tok = {0};
@@ -72,9 +72,9 @@ int token_create(struct store *store, const struct token_request *req,
     tok.created_at_ms = store_now_ms();
     tok.expires_at_ms = req->expires_at_ms;
 
-    details = json_pack("{s:s, s:s, s:s?, s:I}", "name", req->name, "scope",
-                        token_scope_name(req->scope), "team", req->team, "expires_at_ms",
-                        (json_int_t)req->expires_at_ms);
+    details =
+        json_pack("{s:s, s:s, s:s?, s:I}", "name", req->name, "scope", token_scope_name(req->scope),
+                  "team", req->team, "expires_at_ms", (json_int_t)req->expires_at_ms);
     details_text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
     rc = store_acquire(store, &conn, err);

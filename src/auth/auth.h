@@ -19,10 +19,10 @@ struct store_conn;
 
 enum token_scope { SCOPE_NONE = 0, SCOPE_READ = 1, SCOPE_WRITE = 2, SCOPE_ADMIN = 3 };
 
-#define TOKEN_PREFIX "obt_"
-#define TOKEN_SECRET_LEN (4 + 43) /* prefix + base64url(32 bytes) without padding */
+#define TOKEN_PREFIX       "obt_"
+#define TOKEN_SECRET_LEN   (4 + 43) /* prefix + base64url(32 bytes) without padding */
 #define TOKEN_HASH_HEX_LEN 64
-#define TOKEN_NAME_MAX 64
+#define TOKEN_NAME_MAX     64
 
 /* "read" | "write" | "admin" -> scope. Returns 0 or OB_EINVAL. */
 int token_scope_parse(const char *name, enum token_scope *out);
@@ -63,7 +63,7 @@ int auth_authorize(const struct auth_principal *p, enum token_scope need, const 
 struct token_request {
     const char *name;
     enum token_scope scope;
-    const char *team;  /* NULL = every team */
+    const char *team;      /* NULL = every team */
     int64_t expires_at_ms; /* 0 = never */
 };
 
@@ -79,8 +79,8 @@ struct audit_origin {
  * secret_out receives the secret (>= TOKEN_SECRET_LEN + 1 bytes); *id_out its id.
  */
 int token_create(struct store *store, const struct token_request *req,
-                 const struct audit_origin *origin, char *secret_out, size_t cap,
-                 int64_t *id_out, struct ob_error *err);
+                 const struct audit_origin *origin, char *secret_out, size_t cap, int64_t *id_out,
+                 struct ob_error *err);
 
 /* Revoke a token and audit "token.revoke" in one transaction. */
 int token_revoke(struct store *store, int64_t id, const struct audit_origin *origin,

@@ -22,7 +22,7 @@ int cli_main(int argc, char **argv);
 /* One command: "token create" is group "token", name "create". */
 struct cli_command {
     const char *group;
-    const char *name; /* NULL for one-word commands */
+    const char *name;                  /* NULL for one-word commands */
     int (*run)(int argc, char **argv); /* argv[0] is the command's display name */
     const char *summary;
     const char *usage; /* full --help text */

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLIENT_DEFAULT_URL "http://127.0.0.1:8080"
+#define CLIENT_DEFAULT_URL  "http://127.0.0.1:8080"
 #define CLIENT_MAX_RESPONSE (16 * 1024 * 1024)
 
 static size_t collect(char *data, size_t size, size_t nmemb, void *userp)

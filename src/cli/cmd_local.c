@@ -179,12 +179,11 @@ static void format_time_ms(int64_t ms, char *out, size_t cap)
 int cmd_token_create(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"name", required_argument, NULL, 'n'},
-        {"scope", required_argument, NULL, 's'},  {"team", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},  {"name", required_argument, NULL, 'n'},
+        {"scope", required_argument, NULL, 's'},   {"team", required_argument, NULL, 't'},
         {"expires", required_argument, NULL, 'e'}, {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-    const char *config = NULL, *name = NULL, *scope_text = NULL, *team = NULL,
-               *expires = NULL;
+    const char *config = NULL, *name = NULL, *scope_text = NULL, *team = NULL, *expires = NULL;
     struct token_request treq = {0};
     struct audit_origin origin;
     struct ob_error err = {0};
@@ -253,9 +252,9 @@ int cmd_token_create(int argc, char **argv)
         goto out;
     }
     if (json) {
-        json_t *obj = json_pack("{s:I, s:s, s:s, s:s?, s:s}", "id", (json_int_t)id, "name", name,
-                                "scope", token_scope_name(treq.scope), "team", team, "token",
-                                secret);
+        json_t *obj =
+            json_pack("{s:I, s:s, s:s, s:s?, s:s}", "id", (json_int_t)id, "name", name, "scope",
+                      token_scope_name(treq.scope), "team", team, "token", secret);
         cli_print_json(obj);
         json_decref(obj);
     } else {
@@ -278,8 +277,8 @@ int cmd_token_list(int argc, char **argv)
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    static const char *const headers[] = {"ID", "NAME", "SCOPE", "TEAM", "CREATED", "EXPIRES",
-                                          "LAST USED", "STATE"};
+    static const char *const headers[] = {"ID",      "NAME",    "SCOPE",     "TEAM",
+                                          "CREATED", "EXPIRES", "LAST USED", "STATE"};
     const char *config = NULL;
     struct store_token *tokens = NULL;
     struct store_conn *conn = NULL;
@@ -319,14 +318,14 @@ int cmd_token_list(int argc, char **argv)
         json_t *arr = json_array();
         for (size_t i = 0; i < count; i++) {
             const struct store_token *t = &tokens[i];
-            json_array_append_new(
-                arr, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I}", "id",
-                               (json_int_t)t->id, "name", t->name, "scope", t->scope, "team",
-                               t->team, "created_by", t->created_by, "created_at_ms",
-                               (json_int_t)t->created_at_ms, "expires_at_ms",
-                               (json_int_t)t->expires_at_ms, "revoked_at_ms",
-                               (json_int_t)t->revoked_at_ms, "last_used_at_ms",
-                               (json_int_t)t->last_used_at_ms));
+            json_array_append_new(arr,
+                                  json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I}", "id",
+                                            (json_int_t)t->id, "name", t->name, "scope", t->scope,
+                                            "team", t->team, "created_by", t->created_by,
+                                            "created_at_ms", (json_int_t)t->created_at_ms,
+                                            "expires_at_ms", (json_int_t)t->expires_at_ms,
+                                            "revoked_at_ms", (json_int_t)t->revoked_at_ms,
+                                            "last_used_at_ms", (json_int_t)t->last_used_at_ms));
         }
         cli_print_json(arr);
         json_decref(arr);

@@ -86,8 +86,7 @@ static int parse_client_opts(int argc, char **argv, const char *group, const cha
             cli_print_usage(cli_find(group, name), stdout);
             return EXIT_OK;
         default:
-            return cli_usage_error(display, "unknown or incomplete option '%s'",
-                                   argv[optind - 1]);
+            return cli_usage_error(display, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (wants_positional) {
@@ -124,7 +123,8 @@ static void join_strings(json_t *arr, const char *key, char *out, size_t cap)
     json_t *item;
 
     out[0] = '\0';
-    json_array_foreach(arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         const char *s = key ? str_member(item, key) : json_string_value(item);
         int n;
         if (s == NULL)
@@ -174,8 +174,8 @@ int cmd_whoami(int argc, char **argv)
 
 int cmd_team_list(int argc, char **argv)
 {
-    static const char *const headers[] = {"TEAM", "MEMBERS", "SERVICES", "POLICIES", "CHANNEL",
-                                          "DESCRIPTION"};
+    static const char *const headers[] = {"TEAM",     "MEMBERS", "SERVICES",
+                                          "POLICIES", "CHANNEL", "DESCRIPTION"};
     struct client_opts o;
     json_t *reply = NULL, *team;
     struct table table;
@@ -192,14 +192,18 @@ int cmd_team_list(int argc, char **argv)
         return EXIT_OK;
     }
     table_init(&table, 6, headers);
-    json_array_foreach(json_object_get(reply, "teams"), i, team) {
+    json_array_foreach(json_object_get(reply, "teams"), i, team)
+    {
         char members[256], services[16], policies[16];
         join_strings(json_object_get(team, "members"), NULL, members, sizeof(members));
         int_member(team, "service_count", services, sizeof(services));
         int_member(team, "policy_count", policies, sizeof(policies));
-        const char *row[] = {str_member(team, "name"), members,
-                             services,                 policies,
-                             str_member(team, "chat_channel"), str_member(team, "description")};
+        const char *row[] = {str_member(team, "name"),
+                             members,
+                             services,
+                             policies,
+                             str_member(team, "chat_channel"),
+                             str_member(team, "description")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -216,10 +220,10 @@ static void print_services(json_t *services)
     size_t i;
 
     table_init(&table, 4, headers);
-    json_array_foreach(services, i, svc) {
+    json_array_foreach(services, i, svc)
+    {
         const char *row[] = {str_member(svc, "name"), str_member(svc, "team"),
-                             str_member(svc, "escalation_policy"),
-                             str_member(svc, "description")};
+                             str_member(svc, "escalation_policy"), str_member(svc, "description")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -298,12 +302,12 @@ int cmd_user_list(int argc, char **argv)
         return EXIT_OK;
     }
     table_init(&table, 5, headers);
-    json_array_foreach(json_object_get(reply, "users"), i, user) {
+    json_array_foreach(json_object_get(reply, "users"), i, user)
+    {
         char methods[256];
         join_strings(json_object_get(user, "contact_methods"), "type", methods, sizeof(methods));
         const char *row[] = {str_member(user, "name"), str_member(user, "nickname"),
-                             str_member(user, "full_name"), str_member(user, "time_zone"),
-                             methods};
+                             str_member(user, "full_name"), str_member(user, "time_zone"), methods};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -324,8 +328,8 @@ int cmd_audit_list(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
-    used = (size_t)snprintf(path, sizeof(path), "/api/v1/audit?limit=%s",
-                            o.limit != NULL ? "" : "50");
+    used =
+        (size_t)snprintf(path, sizeof(path), "/api/v1/audit?limit=%s", o.limit != NULL ? "" : "50");
     if (o.limit != NULL) {
         client_escape(o.limit, esc, sizeof(esc));
         used += (size_t)snprintf(path + used, sizeof(path) - used, "%s", esc);
@@ -350,7 +354,8 @@ int cmd_audit_list(int argc, char **argv)
         return EXIT_OK;
     }
     table_init(&table, 6, headers);
-    json_array_foreach(json_object_get(reply, "events"), i, ev) {
+    json_array_foreach(json_object_get(reply, "events"), i, ev)
+    {
         char id[24], when[32];
         json_t *at = json_object_get(ev, "at_ms");
         time_t secs = json_is_integer(at) ? (time_t)(json_integer_value(at) / 1000) : 0;
@@ -358,8 +363,12 @@ int cmd_audit_list(int argc, char **argv)
         gmtime_r(&secs, &tm);
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         int_member(ev, "id", id, sizeof(id));
-        const char *row[] = {id, when, str_member(ev, "actor"), str_member(ev, "action"),
-                             str_member(ev, "target"), str_member(ev, "remote_addr")};
+        const char *row[] = {id,
+                             when,
+                             str_member(ev, "actor"),
+                             str_member(ev, "action"),
+                             str_member(ev, "target"),
+                             str_member(ev, "remote_addr")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -380,7 +389,8 @@ int cmd_config_reload(int argc, char **argv)
         return rc;
     if (client_call("POST", "/api/v1/config/reload", NULL, &reply, &err) != 0) {
         /* A refused configuration comes back with every error: print them like check-config. */
-        json_array_foreach(json_object_get(reply, "errors"), i, d) {
+        json_array_foreach(json_object_get(reply, "errors"), i, d)
+        {
             fprintf(stderr, "%s:%lld:%lld: %s\n", str_member(d, "file"),
                     (long long)json_integer_value(json_object_get(d, "line")),
                     (long long)json_integer_value(json_object_get(d, "column")),

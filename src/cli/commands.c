@@ -16,10 +16,10 @@ int cmd_audit_list(int argc, char **argv);
 int cmd_config_reload(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
-    "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"  \
+    "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
     "                      /etc/opsbell/opsbell.yaml)\n"
 #define CLIENT_ENV                                                                                 \
-    "\nTalks to the server at $OPSBELL_URL (default http://127.0.0.1:8080) with the token in\n"   \
+    "\nTalks to the server at $OPSBELL_URL (default http://127.0.0.1:8080) with the token in\n"    \
     "$OPSBELL_TOKEN.\n"
 
 const struct cli_command cli_commands[] = {
@@ -54,18 +54,18 @@ const struct cli_command cli_commands[] = {
     {"token", "revoke", cmd_token_revoke, "revoke an API token (on the configured store)",
      "usage: opsbell token revoke ID [-c FILE]\n\nRevoke the token with that id.\n\n" CONFIG_OPT},
     {"whoami", NULL, cmd_whoami, "show the token in use",
-     "usage: opsbell whoami [--json]\n\nShow the name, scope and team of $OPSBELL_TOKEN.\n"
-     CLIENT_ENV},
+     "usage: opsbell whoami [--json]\n\nShow the name, scope and team of "
+     "$OPSBELL_TOKEN.\n" CLIENT_ENV},
     {"team", "list", cmd_team_list, "list teams",
      "usage: opsbell team list [--json]\n\nList the teams the token may see.\n" CLIENT_ENV},
     {"team", "show", cmd_team_show, "show one team with its services",
-     "usage: opsbell team show TEAM [--json]\n\nShow a team, its members and services.\n"
-     CLIENT_ENV},
+     "usage: opsbell team show TEAM [--json]\n\nShow a team, its members and "
+     "services.\n" CLIENT_ENV},
     {"service", "list", cmd_service_list, "list services",
      "usage: opsbell service list [--team TEAM] [--json]\n\nList services.\n" CLIENT_ENV},
     {"user", "list", cmd_user_list, "list people",
-     "usage: opsbell user list [--json]\n\nList users with their contact method types.\n"
-     CLIENT_ENV},
+     "usage: opsbell user list [--json]\n\nList users with their contact method "
+     "types.\n" CLIENT_ENV},
     {"audit", "list", cmd_audit_list, "show the audit log (admin)",
      "usage: opsbell audit list [--limit N] [--before ID] [--actor A] [--action X] [--json]\n\n"
      "Show audit events, newest first: who did what, when, from where.\n" CLIENT_ENV},

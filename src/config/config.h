@@ -34,9 +34,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_FILE_MAX (4 * 1024 * 1024) /* cap on one YAML file */
-#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8080"
-#define CONFIG_DEFAULT_MAX_BODY (1024 * 1024)
+#define CONFIG_FILE_MAX             (4 * 1024 * 1024) /* cap on one YAML file */
+#define CONFIG_DEFAULT_LISTEN       "127.0.0.1:8080"
+#define CONFIG_DEFAULT_MAX_BODY     (1024 * 1024)
 #define CONFIG_DEFAULT_HTTP_THREADS 4
 
 /* ---- diagnostics ------------------------------------------------------- */
@@ -116,9 +116,9 @@ struct config_service {
     char *name; /* unique across all teams */
     const struct config_team *team;
     char *description;
-    char *escalation_policy; /* name; resolves within the service's team */
+    char *escalation_policy;                       /* name; resolves within the service's team */
     const struct config_escalation_policy *policy; /* resolved */
-    char *integration_key; /* may be NULL; unique across all services */
+    char *integration_key;                         /* may be NULL; unique across all services */
 };
 
 struct config_team {

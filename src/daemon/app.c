@@ -28,8 +28,8 @@ static void log_diags(const struct config_diags *diags)
         const struct config_diag *d = &diags->items[i];
         char where[64];
         snprintf(where, sizeof(where), "%u:%u", d->line, d->col);
-        log_error("config", "configuration error", "file", d->file, "position", where,
-                  "error", d->message);
+        log_error("config", "configuration error", "file", d->file, "position", where, "error",
+                  d->message);
     }
 }
 
@@ -57,11 +57,10 @@ int app_reload_config(struct app *app, const struct audit_origin *origin,
     rc = config_load(app->config_path, &fresh, &diags);
     if (rc != 0) {
         log_diags(&diags);
-        log_error("config", "reload refused; the previous configuration stays in force",
-                  "file", app->config_path);
+        log_error("config", "reload refused; the previous configuration stays in force", "file",
+                  app->config_path);
         metrics_observe_config_reload(app->metrics, false);
-        snprintf(details, sizeof(details), "{\"result\":\"refused\",\"errors\":%zu}",
-                 diags.count);
+        snprintf(details, sizeof(details), "{\"result\":\"refused\",\"errors\":%zu}", diags.count);
         audit_record(app->store, origin, "config.reload", app->config_path, details, NULL);
         if (diags_out != NULL) {
             /* Hand the diagnostics over instead of copying them. */
@@ -80,8 +79,8 @@ int app_reload_config(struct app *app, const struct audit_origin *origin,
     log_set_level(fresh->log_level);
     config_unref(old);
     metrics_observe_config_reload(app->metrics, true);
-    audit_record(app->store, origin, "config.reload", app->config_path,
-                 "{\"result\":\"applied\"}", NULL);
+    audit_record(app->store, origin, "config.reload", app->config_path, "{\"result\":\"applied\"}",
+                 NULL);
     log_info("config", "configuration reloaded", "file", app->config_path);
     config_diags_release(&diags);
     return 0;

@@ -20,10 +20,10 @@ struct router;
 struct store;
 
 struct app {
-    char *config_path;       /* owned */
-    struct store *store;     /* owned */
-    struct metrics *metrics; /* owned */
-    struct router *router;   /* owned */
+    char *config_path;        /* owned */
+    struct store *store;      /* owned */
+    struct metrics *metrics;  /* owned */
+    struct router *router;    /* owned */
     struct http_server *http; /* owned */
     int64_t started_ms;
 

@@ -130,8 +130,7 @@ int serve_run(const char *config_path, const char *listen_override)
         goto out;
     }
     format_url(opts.host, http_server_port(app.http), url, sizeof(url));
-    log_info("daemon", "listening", "url", url, "config", config_path, "version",
-             OPSBELL_VERSION);
+    log_info("daemon", "listening", "url", url, "config", config_path, "version", OPSBELL_VERSION);
     rc = wait_for_signals(&app, &set);
 out:
     http_server_stop(app.http);

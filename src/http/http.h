@@ -25,22 +25,22 @@ struct route;
 struct metrics;
 
 #define HTTP_MAX_PATH_PARAMS 4
-#define HTTP_REQUEST_ID_MAX 65
+#define HTTP_REQUEST_ID_MAX  65
 
 /* ---- request ----------------------------------------------------------------- */
 
 struct http_request {
-    const char *method; /* borrowed from the server */
-    const char *path;   /* URL path, without the query string; decoded by MHD */
+    const char *method;        /* borrowed from the server */
+    const char *path;          /* URL path, without the query string; decoded by MHD */
     const struct route *route; /* the matched route, NULL when none */
-    const char *body;   /* NUL-terminated; "" when there is none */
+    const char *body;          /* NUL-terminated; "" when there is none */
     size_t body_len;
     char request_id[HTTP_REQUEST_ID_MAX];
     char remote_addr[64];
     const char *param_names[HTTP_MAX_PATH_PARAMS];
     char *param_values[HTTP_MAX_PATH_PARAMS]; /* owned by the server */
     size_t param_count;
-    void *auth; /* set by the dispatcher (struct auth_principal *), borrowed */
+    void *auth;                  /* set by the dispatcher (struct auth_principal *), borrowed */
     struct MHD_Connection *conn; /* NULL in unit tests */
 };
 
@@ -56,10 +56,10 @@ const char *http_request_param(const struct http_request *req, const char *name)
 #define HTTP_MAX_EXTRA_HEADERS 8
 
 struct http_response {
-    int status;               /* 0 until set */
-    char *body;               /* owned (malloc) */
+    int status; /* 0 until set */
+    char *body; /* owned (malloc) */
     size_t body_len;
-    const char *content_type; /* static string */
+    const char *content_type;                   /* static string */
     char *header_names[HTTP_MAX_EXTRA_HEADERS]; /* owned */
     char *header_values[HTTP_MAX_EXTRA_HEADERS];
     size_t header_count;
@@ -83,8 +83,7 @@ void http_response_release(struct http_response *resp);
 /* ---- router ------------------------------------------------------------------ */
 
 struct http_request;
-typedef void (*http_handler_fn)(void *app, struct http_request *req,
-                                struct http_response *resp);
+typedef void (*http_handler_fn)(void *app, struct http_request *req, struct http_response *resp);
 
 /*
  * One route: method + pattern ("/api/v1/teams/{team}"), a handler and data
@@ -95,7 +94,7 @@ struct route {
     const char *method;
     const char *pattern;
     http_handler_fn handler;
-    int required_scope; /* 0 = no authentication; else enum token_scope */
+    int required_scope;     /* 0 = no authentication; else enum token_scope */
     const char *team_param; /* name of the path parameter that names a team, or NULL */
     int global_only;        /* 1 = refused to team-limited tokens */
 };
@@ -114,9 +113,9 @@ enum router_match { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED };
  * parameters are filled (owned by req, freed by http_request_release_params).
  * On ROUTER_METHOD_NOT_ALLOWED, allow (cap bytes) receives "GET, POST".
  */
-enum router_match router_match(const struct router *router, const char *method,
-                               const char *path, struct http_request *req,
-                               const struct route **route, char *allow, size_t cap);
+enum router_match router_match(const struct router *router, const char *method, const char *path,
+                               struct http_request *req, const struct route **route, char *allow,
+                               size_t cap);
 void http_request_release_params(struct http_request *req);
 
 /* Index of a route in the table (for per-route metrics), or count when NULL. */
@@ -134,10 +133,10 @@ typedef void (*http_dispatch_fn)(void *app, const struct route *route, struct ht
                                  struct http_response *resp);
 
 struct http_server_options {
-    const char *host;      /* numeric address or name, e.g. "127.0.0.1", "::" */
-    uint16_t port;         /* 0 = any free port */
-    unsigned threads;      /* >= 1 */
-    size_t max_body_bytes; /* larger bodies get 413 */
+    const char *host;            /* numeric address or name, e.g. "127.0.0.1", "::" */
+    uint16_t port;               /* 0 = any free port */
+    unsigned threads;            /* >= 1 */
+    size_t max_body_bytes;       /* larger bodies get 413 */
     const struct router *router; /* borrowed */
     http_dispatch_fn dispatch;
     void *app;

@@ -99,9 +99,9 @@ fail:
     return 0;
 }
 
-enum router_match router_match(const struct router *router, const char *method,
-                               const char *path, struct http_request *req,
-                               const struct route **route, char *allow, size_t cap)
+enum router_match router_match(const struct router *router, const char *method, const char *path,
+                               struct http_request *req, const struct route **route, char *allow,
+                               size_t cap)
 {
     int path_seen = 0;
     size_t used = 0;

@@ -155,15 +155,13 @@ static void finish_request(struct http_server *server, struct request_ctx *ctx, 
     snprintf(duration, sizeof(duration), "%.3f", secs * 1000.0);
     snprintf(bytes, sizeof(bytes), "%zu", ctx->req.body_len);
     log_emit(LOG_LEVEL_INFO, "http", ctx->req.request_id, "request", "method", ctx->req.method,
-             "path", ctx->req.path, "route",
-             ctx->req.route != NULL ? ctx->req.route->pattern : "-", "status", status_text,
-             "duration_ms", duration, "request_bytes", bytes, "remote", ctx->req.remote_addr,
-             NULL);
+             "path", ctx->req.path, "route", ctx->req.route != NULL ? ctx->req.route->pattern : "-",
+             "status", status_text, "duration_ms", duration, "request_bytes", bytes, "remote",
+             ctx->req.remote_addr, (const char *)NULL);
 }
 
 static enum MHD_Result handle_complete_request(struct http_server *server,
-                                               struct MHD_Connection *conn,
-                                               struct request_ctx *ctx)
+                                               struct MHD_Connection *conn, struct request_ctx *ctx)
 {
     struct http_response resp = {0};
     const struct route *route = NULL;
@@ -178,8 +176,8 @@ static enum MHD_Result handle_complete_request(struct http_server *server,
         http_response_error(&resp, 413, "request body larger than %zu bytes",
                             server->opts.max_body_bytes);
     } else {
-        match = router_match(server->opts.router, ctx->req.method, ctx->req.path, &ctx->req,
-                             &route, allow, sizeof(allow));
+        match = router_match(server->opts.router, ctx->req.method, ctx->req.path, &ctx->req, &route,
+                             allow, sizeof(allow));
         if (match == ROUTER_FOUND) {
             ctx->req.route = route;
             server->opts.dispatch(server->opts.app, route, &ctx->req, &resp);
@@ -308,8 +306,7 @@ static int open_listen_socket(const char *host, uint16_t port, int *family_out, 
     snprintf(port_text, sizeof(port_text), "%u", (unsigned)port);
     rc = getaddrinfo(host, port_text, &hints, &res);
     if (rc != 0)
-        return ob_fail(err, OB_EIO, "cannot resolve listen address %s: %s", host,
-                       gai_strerror(rc));
+        return ob_fail(err, OB_EIO, "cannot resolve listen address %s: %s", host, gai_strerror(rc));
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         rc = ob_fail(err, OB_EIO, "socket: %s", strerror(errno));

@@ -12,8 +12,8 @@
 
 #define STATUS_CODES 600
 
-static const double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                         0.05,   0.1,   0.25,   0.5,   1.0,  2.5, 5.0, 10.0};
+static const double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 #define BUCKET_COUNT (sizeof(latency_buckets) / sizeof(latency_buckets[0]))
 
 struct route_metrics {
@@ -95,8 +95,7 @@ void metrics_observe_config_reload(struct metrics *m, bool success)
     }
 }
 
-static void route_labels(struct metrics *m, size_t index, const char **pattern,
-                         const char **method)
+static void route_labels(struct metrics *m, size_t index, const char **pattern, const char **method)
 {
     const struct route *r = router_route_at(m->router, index);
 
@@ -112,8 +111,7 @@ static void render_requests(struct metrics *m, struct strbuf *out)
         const char *pattern, *method;
         route_labels(m, i, &pattern, &method);
         for (int code = 0; code < STATUS_CODES; code++) {
-            uint64_t n = atomic_load_explicit(&m->routes[i].by_status[code],
-                                              memory_order_relaxed);
+            uint64_t n = atomic_load_explicit(&m->routes[i].by_status[code], memory_order_relaxed);
             if (n == 0)
                 continue;
             strbuf_addf(out,

@@ -75,9 +75,10 @@ struct db_param {
     int64_t i64;      /* for DB_INT64 */
 };
 
-#define DB_P_TEXT(s)  ((struct db_param){.type = ((const char *)(s) != NULL) ? DB_TEXT : DB_NULL, .text = (s)})
-#define DB_P_INT(v)   ((struct db_param){.type = DB_INT64, .i64 = (v)})
-#define DB_P_NULL     ((struct db_param){.type = DB_NULL})
+#define DB_P_TEXT(s)                                                                               \
+    ((struct db_param){.type = ((const char *)(s) != NULL) ? DB_TEXT : DB_NULL, .text = (s)})
+#define DB_P_INT(v) ((struct db_param){.type = DB_INT64, .i64 = (v)})
+#define DB_P_NULL   ((struct db_param){.type = DB_NULL})
 
 /* Rows fully read into memory; owned by the caller, freed by db_result_free. */
 struct db_result;
@@ -88,8 +89,7 @@ struct db_result;
  * NULL) receives the number of rows changed.
  */
 int store_exec(struct store_conn *conn, const char *sql, const struct db_param *params,
-               size_t n_params, struct db_result **res, int64_t *affected,
-               struct ob_error *err);
+               size_t n_params, struct db_result **res, int64_t *affected, struct ob_error *err);
 
 size_t db_result_rows(const struct db_result *res);
 size_t db_result_cols(const struct db_result *res);
@@ -106,13 +106,13 @@ void db_result_free(struct db_result *res);
 /* A token as stored: never the secret, only its SHA-256 (hex). */
 struct store_token {
     int64_t id;
-    char *name;        /* owned */
-    char *scope;       /* owned: "read" | "write" | "admin" */
-    char *team;        /* owned; NULL = every team */
-    char *created_by;  /* owned: actor that created it */
+    char *name;       /* owned */
+    char *scope;      /* owned: "read" | "write" | "admin" */
+    char *team;       /* owned; NULL = every team */
+    char *created_by; /* owned: actor that created it */
     int64_t created_at_ms;
-    int64_t expires_at_ms; /* 0 = never */
-    int64_t revoked_at_ms; /* 0 = active */
+    int64_t expires_at_ms;   /* 0 = never */
+    int64_t revoked_at_ms;   /* 0 = active */
     int64_t last_used_at_ms; /* 0 = never used */
 };
 
@@ -121,8 +121,8 @@ struct store_token {
 int store_token_insert(struct store_conn *conn, struct store_token *t, const char *hash_hex,
                        struct ob_error *err);
 /* Find by hash (active or not: the caller checks revoked/expired). */
-int store_token_find_by_hash(struct store_conn *conn, const char *hash_hex,
-                             struct store_token *out, struct ob_error *err);
+int store_token_find_by_hash(struct store_conn *conn, const char *hash_hex, struct store_token *out,
+                             struct ob_error *err);
 int store_token_get(struct store_conn *conn, int64_t id, struct store_token *out,
                     struct ob_error *err);
 /* Every token, oldest first. *out is an owned array of *count tokens, freed
@@ -151,9 +151,9 @@ struct audit_event {
 };
 
 struct audit_filter {
-    int64_t before_id; /* 0 = from the newest */
-    size_t limit;      /* 0 = 100; capped at 1000 */
-    const char *actor; /* NULL = any */
+    int64_t before_id;  /* 0 = from the newest */
+    size_t limit;       /* 0 = 100; capped at 1000 */
+    const char *actor;  /* NULL = any */
     const char *action; /* NULL = any */
 };
 

@@ -20,25 +20,25 @@
 
 enum ob_code {
     OB_OK = 0,
-    OB_ENOMEM = -1,       /* out of memory */
-    OB_EINVAL = -2,       /* invalid input (bad request, bad config) */
-    OB_ENOTFOUND = -3,    /* the named object does not exist */
-    OB_ECONFLICT = -4,    /* already exists / state does not allow it */
-    OB_EIO = -5,          /* file or socket I/O failed */
-    OB_ESTORE = -6,       /* the database failed */
-    OB_EUNAUTH = -7,      /* no or invalid credentials */
-    OB_EFORBIDDEN = -8,   /* valid credentials, not allowed */
-    OB_ETOOLARGE = -9,    /* input exceeds a size cap */
+    OB_ENOMEM = -1,        /* out of memory */
+    OB_EINVAL = -2,        /* invalid input (bad request, bad config) */
+    OB_ENOTFOUND = -3,     /* the named object does not exist */
+    OB_ECONFLICT = -4,     /* already exists / state does not allow it */
+    OB_EIO = -5,           /* file or socket I/O failed */
+    OB_ESTORE = -6,        /* the database failed */
+    OB_EUNAUTH = -7,       /* no or invalid credentials */
+    OB_EFORBIDDEN = -8,    /* valid credentials, not allowed */
+    OB_ETOOLARGE = -9,     /* input exceeds a size cap */
     OB_EUNSUPPORTED = -10, /* e.g. wrong content type, unknown scheme */
-    OB_EINTERNAL = -11,   /* a bug or an unexpected library failure */
-    OB_EUNAVAILABLE = -12 /* temporarily unable (shutting down, pool empty) */
+    OB_EINTERNAL = -11,    /* a bug or an unexpected library failure */
+    OB_EUNAVAILABLE = -12  /* temporarily unable (shutting down, pool empty) */
 };
 
 #define OB_ERROR_MSG_MAX 512
 
 struct ob_error {
-    int code;                       /* one of enum ob_code, 0 when unset */
-    char msg[OB_ERROR_MSG_MAX];     /* NUL-terminated one-line message */
+    int code;                   /* one of enum ob_code, 0 when unset */
+    char msg[OB_ERROR_MSG_MAX]; /* NUL-terminated one-line message */
 };
 
 /* Reset err to "no error". Accepts NULL. */

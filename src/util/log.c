@@ -112,8 +112,8 @@ size_t log_format_pair(char *buf, size_t cap, const char *key, const char *value
     return len;
 }
 
-void log_emit(enum log_level level, const char *subsystem, const char *request_id,
-              const char *msg, ...)
+void log_emit(enum log_level level, const char *subsystem, const char *request_id, const char *msg,
+              ...)
 {
     char line[8192];
     size_t len, room;

@@ -30,13 +30,17 @@ int log_level_parse(const char *name, enum log_level *out);
  * (const char *key, const char *value) pairs ended by a single NULL key;
  * a NULL value is printed as an empty string.
  */
-void log_emit(enum log_level level, const char *subsystem, const char *request_id,
-              const char *msg, ...);
+void log_emit(enum log_level level, const char *subsystem, const char *request_id, const char *msg,
+              ...);
 
-#define log_debug(sub, msg, ...) log_emit(LOG_LEVEL_DEBUG, sub, NULL, msg, ##__VA_ARGS__, NULL)
-#define log_info(sub, msg, ...)  log_emit(LOG_LEVEL_INFO, sub, NULL, msg, ##__VA_ARGS__, NULL)
-#define log_warn(sub, msg, ...)  log_emit(LOG_LEVEL_WARN, sub, NULL, msg, ##__VA_ARGS__, NULL)
-#define log_error(sub, msg, ...) log_emit(LOG_LEVEL_ERROR, sub, NULL, msg, ##__VA_ARGS__, NULL)
+#define log_debug(sub, msg, ...)                                                                   \
+    log_emit(LOG_LEVEL_DEBUG, sub, NULL, msg, ##__VA_ARGS__, (const char *)NULL)
+#define log_info(sub, msg, ...)                                                                    \
+    log_emit(LOG_LEVEL_INFO, sub, NULL, msg, ##__VA_ARGS__, (const char *)NULL)
+#define log_warn(sub, msg, ...)                                                                    \
+    log_emit(LOG_LEVEL_WARN, sub, NULL, msg, ##__VA_ARGS__, (const char *)NULL)
+#define log_error(sub, msg, ...)                                                                   \
+    log_emit(LOG_LEVEL_ERROR, sub, NULL, msg, ##__VA_ARGS__, (const char *)NULL)
 
 /*
  * Append `key=value` to buf in logfmt (with a leading space), quoting when

@@ -61,8 +61,7 @@ out:
     return rc;
 }
 
-int secret_resolve(const char *ref, const char *base_dir, struct secret *out,
-                   struct ob_error *err)
+int secret_resolve(const char *ref, const char *base_dir, struct secret *out, struct ob_error *err)
 {
     int rc;
 
@@ -73,8 +72,8 @@ int secret_resolve(const char *ref, const char *base_dir, struct secret *out,
     if (strncmp(ref, "env:", 4) == 0) {
         const char *value = getenv(ref + 4);
         if (value == NULL)
-            return ob_fail(err, OB_EINVAL, "environment variable %s (from %s) is not set",
-                           ref + 4, ref);
+            return ob_fail(err, OB_EINVAL, "environment variable %s (from %s) is not set", ref + 4,
+                           ref);
         out->value = strdup(value);
         if (out->value == NULL)
             return ob_fail(err, OB_ENOMEM, "out of memory");

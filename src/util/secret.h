@@ -27,8 +27,7 @@ struct secret {
  * OB_EIO for an unreadable file, OB_ETOOLARGE) name the reference, never the
  * value. On failure out is left zeroed.
  */
-int secret_resolve(const char *ref, const char *base_dir, struct secret *out,
-                   struct ob_error *err);
+int secret_resolve(const char *ref, const char *base_dir, struct secret *out, struct ob_error *err);
 
 /* True when ref looks like "env:X" or "file:X" with a non-empty X. */
 int secret_ref_is_valid(const char *ref);

@@ -18,7 +18,10 @@ struct strbuf {
     size_t cap; /* bytes allocated */
 };
 
-#define STRBUF_INIT {NULL, 0, 0}
+#define STRBUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void strbuf_init(struct strbuf *sb);
 void strbuf_release(struct strbuf *sb);

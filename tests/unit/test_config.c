@@ -437,11 +437,12 @@ static void test_missing_users_file(void **state)
 static void test_stray_team_files(void **state)
 {
     (void)state;
-    EXPECT_LOAD_FAILS("stray_team_file",
-                      "@/teams/services.yaml:1:1: team files belong in @/teams/<team>/; this file is "
-                      "not part of any team",
-                      "@/teams/Bad Name:1:1: team directory name 'Bad Name' is not a valid team name "
-                      "(use 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
+    EXPECT_LOAD_FAILS(
+        "stray_team_file",
+        "@/teams/services.yaml:1:1: team files belong in @/teams/<team>/; this file is "
+        "not part of any team",
+        "@/teams/Bad Name:1:1: team directory name 'Bad Name' is not a valid team name "
+        "(use 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
 }
 
 /* Semantic problems in several files are all reported, in file order. */
@@ -496,7 +497,8 @@ static void test_diags_print(void **state)
     assert_non_null(fp);
     config_diags_print(&d, fp);
     fclose(fp);
-    assert_string_equal(text, "a.yaml:3:7: bad 1\nb.yaml:1:1: cannot read\nc.yaml:1:1: two?lines\n");
+    assert_string_equal(text,
+                        "a.yaml:3:7: bad 1\nb.yaml:1:1: cannot read\nc.yaml:1:1: two?lines\n");
     free(text);
     config_diags_release(&d);
 }

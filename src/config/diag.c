@@ -182,3 +182,15 @@ void diag_sort(struct config_diags *d, size_t start)
         d->items[start + i] = tmp[i].item;
     free(tmp);
 }
+
+char *cfgctx_dup(struct cfgctx *c, const char *s)
+{
+    char *copy;
+
+    if (s == NULL)
+        return NULL;
+    copy = strdup(s);
+    if (copy == NULL)
+        c->oom = 1;
+    return copy;
+}

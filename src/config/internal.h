@@ -40,6 +40,9 @@ struct cfgctx {
 
 /* ---- diag.c ---- */
 
+/* strdup that accepts NULL (returning NULL) and sets c->oom when it fails. */
+char *cfgctx_dup(struct cfgctx *c, const char *s);
+
 /*
  * Report a problem at the node `path` of f (its nearest ancestor when the
  * node is absent).  diag_report_key points at the key instead of the value.

@@ -17,19 +17,6 @@
 #define TWILIO_DEFAULT_API "https://api.twilio.com"
 #define DEFAULT_STORAGE    "sqlite:opsbell.db"
 
-/* strdup that accepts NULL and records an allocation failure. */
-static char *main_dup(struct cfgctx *c, const char *s)
-{
-    char *copy;
-
-    if (s == NULL)
-        return NULL;
-    copy = strdup(s);
-    if (copy == NULL)
-        c->oom = 1;
-    return copy;
-}
-
 static void main_listen(struct cfgctx *c, const struct cfgfile *f, const char *text,
                         struct config *cfg)
 {
@@ -72,11 +59,11 @@ static void main_storage(struct cfgctx *c, const struct cfgfile *f, const char *
             snprintf(cfg->storage_url, len, "sqlite:%s/%s", c->base_dir, path);
             return;
         }
-        cfg->storage_url = main_dup(c, url);
+        cfg->storage_url = cfgctx_dup(c, url);
         return;
     }
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        cfg->storage_url = main_dup(c, url);
+        cfg->storage_url = cfgctx_dup(c, url);
         return;
     }
     if (colon != NULL && colon != url && colon - url <= 32)
@@ -132,7 +119,7 @@ static void main_secret(struct cfgctx *c, const struct cfgfile *f, const char *p
         return;
     }
     if (!c->resolve_secrets) {
-        out->ref = main_dup(c, ref);
+        out->ref = cfgctx_dup(c, ref);
         return;
     }
     ob_error_clear(&err);
@@ -155,7 +142,7 @@ static void main_slack(struct cfgctx *c, const struct cfgfile *f, const struct r
     if (raw->api_url != NULL && !value_is_http_url(raw->api_url))
         diag_report(c, f, "providers.slack.api_url",
                     "slack api_url '%s' must start with http:// or https://", raw->api_url);
-    out->api_url = main_dup(c, raw->api_url != NULL ? raw->api_url : SLACK_DEFAULT_API);
+    out->api_url = cfgctx_dup(c, raw->api_url != NULL ? raw->api_url : SLACK_DEFAULT_API);
     main_secret(c, f, "providers.slack.bot_token", "slack bot_token", raw->bot_token,
                 &out->bot_token);
     main_secret(c, f, "providers.slack.signing_secret", "slack signing_secret", raw->signing_secret,
@@ -178,9 +165,9 @@ static void main_twilio(struct cfgctx *c, const struct cfgfile *f, const struct 
         diag_report(c, f, "providers.twilio.from_number",
                     "twilio from_number '%s' is not an E.164 number (+ and 8 to 15 digits)",
                     raw->from_number);
-    out->api_url = main_dup(c, raw->api_url != NULL ? raw->api_url : TWILIO_DEFAULT_API);
-    out->account_sid = main_dup(c, raw->account_sid);
-    out->from_number = main_dup(c, raw->from_number);
+    out->api_url = cfgctx_dup(c, raw->api_url != NULL ? raw->api_url : TWILIO_DEFAULT_API);
+    out->account_sid = cfgctx_dup(c, raw->account_sid);
+    out->from_number = cfgctx_dup(c, raw->from_number);
     main_secret(c, f, "providers.twilio.auth_token", "twilio auth_token", raw->auth_token,
                 &out->auth_token);
 }
@@ -199,9 +186,9 @@ static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct ra
                     "smtp from_address '%s' is not an e-mail address", raw->from_address);
     if (raw->password != NULL && raw->username == NULL)
         diag_report(c, f, "providers.smtp.password", "smtp password is set but username is not");
-    out->url = main_dup(c, raw->url);
-    out->username = main_dup(c, raw->username);
-    out->from_address = main_dup(c, raw->from_address);
+    out->url = cfgctx_dup(c, raw->url);
+    out->username = cfgctx_dup(c, raw->username);
+    out->from_address = cfgctx_dup(c, raw->from_address);
     main_secret(c, f, "providers.smtp.password", "smtp password", raw->password, &out->password);
 }
 
@@ -217,9 +204,9 @@ static void main_sip(struct cfgctx *c, const struct cfgfile *f, const struct raw
     if (!value_is_sip_uri(raw->from_uri))
         diag_report(c, f, "providers.sip.from_uri", "sip from_uri '%s' must be a sip: or sips: URI",
                     raw->from_uri);
-    out->outbound_proxy = main_dup(c, raw->outbound_proxy);
-    out->from_uri = main_dup(c, raw->from_uri);
-    out->username = main_dup(c, raw->username);
+    out->outbound_proxy = cfgctx_dup(c, raw->outbound_proxy);
+    out->from_uri = cfgctx_dup(c, raw->from_uri);
+    out->username = cfgctx_dup(c, raw->username);
     main_secret(c, f, "providers.sip.password", "sip password", raw->password, &out->password);
 }
 
@@ -234,7 +221,7 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
         if (!value_is_http_url(raw->public_url))
             diag_report(c, f, "public_url", "public_url '%s' must start with http:// or https://",
                         raw->public_url);
-        cfg->public_url = main_dup(c, raw->public_url);
+        cfg->public_url = cfgctx_dup(c, raw->public_url);
     }
     main_http(c, f, raw->http, cfg);
     cfg->log_level = LOG_LEVEL_INFO;

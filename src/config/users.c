@@ -18,18 +18,6 @@ struct users_ref {
     int nickname_given;
 };
 
-static char *users_dup(struct cfgctx *c, const char *s)
-{
-    char *copy;
-
-    if (s == NULL)
-        return NULL;
-    copy = strdup(s);
-    if (copy == NULL)
-        c->oom = 1;
-    return copy;
-}
-
 static void users_contact(struct cfgctx *c, const struct cfgfile *f, const char *user, unsigned ui,
                           unsigned ci, const struct raw_contact *raw,
                           struct config_contact_method *out)
@@ -38,7 +26,7 @@ static void users_contact(struct cfgctx *c, const struct cfgfile *f, const char 
     const char *a = raw->address;
     int ok;
 
-    out->address = users_dup(c, a);
+    out->address = cfgctx_dup(c, a);
     snprintf(path, sizeof(path), "users.%u.contact_methods.%u.type", ui, ci);
     if (value_parse_contact_type(raw->type, &out->type) != 0) {
         diag_report(c, f, path,
@@ -102,8 +90,8 @@ static void users_chat_id(struct cfgctx *c, const struct cfgfile *f, const char 
 {
     char path[96];
 
-    out->provider = users_dup(c, raw->provider);
-    out->id = users_dup(c, raw->id);
+    out->provider = cfgctx_dup(c, raw->provider);
+    out->id = cfgctx_dup(c, raw->id);
     if (strcmp(raw->provider, "slack") != 0 && strcmp(raw->provider, "mattermost") != 0) {
         snprintf(path, sizeof(path), "users.%u.chat_ids.%u.provider", ui, ci);
         diag_report(c, f, path,
@@ -148,11 +136,11 @@ static void users_one(struct cfgctx *c, const struct cfgfile *f, unsigned i,
         diag_report(c, f, path, "user '%s' has email '%s' that is not an e-mail address", name,
                     raw->email);
     }
-    out->name = users_dup(c, name);
-    out->full_name = users_dup(c, raw->full_name);
-    out->nickname = users_dup(c, raw->nickname != NULL ? raw->nickname : name);
-    out->time_zone = users_dup(c, raw->time_zone != NULL ? raw->time_zone : "UTC");
-    out->email = users_dup(c, raw->email);
+    out->name = cfgctx_dup(c, name);
+    out->full_name = cfgctx_dup(c, raw->full_name);
+    out->nickname = cfgctx_dup(c, raw->nickname != NULL ? raw->nickname : name);
+    out->time_zone = cfgctx_dup(c, raw->time_zone != NULL ? raw->time_zone : "UTC");
+    out->email = cfgctx_dup(c, raw->email);
     if (raw->chat_id_count > 0) {
         out->chat_ids = calloc(raw->chat_id_count, sizeof(*out->chat_ids));
         if (out->chat_ids == NULL) {

@@ -431,6 +431,19 @@ int64_t db_result_int64(const struct db_result *res, size_t row, size_t col)
     return (int64_t)v;
 }
 
+char *db_result_dup(const struct db_result *res, size_t row, size_t col, bool *ok)
+{
+    const char *text = db_result_text(res, row, col);
+    char *copy;
+
+    if (text == NULL)
+        return NULL;
+    copy = strdup(text);
+    if (copy == NULL)
+        *ok = false;
+    return copy;
+}
+
 void db_result_free(struct db_result *res)
 {
     if (res == NULL)

@@ -98,6 +98,9 @@ bool db_result_is_null(const struct db_result *res, size_t row, size_t col);
 const char *db_result_text(const struct db_result *res, size_t row, size_t col);
 /* Integer value of a cell; 0 for NULL or non-numeric text. */
 int64_t db_result_int64(const struct db_result *res, size_t row, size_t col);
+/* A malloc'd copy of a cell's text (the caller frees it); NULL for SQL NULL.
+ * When the copy cannot be made, *ok is set to false (never set to true). */
+char *db_result_dup(const struct db_result *res, size_t row, size_t col, bool *ok);
 /* Accepts NULL. */
 void db_result_free(struct db_result *res);
 

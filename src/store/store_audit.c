@@ -45,20 +45,6 @@ int store_audit_append(struct store_conn *conn, struct audit_event *ev, struct o
     return rc;
 }
 
-/* strdup of a cell; *ok turns false when out of memory. */
-static char *audit_dup(const struct db_result *res, size_t row, size_t col, bool *ok)
-{
-    const char *text = db_result_text(res, row, col);
-    char *copy;
-
-    if (text == NULL)
-        return NULL;
-    copy = strdup(text);
-    if (copy == NULL)
-        *ok = false;
-    return copy;
-}
-
 static int audit_from_row(const struct db_result *res, size_t row, struct audit_event *ev,
                           struct ob_error *err)
 {
@@ -67,12 +53,12 @@ static int audit_from_row(const struct db_result *res, size_t row, struct audit_
     memset(ev, 0, sizeof(*ev));
     ev->id = db_result_int64(res, row, 0);
     ev->at_ms = db_result_int64(res, row, 1);
-    ev->actor = audit_dup(res, row, 2, &ok);
-    ev->action = audit_dup(res, row, 3, &ok);
-    ev->target = audit_dup(res, row, 4, &ok);
-    ev->remote_addr = audit_dup(res, row, 5, &ok);
-    ev->request_id = audit_dup(res, row, 6, &ok);
-    ev->details = audit_dup(res, row, 7, &ok);
+    ev->actor = db_result_dup(res, row, 2, &ok);
+    ev->action = db_result_dup(res, row, 3, &ok);
+    ev->target = db_result_dup(res, row, 4, &ok);
+    ev->remote_addr = db_result_dup(res, row, 5, &ok);
+    ev->request_id = db_result_dup(res, row, 6, &ok);
+    ev->details = db_result_dup(res, row, 7, &ok);
     if (!ok) {
         audit_event_release(ev);
         return ob_fail(err, OB_ENOMEM, "out of memory");

@@ -48,20 +48,6 @@ static struct db_param tokens_time_param(int64_t ms)
     return ms != 0 ? DB_P_INT(ms) : DB_P_NULL;
 }
 
-/* strdup of a cell; *ok turns false when out of memory. */
-static char *tokens_dup(const struct db_result *res, size_t row, size_t col, bool *ok)
-{
-    const char *text = db_result_text(res, row, col);
-    char *copy;
-
-    if (text == NULL)
-        return NULL;
-    copy = strdup(text);
-    if (copy == NULL)
-        *ok = false;
-    return copy;
-}
-
 /* Fill t from a row selected with TOKENS_COLUMNS. */
 static int tokens_from_row(const struct db_result *res, size_t row, struct store_token *t,
                            struct ob_error *err)
@@ -70,10 +56,10 @@ static int tokens_from_row(const struct db_result *res, size_t row, struct store
 
     memset(t, 0, sizeof(*t));
     t->id = db_result_int64(res, row, 0);
-    t->name = tokens_dup(res, row, 1, &ok);
-    t->scope = tokens_dup(res, row, 2, &ok);
-    t->team = tokens_dup(res, row, 3, &ok);
-    t->created_by = tokens_dup(res, row, 4, &ok);
+    t->name = db_result_dup(res, row, 1, &ok);
+    t->scope = db_result_dup(res, row, 2, &ok);
+    t->team = db_result_dup(res, row, 3, &ok);
+    t->created_by = db_result_dup(res, row, 4, &ok);
     t->created_at_ms = db_result_int64(res, row, 5);
     t->expires_at_ms = db_result_int64(res, row, 6);
     t->revoked_at_ms = db_result_int64(res, row, 7);

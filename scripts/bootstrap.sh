@@ -11,6 +11,7 @@ PACKAGES=(
   libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev
   libcmocka-dev python3 python3-pytest
   postgresql sqlite3 curl procps
+  prometheus prometheus-alertmanager wrk
 )
 
 missing=()

@@ -102,14 +102,25 @@ count_one "cppcheck" $?
 note "unit tests"
 run_unit_dir build/dev OPSBELL_TEST_TMP="$work"
 
+# Every tests/store/test_* binary is a conformance suite run on both drivers.
+run_store_suites() {
+  local dir=$1
+  shift
+  local t
+  for t in "$dir"/tests/store/test_*; do
+    [[ -x "$t" && "$t" != *.d ]] || continue
+    run_cmocka "$t" "$@"
+  done
+}
+
 note "store conformance: sqlite"
-run_cmocka build/dev/tests/store/test_store_conformance OPSBELL_TEST_TMP="$work"
+run_store_suites build/dev OPSBELL_TEST_TMP="$work"
 
 note "store conformance: postgresql"
 pg_dir="$work/pg"
 pg_url=$(scripts/pg-test.sh start "$pg_dir" | tail -n 1)
 if [[ "$pg_url" == postgres://* ]]; then
-  run_cmocka build/dev/tests/store/test_store_conformance OPSBELL_TEST_STORE_URL="$pg_url"
+  run_store_suites build/dev OPSBELL_TEST_STORE_URL="$pg_url"
 else
   count_one "start a PostgreSQL server for the conformance suite" 1
   pg_url=""
@@ -123,7 +134,7 @@ if [[ $status -eq 0 ]]; then
   note "unit tests under ASan + UBSan"
   run_unit_dir build/asan OPSBELL_TEST_TMP="$work" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  run_cmocka build/asan/tests/store/test_store_conformance OPSBELL_TEST_TMP="$work" \
+  run_store_suites build/asan OPSBELL_TEST_TMP="$work" \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 fi
 

@@ -30,6 +30,25 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/tokens", api_tokens_create, SCOPE_ADMIN, NULL, 0},
     {"DELETE", "/api/v1/tokens/{id}", api_tokens_revoke, SCOPE_ADMIN, NULL, 0},
     {"GET", "/api/v1/audit", api_audit_list, SCOPE_ADMIN, NULL, 1},
+    /* Ingestion doors. The Alertmanager API and the keyed doors take no token,
+     * as the tools that post to them expect; the keys are the credentials. */
+    {"POST", "/api/v2/alerts", api_ingest_alertmanager, 0, NULL, 0},
+    {"GET", "/api/v2/alerts", api_alertmanager_list, SCOPE_READ, NULL, 1},
+    {"POST", "/api/v1/integrations/alertmanager/{key}", api_ingest_webhook, 0, NULL, 0},
+    {"POST", "/v2/enqueue", api_ingest_pagerduty, 0, NULL, 0},
+    {"POST", "/api/v1/alerts", api_ingest_generic, SCOPE_WRITE, NULL, 0},
+    {"POST", "/api/v1/heartbeats/{key}", api_heartbeat_checkin, 0, NULL, 0},
+    {"GET", "/api/v1/heartbeats/{key}", api_heartbeat_checkin, 0, NULL, 0},
+    {"GET", "/api/v1/incidents", api_incidents_list, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/incidents/{id}", api_incident_show, SCOPE_READ, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/ack", api_incident_ack, SCOPE_WRITE, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/resolve", api_incident_resolve, SCOPE_WRITE, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/escalate", api_incident_escalate, SCOPE_WRITE, NULL, 0},
+    {"POST", "/api/v1/incidents/{id}/notes", api_incident_note, SCOPE_WRITE, NULL, 0},
+    /* Silences match labels of every team: only tokens for every team set them. */
+    {"GET", "/api/v1/silences", api_silences_list, SCOPE_READ, NULL, 0},
+    {"POST", "/api/v1/silences", api_silences_create, SCOPE_WRITE, NULL, 1},
+    {"DELETE", "/api/v1/silences/{id}", api_silences_expire, SCOPE_WRITE, NULL, 1},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

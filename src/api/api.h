@@ -41,6 +41,9 @@ void api_dispatch(void *app, const struct route *route, struct http_request *req
 int api_parse_json_object(const char *content_type, const char *body, size_t len, json_t **out,
                           struct ob_error *err);
 
+/* application/json, optionally with a UTF-8 charset parameter. */
+int api_content_type_is_json(const char *content_type);
+
 /*
  * Refuse keys of obj not in the NULL-terminated list allowed (the first
  * unknown one is named). Returns 0 or OB_EINVAL.
@@ -98,5 +101,20 @@ void api_tokens_list(void *app, struct http_request *req, struct http_response *
 void api_tokens_create(void *app, struct http_request *req, struct http_response *resp);
 void api_tokens_revoke(void *app, struct http_request *req, struct http_response *resp);
 void api_audit_list(void *app, struct http_request *req, struct http_response *resp);
+void api_ingest_alertmanager(void *app, struct http_request *req, struct http_response *resp);
+void api_alertmanager_list(void *app, struct http_request *req, struct http_response *resp);
+void api_ingest_webhook(void *app, struct http_request *req, struct http_response *resp);
+void api_ingest_pagerduty(void *app, struct http_request *req, struct http_response *resp);
+void api_ingest_generic(void *app, struct http_request *req, struct http_response *resp);
+void api_heartbeat_checkin(void *app, struct http_request *req, struct http_response *resp);
+void api_silences_create(void *app, struct http_request *req, struct http_response *resp);
+void api_silences_list(void *app, struct http_request *req, struct http_response *resp);
+void api_silences_expire(void *app, struct http_request *req, struct http_response *resp);
+void api_incidents_list(void *app, struct http_request *req, struct http_response *resp);
+void api_incident_show(void *app, struct http_request *req, struct http_response *resp);
+void api_incident_ack(void *app, struct http_request *req, struct http_response *resp);
+void api_incident_resolve(void *app, struct http_request *req, struct http_response *resp);
+void api_incident_escalate(void *app, struct http_request *req, struct http_response *resp);
+void api_incident_note(void *app, struct http_request *req, struct http_response *resp);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "daemon/app.h"
+#include "ingest/ingest.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -33,6 +34,27 @@ void api_healthz(void *app_ptr, struct http_request *req, struct http_response *
                              (json_int_t)((store_now_ms() - app->started_ms) / 1000)));
 }
 
+static void render_ingest_metrics(struct ingest *ingest, struct strbuf *out)
+{
+    struct ingest_stats st;
+
+    ingest_get_stats(ingest, &st);
+    strbuf_addf(out,
+                "# HELP opsbell_ingest_events_total Alert events committed, by outcome.\n"
+                "# TYPE opsbell_ingest_events_total counter\n");
+    for (int o = 0; o <= INGEST_UNROUTABLE; o++)
+        strbuf_addf(out, "opsbell_ingest_events_total{outcome=\"%s\"} %llu\n",
+                    ingest_outcome_name((enum ingest_outcome)o),
+                    (unsigned long long)st.by_outcome[o]);
+    strbuf_addf(out,
+                "opsbell_ingest_events_total{outcome=\"failed\"} %llu\n"
+                "# HELP opsbell_ingest_commits_total Transactions committed by the alert writer "
+                "(events / commits = the group-commit factor).\n"
+                "# TYPE opsbell_ingest_commits_total counter\n"
+                "opsbell_ingest_commits_total %llu\n",
+                (unsigned long long)st.failed_events, (unsigned long long)st.commits);
+}
+
 void api_metrics(void *app_ptr, struct http_request *req, struct http_response *resp)
 {
     struct app *app = app_ptr;
@@ -41,6 +63,7 @@ void api_metrics(void *app_ptr, struct http_request *req, struct http_response *
     char *text;
 
     metrics_render(app->metrics, &out);
+    render_ingest_metrics(app->ingest, &out);
     text = strbuf_detach(&out, &len);
     http_response_take(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int content_type_is_json(const char *content_type)
+int api_content_type_is_json(const char *content_type)
 {
     size_t len;
 
@@ -71,7 +71,7 @@ int api_parse_json_object(const char *content_type, const char *body, size_t len
     json_t *root;
 
     *out = NULL;
-    if (!content_type_is_json(content_type))
+    if (!api_content_type_is_json(content_type))
         return ob_fail(err, OB_EUNSUPPORTED, "Content-Type must be application/json, not %s",
                        content_type != NULL ? content_type : "(none)");
     if (len == 0)

@@ -14,6 +14,16 @@ int cmd_service_list(int argc, char **argv);
 int cmd_user_list(int argc, char **argv);
 int cmd_audit_list(int argc, char **argv);
 int cmd_config_reload(int argc, char **argv);
+int cmd_alert_send(int argc, char **argv);
+int cmd_incident_list(int argc, char **argv);
+int cmd_incident_show(int argc, char **argv);
+int cmd_incident_ack(int argc, char **argv);
+int cmd_incident_resolve(int argc, char **argv);
+int cmd_incident_escalate(int argc, char **argv);
+int cmd_incident_note(int argc, char **argv);
+int cmd_silence_add(int argc, char **argv);
+int cmd_silence_list(int argc, char **argv);
+int cmd_silence_expire(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -69,6 +79,49 @@ const struct cli_command cli_commands[] = {
     {"audit", "list", cmd_audit_list, "show the audit log (admin)",
      "usage: opsbell audit list [--limit N] [--before ID] [--actor A] [--action X] [--json]\n\n"
      "Show audit events, newest first: who did what, when, from where.\n" CLIENT_ENV},
+    {"alert", "send", cmd_alert_send, "send an alert to a service",
+     "usage: opsbell alert send --service SERVICE --summary TEXT [--severity SEV]\n"
+     "                          [--dedup KEY] [--label NAME=VALUE]... [--resolve] [--json]\n\n"
+     "Send one alert through the generic door (POST /api/v1/alerts). Alerts with the same\n"
+     "dedup key (or, without one, the same labels) join the same open incident.\n\n"
+     "  -s, --service SERVICE  the service it is for\n"
+     "  -m, --summary TEXT     what is wrong\n"
+     "  -S, --severity SEV     critical, error (default), warning or info\n"
+     "  -d, --dedup KEY        dedup key; resolve with the same key\n"
+     "  -l, --label N=V        a label (repeatable)\n"
+     "  -r, --resolve          resolve the alert with that dedup key or labels\n" CLIENT_ENV},
+    {"incident", "list", cmd_incident_list, "list incidents",
+     "usage: opsbell incident list [--status S|--all] [--team T] [--service S] [--limit N]"
+     " [--json]\n\n"
+     "List incidents, newest first; open ones (triggered or acknowledged) by default.\n"
+     CLIENT_ENV},
+    {"incident", "show", cmd_incident_show, "show an incident with its alerts and timeline",
+     "usage: opsbell incident show ID [--json]\n" CLIENT_ENV},
+    {"incident", "ack", cmd_incident_ack, "acknowledge an incident",
+     "usage: opsbell incident ack ID [--json]\n" CLIENT_ENV},
+    {"incident", "resolve", cmd_incident_resolve, "resolve an incident",
+     "usage: opsbell incident resolve ID [--json]\n" CLIENT_ENV},
+    {"incident", "escalate", cmd_incident_escalate, "ask for the next escalation step now",
+     "usage: opsbell incident escalate ID [--json]\n\n"
+     "Record an escalation request on the incident's timeline.\n" CLIENT_ENV},
+    {"incident", "note", cmd_incident_note, "add a note to an incident's timeline",
+     "usage: opsbell incident note ID TEXT [--json]\n" CLIENT_ENV},
+    {"silence", "add", cmd_silence_add, "silence matching alerts for a while",
+     "usage: opsbell silence add MATCHER... (--for DURATION | --until TIME) --comment TEXT\n"
+     "                           [--from TIME] [--json]\n\n"
+     "Create a silence (maintenance window): alerts whose labels match every MATCHER\n"
+     "(name=\"value\", name!=\"value\", name=~\"regex\", name!~\"regex\") are stored and shown,\n"
+     "their incidents marked silenced, and nobody is paged. The synthetic labels\n"
+     "opsbell_service and opsbell_team match an alert's service and team.\n\n"
+     "  -f, --for DURATION   how long, e.g. 2h\n"
+     "  -u, --until TIME     or until an RFC 3339 time\n"
+     "  -s, --from TIME      start later than now\n"
+     "  -m, --comment TEXT   why (required)\n" CLIENT_ENV},
+    {"silence", "list", cmd_silence_list, "list silences",
+     "usage: opsbell silence list [--all] [--json]\n\nActive silences, or --all of them.\n"
+     CLIENT_ENV},
+    {"silence", "expire", cmd_silence_expire, "end a silence now",
+     "usage: opsbell silence expire ID\n" CLIENT_ENV},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,6 +445,14 @@ static void config_free_strings(char **list, unsigned n)
     free(list);
 }
 
+/* Free a credential string, wiping it first. */
+static void config_free_key(char *key)
+{
+    if (key != NULL)
+        OPENSSL_cleanse(key, strlen(key));
+    free(key);
+}
+
 static void config_free_team(struct config_team *t)
 {
     free(t->name);
@@ -455,9 +464,22 @@ static void config_free_team(struct config_team *t)
         free(s->name);
         free(s->description);
         free(s->escalation_policy);
-        free(s->integration_key);
+        config_free_key(s->integration_key);
+        matcher_set_release(&s->match);
+        config_free_strings(s->dedup_labels, s->dedup_label_count);
     }
     free(t->services);
+    for (unsigned i = 0; t->heartbeats != NULL && i < t->heartbeat_count; i++) {
+        struct config_heartbeat *h = &t->heartbeats[i];
+        free(h->name);
+        free(h->service_name);
+        config_free_key(h->key);
+        free(h->summary);
+        free(h->severity);
+    }
+    free(t->heartbeats);
+    matcher_set_release(&t->match);
+    free(t->fallback_service_name);
     for (unsigned i = 0; t->policies != NULL && i < t->policy_count; i++) {
         struct config_escalation_policy *p = &t->policies[i];
         free(p->name);
@@ -813,4 +835,68 @@ const struct config_escalation_policy *config_find_policy(const struct config *c
         }
     }
     return NULL;
+}
+
+const struct config_heartbeat *config_find_heartbeat(const struct config *cfg, const char *name)
+{
+    for (unsigned t = 0; cfg != NULL && name != NULL && t < cfg->team_count; t++) {
+        const struct config_team *team = &cfg->teams[t];
+        for (unsigned i = 0; i < team->heartbeat_count; i++) {
+            if (strcmp(team->heartbeats[i].name, name) == 0)
+                return &team->heartbeats[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Keys are credentials: compare without an early exit on the first
+ * differing byte (CRYPTO_memcmp, after a length check, which reveals only
+ * the length), and look at every candidate, so that neither how much of a
+ * key was right nor which object it belongs to shows in the time taken.
+ */
+static int config_key_equal(const char *stored, const char *given, size_t given_len)
+{
+    return stored != NULL && strlen(stored) == given_len &&
+           CRYPTO_memcmp(stored, given, given_len) == 0;
+}
+
+const struct config_service *config_find_service_by_key(const struct config *cfg,
+                                                        const char *integration_key)
+{
+    const struct config_service *found = NULL;
+    size_t len;
+
+    if (cfg == NULL || integration_key == NULL)
+        return NULL;
+    len = strlen(integration_key);
+    for (unsigned t = 0; t < cfg->team_count; t++) {
+        const struct config_team *team = &cfg->teams[t];
+        for (unsigned i = 0; i < team->service_count; i++) {
+            const struct config_service *s = &team->services[i];
+            if (config_key_equal(s->integration_key, integration_key, len) && found == NULL)
+                found = s;
+        }
+    }
+    return found;
+}
+
+const struct config_heartbeat *config_find_heartbeat_by_key(const struct config *cfg,
+                                                            const char *key)
+{
+    const struct config_heartbeat *found = NULL;
+    size_t len;
+
+    if (cfg == NULL || key == NULL)
+        return NULL;
+    len = strlen(key);
+    for (unsigned t = 0; t < cfg->team_count; t++) {
+        const struct config_team *team = &cfg->teams[t];
+        for (unsigned i = 0; i < team->heartbeat_count; i++) {
+            const struct config_heartbeat *h = &team->heartbeats[i];
+            if (config_key_equal(h->key, key, len) && found == NULL)
+                found = h;
+        }
+    }
+    return found;
 }

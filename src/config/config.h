@@ -15,7 +15,8 @@
  *                                users_file (default users.yaml),
  *                                teams_dir (default teams)
  *   users.yaml                   users: [...]
- *   teams/<team>/<file>.yaml          team:, services:, escalation_policies:
+ *   teams/<team>/<file>.yaml     team:, services:, escalation_policies:,
+ *                                heartbeats:
  *
  * Ownership: a struct config is reference counted.  config_load() hands out
  * one reference; config_ref()/config_unref() take and drop more; the last
@@ -27,6 +28,7 @@
 #ifndef OPSBELL_CONFIG_CONFIG_H
 #define OPSBELL_CONFIG_CONFIG_H
 
+#include "ingest/matcher.h"
 #include "util/log.h"
 #include "util/secret.h"
 
@@ -119,6 +121,30 @@ struct config_service {
     char *escalation_policy;                       /* name; resolves within the service's team */
     const struct config_escalation_policy *policy; /* resolved */
     char *integration_key;                         /* may be NULL; unique across all services */
+    /* Label routing: an alert whose labels satisfy every matcher goes to
+     * this service.  Empty (count 0) = no label routing for this service. */
+    struct matcher_set match;
+    /* Label names whose values make up the fingerprint that groups alerts
+     * into one incident; none (count 0) = all labels.  Unique, each
+     * [a-zA-Z_][a-zA-Z0-9_]*, in the order written. */
+    char **dedup_labels;
+    unsigned dedup_label_count;
+    int auto_resolve; /* 1 (default): resolve the incident once all its alerts resolved */
+};
+
+/* A source that must check in (POST /api/v1/heartbeats/{key}) at least every
+ * interval + grace; a missed check-in is an alert on `service`. */
+struct config_heartbeat {
+    char *name; /* unique across all teams */
+    const struct config_team *team;
+    char *service_name;                   /* a service of the same team */
+    const struct config_service *service; /* resolved */
+    uint32_t interval_seconds;            /* 10s .. 30d */
+    uint32_t grace_seconds;               /* 0 (default) .. 1d */
+    char *key;      /* credential: 8..128 of [A-Za-z0-9._~-]; unique across all heartbeats
+                       and all integration keys; never logged or printed */
+    char *summary;  /* of the alert; default "heartbeat '<name>' missed its check-in" */
+    char *severity; /* "critical" (default) | "error" | "warning" | "info" (lower case) */
 };
 
 struct config_team {
@@ -131,6 +157,13 @@ struct config_team {
     unsigned service_count;
     struct config_escalation_policy *policies;
     unsigned policy_count;
+    /* Alerts that matched no service belong to this team when their labels
+     * satisfy every matcher (empty = none are routed by team). */
+    struct matcher_set match;
+    char *fallback_service_name;                   /* may be NULL */
+    const struct config_service *fallback_service; /* resolved; in services; NULL when unset */
+    struct config_heartbeat *heartbeats;
+    unsigned heartbeat_count;
 };
 
 struct config_slack {
@@ -226,6 +259,17 @@ const struct config_user *config_find_user_by_nickname(const struct config *cfg,
 const struct config_service *config_find_service(const struct config *cfg, const char *name);
 const struct config_escalation_policy *config_find_policy(const struct config *cfg,
                                                           const char *name);
+const struct config_heartbeat *config_find_heartbeat(const struct config *cfg, const char *name);
+/*
+ * Look-ups by credential: the service whose integration_key is
+ * integration_key, the heartbeat whose key is key.  Every candidate is
+ * compared (length first, then CRYPTO_memcmp), so the time taken does not
+ * depend on how much of a key matched, nor on which candidate matched.
+ */
+const struct config_service *config_find_service_by_key(const struct config *cfg,
+                                                        const char *integration_key);
+const struct config_heartbeat *config_find_heartbeat_by_key(const struct config *cfg,
+                                                            const char *key);
 
 const char *contact_type_name(enum contact_type type);
 

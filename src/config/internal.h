@@ -72,6 +72,13 @@ int value_is_token(const char *s, size_t min, size_t max); /* [A-Za-z0-9._~-] */
 int value_has_space(const char *s);                        /* any whitespace or control character */
 int value_time_zone_exists(const char *name);
 int value_parse_contact_type(const char *s, enum contact_type *out);
+/* A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, at most ALERT_LABEL_NAME_MAX bytes. */
+int value_is_label_name(const char *s);
+/* "true" -> 1, "false" -> 0 (exactly these). 0 or OB_EINVAL. */
+int value_parse_bool(const char *s, int *out);
+/* "critical", "error", "warning" or "info" in any case -> the lower-case
+ * static name; NULL for anything else. */
+const char *value_severity_name(const char *s);
 /* Decimal digits only, value in [min, max]. 0 or OB_EINVAL. */
 int value_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "HOST:PORT" or "[IPv6]:PORT"; *host is malloc'd. 0, OB_EINVAL or OB_ENOMEM. */

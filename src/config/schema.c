@@ -206,6 +206,12 @@ static const cyaml_schema_field_t schema_service_fields[] = {
     STR_FIELD("description", OPT, struct raw_service, description),
     STR_FIELD("escalation_policy", REQ, struct raw_service, escalation_policy),
     STR_FIELD("integration_key", OPT, struct raw_service, integration_key),
+    CYAML_FIELD_SEQUENCE_COUNT("match", CYAML_FLAG_POINTER_NULL | OPT, struct raw_service, match,
+                               match_count, &schema_string_entry, 0, CONFIG_MAX_MATCHERS),
+    CYAML_FIELD_SEQUENCE_COUNT("dedup_labels", CYAML_FLAG_POINTER_NULL | OPT, struct raw_service,
+                               dedup_labels, dedup_label_count, &schema_string_entry, 0,
+                               CONFIG_MAX_DEDUP),
+    STR_FIELD("auto_resolve", OPT, struct raw_service, auto_resolve),
     CYAML_FIELD_END,
 };
 
@@ -218,7 +224,26 @@ static const cyaml_schema_field_t schema_team_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("members", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team, members,
                                member_count, &schema_string_entry, 0, CONFIG_MAX_MEMBERS),
     STR_FIELD("chat_channel", OPT, struct raw_team, chat_channel),
+    CYAML_FIELD_SEQUENCE_COUNT("match", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team, match,
+                               match_count, &schema_string_entry, 0, CONFIG_MAX_MATCHERS),
+    STR_FIELD("fallback_service", OPT, struct raw_team, fallback_service),
     CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t schema_heartbeat_fields[] = {
+    STR_FIELD("name", REQ, struct raw_heartbeat, name),
+    STR_FIELD("team", OPT, struct raw_heartbeat, team),
+    STR_FIELD("service", REQ, struct raw_heartbeat, service),
+    STR_FIELD("interval", REQ, struct raw_heartbeat, interval),
+    STR_FIELD("grace", OPT, struct raw_heartbeat, grace),
+    STR_FIELD("key", REQ, struct raw_heartbeat, key),
+    STR_FIELD("summary", OPT, struct raw_heartbeat, summary),
+    STR_FIELD("severity", OPT, struct raw_heartbeat, severity),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t schema_heartbeat_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_heartbeat, schema_heartbeat_fields),
 };
 
 static const cyaml_schema_field_t schema_team_file_fields[] = {
@@ -230,6 +255,9 @@ static const cyaml_schema_field_t schema_team_file_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("escalation_policies", CYAML_FLAG_POINTER_NULL | OPT,
                                struct raw_team_file, policies, policy_count, &schema_policy_entry,
                                0, CONFIG_MAX_POLICIES),
+    CYAML_FIELD_SEQUENCE_COUNT("heartbeats", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team_file,
+                               heartbeats, heartbeat_count, &schema_heartbeat_entry, 0,
+                               CONFIG_MAX_HEARTBEATS),
     CYAML_FIELD_END,
 };
 

@@ -28,7 +28,10 @@ struct yamlpos;
 #define CONFIG_MAX_MEMBERS    10000
 #define CONFIG_MAX_CHAT_IDS   16
 #define CONFIG_MAX_CONTACTS   32
-#define CONFIG_MAX_STRING     4096 /* any single string value */
+#define CONFIG_MAX_STRING     4096                /* any single string value */
+#define CONFIG_MAX_HEARTBEATS 10000               /* per file and in total */
+#define CONFIG_MAX_MATCHERS   MATCHER_MAX_PER_SET /* entries of one match: list */
+#define CONFIG_MAX_DEDUP      64                  /* dedup_labels of one service */
 
 /* ---- opsbell.yaml ---- */
 
@@ -144,6 +147,11 @@ struct raw_service {
     char *description;
     char *escalation_policy;
     char *integration_key;
+    char **match; /* matcher strings, each parsed by matcher_parse */
+    unsigned match_count;
+    char **dedup_labels;
+    unsigned dedup_label_count;
+    char *auto_resolve;
 };
 
 struct raw_team {
@@ -151,6 +159,20 @@ struct raw_team {
     char **members;
     unsigned member_count;
     char *chat_channel;
+    char **match;
+    unsigned match_count;
+    char *fallback_service;
+};
+
+struct raw_heartbeat {
+    char *name;
+    char *team;
+    char *service;
+    char *interval;
+    char *grace;
+    char *key;
+    char *summary;
+    char *severity;
 };
 
 struct raw_team_file {
@@ -159,6 +181,8 @@ struct raw_team_file {
     unsigned service_count;
     struct raw_policy *policies;
     unsigned policy_count;
+    struct raw_heartbeat *heartbeats;
+    unsigned heartbeat_count;
 };
 
 /*

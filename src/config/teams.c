@@ -1,8 +1,14 @@
 /*
  * teams.c - checks of team files (teams/<team>/NAME.yaml): each file on its own,
  * then across files (unique names and keys, one team: section per team,
- * references to policies and users), and the teams of struct config built
- * from them once every check passed.
+ * references to policies, services and users), and the teams of struct
+ * config built from them once every check passed.
+ *
+ * Matchers (`match:` of services and of the team) are parsed with
+ * matcher_parse() twice: once in the checks, to report each bad one at its
+ * list entry, and again when the model is built (the raw documents are
+ * strings only).  Keys (integration_key, heartbeat key) are credentials:
+ * their shape and uniqueness are checked, their values never printed.
  */
 #include "config/internal.h"
 
@@ -12,8 +18,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEAMS_DELAY_MAX  (7U * 24 * 3600)
-#define TEAMS_REPEAT_MAX 100
+#define TEAMS_DELAY_MAX           (7U * 24 * 3600)
+#define TEAMS_REPEAT_MAX          100
+#define TEAMS_HB_INTERVAL_MIN     10U
+#define TEAMS_HB_INTERVAL_MAX     (30U * 24 * 3600)
+#define TEAMS_HB_GRACE_MAX        (24U * 3600)
+#define TEAMS_HB_DEFAULT_SEVERITY "critical"
+
+/* What a symbol table of teams_symbols() holds. */
+enum teams_sym_kind {
+    TEAMS_SYM_SERVICE,   /* service names */
+    TEAMS_SYM_POLICY,    /* escalation policy names */
+    TEAMS_SYM_SVC_KEY,   /* service integration keys */
+    TEAMS_SYM_HEARTBEAT, /* heartbeat names */
+    TEAMS_SYM_HB_KEY     /* heartbeat keys */
+};
 
 /* A named object of some team file, in a table sorted by name. */
 struct teams_sym {
@@ -107,10 +126,83 @@ static void teams_check_policy(struct cfgctx *c, const struct cfgfile *f, unsign
         teams_check_step(c, f, i, p, s);
 }
 
+/* Whitespace only (or nothing). */
+static int teams_is_blank(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Each entry of a match: list must parse; a bad one is reported at its
+ * entry (prefix "services.3.match" or "team.match") with matcher_parse's
+ * reason.
+ */
+static void teams_check_matchers(struct cfgctx *c, const struct cfgfile *f, const char *what,
+                                 const char *name, const char *prefix, char *const *items,
+                                 unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        struct matcher m;
+        struct ob_error err;
+        char path[96];
+        int rc;
+
+        memset(&m, 0, sizeof(m));
+        ob_error_clear(&err);
+        rc = matcher_parse(items[k], &m, &err);
+        if (rc == 0) {
+            matcher_release(&m);
+            continue;
+        }
+        if (rc == OB_ENOMEM) {
+            c->oom = 1;
+            return;
+        }
+        snprintf(path, sizeof(path), "%s.%u", prefix, k);
+        diag_report(c, f, path, "%s '%s' has an invalid matcher: %s", what, name,
+                    err.msg[0] != '\0' ? err.msg : "cannot parse it");
+    }
+}
+
+/* Label names, each at most once. */
+static void teams_check_dedup_labels(struct cfgctx *c, const struct cfgfile *f, unsigned i,
+                                     const struct raw_service *s)
+{
+    for (unsigned k = 0; k < s->dedup_label_count; k++) {
+        const char *label = s->dedup_labels[k];
+        char path[96], first_path[96], where[512];
+        unsigned first = k;
+
+        snprintf(path, sizeof(path), "services.%u.dedup_labels.%u", i, k);
+        if (!value_is_label_name(label)) {
+            diag_report(c, f, path,
+                        "service '%s' has invalid dedup label '%s' (use a label name: a letter "
+                        "or '_', then letters, digits or '_', at most %d)",
+                        s->name, label, ALERT_LABEL_NAME_MAX);
+            continue;
+        }
+        for (unsigned j = 0; j < k && first == k; j++) {
+            if (strcmp(s->dedup_labels[j], label) == 0)
+                first = j;
+        }
+        if (first == k)
+            continue;
+        snprintf(first_path, sizeof(first_path), "services.%u.dedup_labels.%u", i, first);
+        diag_where(f, first_path, 0, where, sizeof(where));
+        diag_report(c, f, path, "service '%s' lists dedup label '%s' twice (first at %s)", s->name,
+                    label, where);
+    }
+}
+
 static void teams_check_service(struct cfgctx *c, const struct cfgfile *f, unsigned i)
 {
     const struct raw_service *s = &teams_raw(f)->services[i];
     char path[64];
+    int flag;
 
     teams_check_name(c, f, "service", "services", i, s->name);
     teams_check_owner(c, f, "service", "services", i, s->name, s->team);
@@ -127,16 +219,99 @@ static void teams_check_service(struct cfgctx *c, const struct cfgfile *f, unsig
                     "0-9, '.', '_', '~', '-')",
                     s->name);
     }
+    snprintf(path, sizeof(path), "services.%u.match", i);
+    teams_check_matchers(c, f, "service", s->name, path, s->match, s->match_count);
+    teams_check_dedup_labels(c, f, i, s);
+    if (s->auto_resolve != NULL && value_parse_bool(s->auto_resolve, &flag) != 0) {
+        snprintf(path, sizeof(path), "services.%u.auto_resolve", i);
+        diag_report(c, f, path, "service '%s' has auto_resolve '%s' (expected true or false)",
+                    s->name, s->auto_resolve);
+    }
+}
+
+/* The team: section's own values (members are checked against users.yaml later). */
+static void teams_check_section(struct cfgctx *c, const struct cfgfile *f)
+{
+    const struct raw_team *t = teams_raw(f)->team;
+    const char *team = f->team != NULL ? f->team : "?";
+
+    if (t == NULL)
+        return;
+    teams_check_matchers(c, f, "team", team, "team.match", t->match, t->match_count);
+    if (t->fallback_service != NULL && t->fallback_service[0] == '\0')
+        diag_report(c, f, "team.fallback_service", "team '%s' has an empty fallback_service", team);
+}
+
+/* A duration field of a heartbeat, in [min, max] seconds. */
+static void teams_check_hb_duration(struct cfgctx *c, const struct cfgfile *f, unsigned i,
+                                    const char *hb, const char *field, const char *text,
+                                    uint32_t min, uint32_t max, const char *range)
+{
+    char path[64];
+    uint32_t seconds;
+
+    if (text == NULL)
+        return;
+    snprintf(path, sizeof(path), "heartbeats.%u.%s", i, field);
+    if (config_parse_duration(text, &seconds) != 0)
+        diag_report(c, f, path,
+                    "heartbeat '%s' has invalid %s '%s' (use a duration such as 90s, 5m or "
+                    "1h30m)",
+                    hb, field, text);
+    else if (seconds < min || seconds > max)
+        diag_report(c, f, path, "heartbeat '%s' has %s '%s' outside %s", hb, field, text, range);
+}
+
+static void teams_check_heartbeat(struct cfgctx *c, const struct cfgfile *f, unsigned i)
+{
+    const struct raw_heartbeat *h = &teams_raw(f)->heartbeats[i];
+    char path[64];
+
+    teams_check_name(c, f, "heartbeat", "heartbeats", i, h->name);
+    teams_check_owner(c, f, "heartbeat", "heartbeats", i, h->name, h->team);
+    if (h->service[0] == '\0') {
+        snprintf(path, sizeof(path), "heartbeats.%u.service", i);
+        diag_report(c, f, path, "heartbeat '%s' has an empty service", h->name);
+    }
+    teams_check_hb_duration(c, f, i, h->name, "interval", h->interval, TEAMS_HB_INTERVAL_MIN,
+                            TEAMS_HB_INTERVAL_MAX, "10s to 30d");
+    teams_check_hb_duration(c, f, i, h->name, "grace", h->grace, 0, TEAMS_HB_GRACE_MAX, "0s to 1d");
+    /* The key is the credential in /api/v1/heartbeats/KEY: never print it. */
+    if (!value_is_token(h->key, 8, 128)) {
+        snprintf(path, sizeof(path), "heartbeats.%u.key", i);
+        diag_report(c, f, path,
+                    "heartbeat '%s' has an invalid key (use 8 to 128 of A-Z, a-z, 0-9, '.', "
+                    "'_', '~', '-')",
+                    h->name);
+    }
+    if (h->summary != NULL) {
+        snprintf(path, sizeof(path), "heartbeats.%u.summary", i);
+        if (teams_is_blank(h->summary))
+            diag_report(c, f, path, "heartbeat '%s' has an empty summary", h->name);
+        else if (strlen(h->summary) > ALERT_SUMMARY_MAX)
+            diag_report(c, f, path, "heartbeat '%s' has a summary longer than %d bytes", h->name,
+                        ALERT_SUMMARY_MAX);
+    }
+    if (h->severity != NULL && value_severity_name(h->severity) == NULL) {
+        snprintf(path, sizeof(path), "heartbeats.%u.severity", i);
+        diag_report(c, f, path,
+                    "heartbeat '%s' has severity '%s' (expected one of critical, error, "
+                    "warning, info)",
+                    h->name, h->severity);
+    }
 }
 
 void teams_check_file(struct cfgctx *c, const struct cfgfile *f)
 {
     const struct raw_team_file *raw = teams_raw(f);
 
+    teams_check_section(c, f);
     for (unsigned i = 0; i < raw->service_count; i++)
         teams_check_service(c, f, i);
     for (unsigned i = 0; i < raw->policy_count; i++)
         teams_check_policy(c, f, i);
+    for (unsigned i = 0; i < raw->heartbeat_count; i++)
+        teams_check_heartbeat(c, f, i);
 }
 
 /* ---- across files ---- */
@@ -185,15 +360,49 @@ static void teams_report_duplicates(struct cfgctx *c, const struct teams_sym *sy
     }
 }
 
-/* All services (by name or by integration key) or all policies, sorted. */
+/* How many objects of kind a file defines, and the name (or key) of one. */
+static unsigned teams_sym_count(const struct raw_team_file *raw, enum teams_sym_kind kind)
+{
+    switch (kind) {
+    case TEAMS_SYM_POLICY:
+        return raw->policy_count;
+    case TEAMS_SYM_HEARTBEAT:
+    case TEAMS_SYM_HB_KEY:
+        return raw->heartbeat_count;
+    case TEAMS_SYM_SERVICE:
+    case TEAMS_SYM_SVC_KEY:
+    default:
+        return raw->service_count;
+    }
+}
+
+static const char *teams_sym_text(const struct raw_team_file *raw, enum teams_sym_kind kind,
+                                  unsigned j)
+{
+    switch (kind) {
+    case TEAMS_SYM_POLICY:
+        return raw->policies[j].name;
+    case TEAMS_SYM_SVC_KEY:
+        return raw->services[j].integration_key;
+    case TEAMS_SYM_HEARTBEAT:
+        return raw->heartbeats[j].name;
+    case TEAMS_SYM_HB_KEY:
+        return raw->heartbeats[j].key;
+    case TEAMS_SYM_SERVICE:
+    default:
+        return raw->services[j].name;
+    }
+}
+
+/* All objects of one kind (by name or by key), sorted; absent keys are left out. */
 static struct teams_sym *teams_symbols(struct cfgctx *c, struct cfgfile *const *files,
-                                       unsigned nfiles, int kind, size_t *count)
+                                       unsigned nfiles, enum teams_sym_kind kind, size_t *count)
 {
     size_t n = 0, k = 0;
     struct teams_sym *syms;
 
     for (unsigned i = 0; i < nfiles; i++)
-        n += kind == 1 ? teams_raw(files[i])->policy_count : teams_raw(files[i])->service_count;
+        n += teams_sym_count(teams_raw(files[i]), kind);
     *count = 0;
     syms = calloc(n > 0 ? n : 1, sizeof(*syms));
     if (syms == NULL) {
@@ -202,11 +411,9 @@ static struct teams_sym *teams_symbols(struct cfgctx *c, struct cfgfile *const *
     }
     for (unsigned i = 0; i < nfiles; i++) {
         const struct raw_team_file *raw = teams_raw(files[i]);
-        unsigned m = kind == 1 ? raw->policy_count : raw->service_count;
+        unsigned m = teams_sym_count(raw, kind);
         for (unsigned j = 0; j < m; j++) {
-            const char *name = kind == 1   ? raw->policies[j].name
-                               : kind == 2 ? raw->services[j].integration_key
-                                           : raw->services[j].name;
+            const char *name = teams_sym_text(raw, kind, j);
             if (name == NULL)
                 continue;
             syms[k] = (struct teams_sym){name, files[i]->team, files[i], j, k};
@@ -218,9 +425,9 @@ static struct teams_sym *teams_symbols(struct cfgctx *c, struct cfgfile *const *
     return syms;
 }
 
-/* The policy a service names: in its own team if there is one of that name. */
-static const struct teams_sym *teams_find_policy(const struct teams_sym *syms, size_t n,
-                                                 const char *name, const char *team)
+/* The object of that name: in team if there is one of that name there. */
+static const struct teams_sym *teams_find(const struct teams_sym *syms, size_t n, const char *name,
+                                          const char *team)
 {
     size_t lo = 0, hi = n;
     const struct teams_sym *found = NULL;
@@ -254,7 +461,7 @@ static void teams_check_policy_refs(struct cfgctx *c, struct cfgfile *const *fil
             if (s->escalation_policy[0] == '\0')
                 continue;
             snprintf(path, sizeof(path), "services.%u.escalation_policy", j);
-            p = teams_find_policy(policies, npolicies, s->escalation_policy, f->team);
+            p = teams_find(policies, npolicies, s->escalation_policy, f->team);
             if (p == NULL)
                 diag_report(c, f, path, "service '%s' names unknown escalation policy '%s'",
                             s->name, s->escalation_policy);
@@ -264,6 +471,93 @@ static void teams_check_policy_refs(struct cfgctx *c, struct cfgfile *const *fil
                             "may use only policies of its own team '%s'",
                             s->name, s->escalation_policy, p->team, f->team);
         }
+    }
+}
+
+/*
+ * A reference from f to a service by name (a heartbeat's service, a team's
+ * fallback_service): it must exist, in f's team.  who starts the messages
+ * ("heartbeat 'db-backup' names ...", "team 'ops' names ..."), rule ends
+ * the one about another team's service.
+ */
+static void teams_check_service_ref(struct cfgctx *c, const struct cfgfile *f, const char *path,
+                                    const char *who, const char *field, const char *rule,
+                                    const char *name, const struct teams_sym *services,
+                                    size_t nservices)
+{
+    const struct teams_sym *s;
+
+    if (name == NULL || name[0] == '\0')
+        return; /* absent, or reported as empty already */
+    s = teams_find(services, nservices, name, f->team);
+    if (s == NULL)
+        diag_report(c, f, path, "%s names unknown %s '%s'", who, field, name);
+    else if (f->team != NULL && s->team != NULL && strcmp(s->team, f->team) != 0)
+        diag_report(c, f, path, "%s names %s '%s' of team '%s'; %s of its own team '%s'", who,
+                    field, name, s->team, rule, f->team);
+}
+
+static void teams_check_service_refs(struct cfgctx *c, struct cfgfile *const *files,
+                                     unsigned nfiles, const struct teams_sym *services,
+                                     size_t nservices)
+{
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct cfgfile *f = files[i];
+        const struct raw_team_file *raw = teams_raw(f);
+        char who[128], path[64];
+
+        if (raw->team != NULL) {
+            snprintf(who, sizeof(who), "team '%s'", f->team != NULL ? f->team : "?");
+            teams_check_service_ref(c, f, "team.fallback_service", who, "fallback_service",
+                                    "a team's fallback_service must be a service",
+                                    raw->team->fallback_service, services, nservices);
+        }
+        for (unsigned j = 0; j < raw->heartbeat_count; j++) {
+            const struct raw_heartbeat *h = &raw->heartbeats[j];
+            snprintf(who, sizeof(who), "heartbeat '%s'", h->name);
+            snprintf(path, sizeof(path), "heartbeats.%u.service", j);
+            teams_check_service_ref(c, f, path, who, "service", "a heartbeat may use only services",
+                                    h->service, services, nservices);
+        }
+    }
+}
+
+/*
+ * Heartbeat keys are unique among heartbeats and differ from every
+ * integration key (both are looked up by the key alone).  A clash is
+ * reported at the heartbeat's key, naming the other object's position,
+ * never the key.
+ */
+static void teams_check_heartbeat_keys(struct cfgctx *c, const struct teams_sym *hb_keys,
+                                       size_t nhb_keys, const struct teams_sym *svc_keys,
+                                       size_t nsvc_keys)
+{
+    size_t first = 0;
+
+    for (size_t i = 0; i < nhb_keys; i++) {
+        const struct teams_sym *k = &hb_keys[i];
+        const struct raw_heartbeat *h = &teams_raw(k->file)->heartbeats[k->index];
+        const struct teams_sym *svc;
+        char path[64], other[64], where[512];
+
+        snprintf(path, sizeof(path), "heartbeats.%u.key", k->index);
+        if (i > 0 && strcmp(k->name, hb_keys[first].name) == 0) {
+            const struct teams_sym *f0 = &hb_keys[first];
+            snprintf(other, sizeof(other), "heartbeats.%u.key", f0->index);
+            diag_where(f0->file, other, 0, where, sizeof(where));
+            diag_report(c, k->file, path, "heartbeat '%s' has the same key as heartbeat '%s' at %s",
+                        h->name, teams_raw(f0->file)->heartbeats[f0->index].name, where);
+            continue;
+        }
+        first = i;
+        svc = teams_find(svc_keys, nsvc_keys, k->name, NULL);
+        if (svc == NULL)
+            continue;
+        snprintf(other, sizeof(other), "services.%u.integration_key", svc->index);
+        diag_where(svc->file, other, 0, where, sizeof(where));
+        diag_report(c, k->file, path,
+                    "heartbeat '%s' has the same key as the integration_key of service '%s' at %s",
+                    h->name, teams_raw(svc->file)->services[svc->index].name, where);
     }
 }
 
@@ -358,29 +652,41 @@ void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned 
                        int all_files, const struct config *users)
 {
     struct teams_sym *services = NULL, *policies = NULL, *keys = NULL;
-    size_t nservices = 0, npolicies = 0, nkeys = 0;
+    struct teams_sym *heartbeats = NULL, *hb_keys = NULL;
+    size_t nservices = 0, npolicies = 0, nkeys = 0, nheartbeats = 0, nhb_keys = 0;
 
     teams_check_sections(c, files, nfiles);
-    services = teams_symbols(c, files, nfiles, 0, &nservices);
-    policies = teams_symbols(c, files, nfiles, 1, &npolicies);
-    keys = teams_symbols(c, files, nfiles, 2, &nkeys);
-    if (services == NULL || policies == NULL || keys == NULL)
+    services = teams_symbols(c, files, nfiles, TEAMS_SYM_SERVICE, &nservices);
+    policies = teams_symbols(c, files, nfiles, TEAMS_SYM_POLICY, &npolicies);
+    keys = teams_symbols(c, files, nfiles, TEAMS_SYM_SVC_KEY, &nkeys);
+    heartbeats = teams_symbols(c, files, nfiles, TEAMS_SYM_HEARTBEAT, &nheartbeats);
+    hb_keys = teams_symbols(c, files, nfiles, TEAMS_SYM_HB_KEY, &nhb_keys);
+    if (services == NULL || policies == NULL || keys == NULL || heartbeats == NULL ||
+        hb_keys == NULL)
         goto out;
     teams_check_total(c, services, nservices, CONFIG_MAX_SERVICES, "services", "services");
     teams_check_total(c, policies, npolicies, CONFIG_MAX_POLICIES, "escalation_policies",
                       "escalation policies");
+    teams_check_total(c, heartbeats, nheartbeats, CONFIG_MAX_HEARTBEATS, "heartbeats",
+                      "heartbeats");
     teams_report_duplicates(c, services, nservices, "services", "name", "service");
     teams_report_duplicates(c, policies, npolicies, "escalation_policies", "name",
                             "escalation policy");
     teams_report_duplicates(c, keys, nkeys, "services", "integration_key", "service");
-    if (all_files)
+    teams_report_duplicates(c, heartbeats, nheartbeats, "heartbeats", "name", "heartbeat");
+    teams_check_heartbeat_keys(c, hb_keys, nhb_keys, keys, nkeys);
+    if (all_files) {
         teams_check_policy_refs(c, files, nfiles, policies, npolicies);
+        teams_check_service_refs(c, files, nfiles, services, nservices);
+    }
     if (users != NULL)
         teams_check_user_refs(c, files, nfiles, users);
 out:
     free(services);
     free(policies);
     free(keys);
+    free(heartbeats);
+    free(hb_keys);
 }
 
 /* ---- building the model ---- */
@@ -443,15 +749,45 @@ static int teams_build_policy(const struct raw_policy *raw, const struct config_
     return 0;
 }
 
+/* Parse a match: list that the checks accepted into set. */
+static int teams_build_matchers(char *const *items, unsigned n, struct matcher_set *set)
+{
+    for (unsigned k = 0; k < n; k++) {
+        struct matcher m;
+        int rc;
+
+        memset(&m, 0, sizeof(m));
+        rc = matcher_parse(items[k], &m, NULL);
+        if (rc != 0)
+            return rc == OB_ENOMEM ? OB_ENOMEM : OB_EINTERNAL;
+        rc = matcher_set_add(set, &m, NULL);
+        if (rc != 0) {
+            matcher_release(&m);
+            return rc == OB_ENOMEM ? OB_ENOMEM : OB_EINTERNAL;
+        }
+    }
+    return 0;
+}
+
 static int teams_build_service(const struct raw_service *raw, const struct config_team *team,
                                struct config_service *out)
 {
+    int rc;
+
     out->team = team;
+    out->auto_resolve = 1;
     if (teams_dup(raw->name, &out->name) != 0 ||
         teams_dup(raw->description != NULL ? raw->description : "", &out->description) != 0 ||
         teams_dup(raw->escalation_policy, &out->escalation_policy) != 0 ||
-        teams_dup(raw->integration_key, &out->integration_key) != 0)
+        teams_dup(raw->integration_key, &out->integration_key) != 0 ||
+        teams_dup_list(raw->dedup_labels, raw->dedup_label_count, &out->dedup_labels,
+                       &out->dedup_label_count) != 0)
         return OB_ENOMEM;
+    if (raw->auto_resolve != NULL && value_parse_bool(raw->auto_resolve, &out->auto_resolve) != 0)
+        return OB_EINTERNAL;
+    rc = teams_build_matchers(raw->match, raw->match_count, &out->match);
+    if (rc != 0)
+        return rc;
     for (unsigned i = 0; i < team->policy_count; i++) {
         if (strcmp(team->policies[i].name, out->escalation_policy) == 0)
             out->policy = &team->policies[i];
@@ -459,10 +795,68 @@ static int teams_build_service(const struct raw_service *raw, const struct confi
     return out->policy != NULL ? 0 : OB_EINTERNAL;
 }
 
-/* Fill one team from its files (policies first: services point at them). */
+static const struct config_service *teams_team_service(const struct config_team *team,
+                                                       const char *name)
+{
+    for (unsigned i = 0; name != NULL && i < team->service_count; i++) {
+        if (strcmp(team->services[i].name, name) == 0)
+            return &team->services[i];
+    }
+    return NULL;
+}
+
+/* After the team's services: a heartbeat points at one of them. */
+static int teams_build_heartbeat(const struct raw_heartbeat *raw, const struct config_team *team,
+                                 struct config_heartbeat *out)
+{
+    const char *severity =
+        raw->severity != NULL ? value_severity_name(raw->severity) : TEAMS_HB_DEFAULT_SEVERITY;
+
+    out->team = team;
+    if (teams_dup(raw->name, &out->name) != 0 || teams_dup(raw->service, &out->service_name) != 0 ||
+        teams_dup(raw->key, &out->key) != 0 || teams_dup(severity, &out->severity) != 0)
+        return OB_ENOMEM;
+    if (raw->summary != NULL) {
+        if (teams_dup(raw->summary, &out->summary) != 0)
+            return OB_ENOMEM;
+    } else {
+        size_t len = strlen(raw->name) + sizeof("heartbeat '' missed its check-in");
+        out->summary = malloc(len);
+        if (out->summary == NULL)
+            return OB_ENOMEM;
+        snprintf(out->summary, len, "heartbeat '%s' missed its check-in", raw->name);
+    }
+    if (severity == NULL || config_parse_duration(raw->interval, &out->interval_seconds) != 0 ||
+        (raw->grace != NULL && config_parse_duration(raw->grace, &out->grace_seconds) != 0))
+        return OB_EINTERNAL;
+    out->service = teams_team_service(team, out->service_name);
+    return out->service != NULL ? 0 : OB_EINTERNAL;
+}
+
+/* The team: section (in at most one of the team's files). */
+static int teams_build_section(struct config_team *team, const struct raw_team *raw)
+{
+    int rc = teams_dup(raw->description, &team->description);
+
+    if (rc == 0)
+        rc = teams_dup(raw->chat_channel, &team->chat_channel);
+    if (rc == 0)
+        rc = teams_dup_list(raw->members, raw->member_count, &team->members, &team->member_count);
+    if (rc == 0 && team->description == NULL)
+        rc = teams_dup("", &team->description);
+    if (rc == 0)
+        rc = teams_dup(raw->fallback_service, &team->fallback_service_name);
+    if (rc == 0)
+        rc = teams_build_matchers(raw->match, raw->match_count, &team->match);
+    return rc;
+}
+
+/* Fill one team from its files (policies first: services point at them;
+ * then heartbeats and the fallback service, which point at services). */
 static int teams_build_one(struct config_team *team, struct cfgfile *const *files, unsigned nfiles)
 {
-    unsigned nservices = 0, npolicies = 0, si = 0, pi = 0;
+    unsigned nservices = 0, npolicies = 0, nheartbeats = 0, si = 0, pi = 0, hi = 0;
+    int section_seen = 0;
     int rc;
 
     for (unsigned i = 0; i < nfiles; i++) {
@@ -471,15 +865,10 @@ static int teams_build_one(struct config_team *team, struct cfgfile *const *file
             continue;
         nservices += raw->service_count;
         npolicies += raw->policy_count;
-        if (raw->team != NULL && team->description == NULL) {
-            rc = teams_dup(raw->team->description, &team->description);
-            if (rc == 0)
-                rc = teams_dup(raw->team->chat_channel, &team->chat_channel);
-            if (rc == 0)
-                rc = teams_dup_list(raw->team->members, raw->team->member_count, &team->members,
-                                    &team->member_count);
-            if (rc == 0 && team->description == NULL)
-                rc = teams_dup("", &team->description);
+        nheartbeats += raw->heartbeat_count;
+        if (raw->team != NULL && !section_seen) {
+            section_seen = 1;
+            rc = teams_build_section(team, raw->team);
             if (rc != 0)
                 return rc;
         }
@@ -488,10 +877,12 @@ static int teams_build_one(struct config_team *team, struct cfgfile *const *file
         return OB_ENOMEM;
     team->services = calloc(nservices > 0 ? nservices : 1, sizeof(*team->services));
     team->policies = calloc(npolicies > 0 ? npolicies : 1, sizeof(*team->policies));
-    if (team->services == NULL || team->policies == NULL)
+    team->heartbeats = calloc(nheartbeats > 0 ? nheartbeats : 1, sizeof(*team->heartbeats));
+    if (team->services == NULL || team->policies == NULL || team->heartbeats == NULL)
         return OB_ENOMEM;
     team->service_count = nservices;
     team->policy_count = npolicies;
+    team->heartbeat_count = nheartbeats;
     for (unsigned i = 0; i < nfiles; i++) {
         const struct raw_team_file *raw = teams_raw(files[i]);
         if (strcmp(files[i]->team, team->name) != 0)
@@ -511,6 +902,21 @@ static int teams_build_one(struct config_team *team, struct cfgfile *const *file
             if (rc != 0)
                 return rc;
         }
+    }
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct raw_team_file *raw = teams_raw(files[i]);
+        if (strcmp(files[i]->team, team->name) != 0)
+            continue;
+        for (unsigned j = 0; j < raw->heartbeat_count; j++) {
+            rc = teams_build_heartbeat(&raw->heartbeats[j], team, &team->heartbeats[hi++]);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    if (team->fallback_service_name != NULL) {
+        team->fallback_service = teams_team_service(team, team->fallback_service_name);
+        if (team->fallback_service == NULL)
+            return OB_EINTERNAL;
     }
     return 0;
 }

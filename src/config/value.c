@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -192,6 +193,43 @@ int value_parse_contact_type(const char *s, enum contact_type *out)
         }
     }
     return OB_EINVAL;
+}
+
+int value_is_label_name(const char *s)
+{
+    size_t len;
+
+    if (s == NULL || !(value_is_alnum(s[0]) || s[0] == '_') || value_is_digit(s[0]))
+        return 0;
+    for (len = 1; s[len] != '\0'; len++) {
+        if (!value_is_alnum(s[len]) && s[len] != '_')
+            return 0;
+    }
+    return len <= ALERT_LABEL_NAME_MAX;
+}
+
+int value_parse_bool(const char *s, int *out)
+{
+    if (s != NULL && strcmp(s, "true") == 0) {
+        *out = 1;
+        return 0;
+    }
+    if (s != NULL && strcmp(s, "false") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return OB_EINVAL;
+}
+
+const char *value_severity_name(const char *s)
+{
+    static const char *const names[] = {"critical", "error", "warning", "info"};
+
+    for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(s, names[i]) == 0)
+            return names[i];
+    }
+    return NULL;
 }
 
 int value_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)

@@ -15,6 +15,7 @@ struct audit_origin;
 struct config;
 struct config_diags;
 struct http_server;
+struct ingest;
 struct metrics;
 struct router;
 struct store;
@@ -25,6 +26,7 @@ struct app {
     struct metrics *metrics;  /* owned */
     struct router *router;    /* owned */
     struct http_server *http; /* owned */
+    struct ingest *ingest;    /* owned: the alert pipeline's writer */
     int64_t started_ms;
 
     pthread_mutex_t config_lock; /* guards config (the pointer, not its contents) */

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "daemon/app.h"
 #include "http/http.h"
+#include "ingest/ingest.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -28,6 +29,11 @@ static void format_url(const char *host, uint16_t port, char *out, size_t cap)
         snprintf(out, cap, "http://[%s]:%u", host, (unsigned)port);
     else
         snprintf(out, cap, "http://%s:%u", host, (unsigned)port);
+}
+
+static struct config *serve_config_get(void *ctx)
+{
+    return app_config_get(ctx);
 }
 
 static int wait_for_signals(struct app *app, const sigset_t *set)
@@ -86,6 +92,17 @@ int serve_run(const char *config_path, const char *listen_override)
         log_error("store", "cannot open the store", "error", err.msg);
         goto out;
     }
+    {
+        struct ingest_options iopts = {
+            .store = app.store,
+            .get_config = serve_config_get,
+            .config_ctx = &app,
+        };
+        if (ingest_start(&iopts, &app.ingest, &err) != 0) {
+            log_error("ingest", "cannot start the alert pipeline", "error", err.msg);
+            goto out;
+        }
+    }
     app.router = router_new(api_routes, api_route_count);
     app.metrics = app.router != NULL ? metrics_new(app.router) : NULL;
     if (app.metrics == NULL) {
@@ -134,6 +151,7 @@ int serve_run(const char *config_path, const char *listen_override)
     rc = wait_for_signals(&app, &set);
 out:
     http_server_stop(app.http);
+    ingest_stop(app.ingest); /* after HTTP: no request is waiting on it any more */
     metrics_free(app.metrics);
     router_free(app.router);
     store_close(app.store);

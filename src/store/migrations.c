@@ -70,8 +70,104 @@ static const char m1_postgres[] =
     "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events\n"
     "    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse();\n";
 
+/* ---- migration 2: alerts, incidents, timeline, silences, heartbeats ------- */
+
+/*
+ * "One open incident per key" and "one firing alert per key" are unique
+ * indexes on an open_key column that is NULL once the row is closed: NULLs
+ * are distinct in a unique index on both databases, so this needs no
+ * partial index.  The CHECKs tie open_key to the status, so that a closed
+ * row can never hold a key (and block a re-trigger) and an open one always
+ * does.
+ */
+static const char m2_sql[] =
+    "CREATE TABLE incidents (\n"
+    "    id {{ID}},\n"
+    "    service TEXT NOT NULL,\n"
+    "    team TEXT NOT NULL,\n"
+    "    incident_key TEXT NOT NULL,\n"
+    "    status TEXT NOT NULL CHECK (status IN ('triggered', 'acknowledged', 'resolved')),\n"
+    "    summary TEXT NOT NULL,\n"
+    "    severity TEXT NOT NULL,\n"
+    "    silenced INTEGER NOT NULL DEFAULT 0 CHECK (silenced IN (0, 1)),\n"
+    "    alert_count BIGINT NOT NULL DEFAULT 0,\n"
+    "    open_alerts BIGINT NOT NULL DEFAULT 0,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    updated_at BIGINT NOT NULL,\n"
+    "    acknowledged_at BIGINT,\n" /* NULL = never */
+    "    acknowledged_by TEXT,\n"
+    "    resolved_at BIGINT,\n"
+    "    resolved_by TEXT,\n"
+    "    open_key TEXT,\n" /* NULL once resolved */
+    "    CHECK ((status = 'resolved' AND open_key IS NULL)\n"
+    "        OR (status <> 'resolved' AND open_key IS NOT NULL))\n"
+    ");\n"
+    "CREATE UNIQUE INDEX incidents_open_key ON incidents (open_key);\n"
+    "CREATE INDEX incidents_status ON incidents (status, id);\n"
+    "CREATE INDEX incidents_team ON incidents (team, id);\n"
+    "CREATE INDEX incidents_service ON incidents (service, id);\n"
+    "CREATE TABLE incident_events (\n"
+    "    id {{ID}},\n"
+    "    incident_id BIGINT NOT NULL REFERENCES incidents (id),\n"
+    "    at BIGINT NOT NULL,\n"
+    "    kind TEXT NOT NULL,\n"
+    "    actor TEXT,\n"
+    "    message TEXT,\n"
+    "    data TEXT\n" /* JSON object */
+    ");\n"
+    "CREATE INDEX incident_events_incident ON incident_events (incident_id, id);\n"
+    "CREATE TABLE alerts (\n"
+    "    id {{ID}},\n"
+    "    incident_id BIGINT REFERENCES incidents (id),\n" /* NULL = unroutable */
+    "    service TEXT,\n"                                 /* NULL = unroutable */
+    "    source TEXT NOT NULL,\n"
+    "    status TEXT NOT NULL CHECK (status IN ('firing', 'resolved')),\n"
+    "    fingerprint TEXT NOT NULL,\n"
+    "    dedup_key TEXT,\n"
+    "    summary TEXT NOT NULL,\n"
+    "    severity TEXT NOT NULL,\n"
+    "    labels TEXT NOT NULL,\n"      /* JSON object */
+    "    annotations TEXT NOT NULL,\n" /* JSON object */
+    "    details TEXT,\n"              /* JSON object */
+    "    source_name TEXT,\n"
+    "    generator_url TEXT,\n"
+    "    starts_at BIGINT NOT NULL,\n"
+    "    ends_at BIGINT,\n" /* NULL = open-ended */
+    "    received_at BIGINT NOT NULL,\n"
+    "    updated_at BIGINT NOT NULL,\n"
+    "    event_count BIGINT NOT NULL DEFAULT 1,\n"
+    "    silenced_by BIGINT,\n" /* silence id */
+    "    open_key TEXT,\n"      /* NULL once resolved */
+    "    CHECK ((status = 'resolved' AND open_key IS NULL)\n"
+    "        OR (status = 'firing' AND open_key IS NOT NULL))\n"
+    ");\n"
+    "CREATE UNIQUE INDEX alerts_open_key ON alerts (open_key);\n"
+    "CREATE INDEX alerts_incident ON alerts (incident_id, id);\n"
+    "CREATE INDEX alerts_status ON alerts (status, id);\n"
+    "CREATE INDEX alerts_status_ends ON alerts (status, ends_at);\n" /* the expiry sweep */
+    "CREATE INDEX alerts_service ON alerts (service, id);\n"
+    "CREATE TABLE silences (\n"
+    "    id {{ID}},\n"
+    "    matchers TEXT NOT NULL,\n" /* JSON array */
+    "    starts_at BIGINT NOT NULL,\n"
+    "    ends_at BIGINT NOT NULL,\n"
+    "    comment TEXT NOT NULL,\n"
+    "    created_by TEXT NOT NULL,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    expired_at BIGINT,\n" /* NULL = not expired by hand */
+    "    CHECK (ends_at >= starts_at)\n"
+    ");\n"
+    "CREATE INDEX silences_ends ON silences (ends_at);\n"
+    "CREATE TABLE heartbeats (\n"
+    "    name TEXT PRIMARY KEY,\n"
+    "    last_seen_at BIGINT,\n" /* NULL = never */
+    "    state TEXT NOT NULL CHECK (state IN ('waiting', 'ok', 'missed')),\n"
+    "    updated_at BIGINT NOT NULL\n"
+    ");\n";
+
 static const struct migration migrations[] = {
     {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
+    {2, "alerts, incidents, timeline, silences, heartbeats", m2_sql, NULL, NULL},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -297,6 +297,36 @@ int store_exec(struct store_conn *conn, const char *sql, const struct db_param *
     return rc;
 }
 
+int store_savepoint(struct store_conn *conn, struct ob_error *err)
+{
+    if (!conn->in_tx)
+        return ob_fail(err, OB_EINVAL, "store_savepoint: no transaction is open");
+    return store_exec(conn, "SAVEPOINT ob_item", NULL, 0, NULL, NULL, err);
+}
+
+int store_savepoint_release(struct store_conn *conn, struct ob_error *err)
+{
+    return store_exec(conn, "RELEASE SAVEPOINT ob_item", NULL, 0, NULL, NULL, err);
+}
+
+int store_savepoint_rollback(struct store_conn *conn, struct ob_error *err)
+{
+    int rc;
+
+    if (!conn->in_tx)
+        return ob_fail(err, OB_EINVAL, "store_savepoint_rollback: no transaction is open");
+    /* Straight to the driver: this is the statement that un-dooms the transaction. */
+    rc = conn->driver->exec(conn, "ROLLBACK TO SAVEPOINT ob_item", NULL, 0, NULL, NULL, err);
+    if (rc == 0)
+        rc = conn->driver->exec(conn, "RELEASE SAVEPOINT ob_item", NULL, 0, NULL, NULL, err);
+    if (rc != 0) {
+        conn->tx_failed = true;
+        return rc;
+    }
+    conn->tx_failed = false;
+    return 0;
+}
+
 int store_ping(struct store *store, struct ob_error *err)
 {
     struct store_conn *conn;

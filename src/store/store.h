@@ -62,6 +62,17 @@ int store_commit(struct store_conn *conn, struct ob_error *err);
 /* Never fails in a way the caller can act on; errors are logged. */
 void store_rollback(struct store_conn *conn);
 
+/*
+ * One savepoint inside an open transaction, for work that may fail on its own
+ * (one event of a batch): store_savepoint() marks it, then either
+ * store_savepoint_release() keeps the work or store_savepoint_rollback()
+ * undoes it and lets the transaction go on (even after a failed statement).
+ * Not nestable.
+ */
+int store_savepoint(struct store_conn *conn, struct ob_error *err);
+int store_savepoint_release(struct store_conn *conn, struct ob_error *err);
+int store_savepoint_rollback(struct store_conn *conn, struct ob_error *err);
+
 /* Quick liveness check for /healthz ("SELECT 1"). */
 int store_ping(struct store *store, struct ob_error *err);
 

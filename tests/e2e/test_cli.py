@@ -13,7 +13,11 @@ COMMANDS = [
     ["serve"], ["check-config"], ["version"],
     ["token", "create"], ["token", "list"], ["token", "revoke"],
     ["whoami"], ["team", "list"], ["team", "show"], ["service", "list"], ["user", "list"],
-    ["audit", "list"], ["config", "reload"],
+    ["audit", "list"],
+    ["alert", "send"], ["incident", "list"], ["incident", "show"], ["incident", "ack"],
+    ["incident", "resolve"], ["incident", "escalate"], ["incident", "note"],
+    ["silence", "add"], ["silence", "list"], ["silence", "expire"],
+    ["config", "reload"],
 ]
 CLIENT_COMMANDS = [c for c in COMMANDS if c[0] in ("whoami", "team", "service", "user", "audit",
                                                   "config")]

@@ -3,7 +3,9 @@
  * cleanly; each bad input in tests/unit/fixtures/config/<case>/ is refused
  * with exactly the expected "FILE:LINE:COL: message" lines and no config;
  * libcyaml's schema errors land on the right node; durations, caps and the
- * reference count behave.
+ * reference count behave; routing (match, dedup_labels, auto_resolve,
+ * fallback_service) and heartbeats load into the model, and the look-ups by
+ * key find exactly the right object.
  *
  * Run from the repository root (fixture paths are relative to it).
  */
@@ -25,7 +27,17 @@
 #include <unistd.h>
 
 #define FIXTURES "tests/unit/fixtures/config"
-#define EXAMPLE  "examples/opsbell.yaml"
+/* matcher_parse()'s reasons (src/ingest/matcher.c) for the bad matchers of
+ * fixture bad_matcher; config adds only "<what> '<name>' has an invalid
+ * matcher: " and the position of the list entry. */
+#define MSG_BAD_REGEX                                                                              \
+    "invalid regular expression for label \"env\" at position 6: Unmatched ( or \\("
+#define MSG_BAD_OP                                                                                 \
+    "expected an operator (=, !=, =~ or !~) after label \"severity\" at position 9: "              \
+    "\"!!\"info\"\""
+#define MSG_BAD_NAME                                                                               \
+    "invalid label name at position 1: \"1abc=\"x\"\" (names are [a-zA-Z_][a-zA-Z0-9_]*)"
+#define EXAMPLE "examples/opsbell.yaml"
 
 /* ---- helpers ---- */
 
@@ -245,6 +257,26 @@ static void test_example_loads(void **state)
     assert_null(config_find_policy(cfg, "nope"));
     assert_null(config_find_team(cfg, "nope"));
 
+    /* routing and heartbeats of the example */
+    assert_int_equal(team->match.count, 1);
+    assert_string_equal(team->match.items[0].name, "team");
+    assert_ptr_equal(team->fallback_service, config_find_service(cfg, "edge"));
+    assert_int_equal(svc->match.count, 2);
+    assert_int_equal(svc->match.items[0].op, MATCH_REGEX);
+    assert_string_equal(svc->match.items[0].value, "Kube.*");
+    assert_int_equal(svc->dedup_label_count, 3);
+    assert_string_equal(svc->dedup_labels[2], "namespace");
+    assert_true(svc->auto_resolve);
+    assert_false(config_find_service(cfg, "postgres")->auto_resolve);
+    assert_int_equal(config_find_service(cfg, "edge")->match.count, 0);
+    assert_int_equal(cfg->teams[0].heartbeat_count, 1);
+    assert_string_equal(cfg->teams[0].heartbeats[0].name, "nightly-invoicing");
+    assert_int_equal(cfg->teams[0].heartbeats[0].interval_seconds, 86400);
+    assert_int_equal(cfg->teams[0].heartbeats[0].grace_seconds, 3600);
+    assert_ptr_equal(config_find_heartbeat_by_key(cfg, "hb-invoicing-3e7a91c4d05b"),
+                     &cfg->teams[0].heartbeats[0]);
+    assert_ptr_equal(config_find_service_by_key(cfg, "pl-k8s-5f2c9a71d3e04b88"), svc);
+
     config_unref(cfg);
     config_diags_release(&d);
 }
@@ -295,7 +327,8 @@ static void test_unknown_key(void **state)
     (void)state;
     EXPECT_LOAD_FAILS("unknown_key",
                       "@/teams/platform/services.yaml:4:5: unknown key 'escalation' (expected one "
-                      "of: name, team, description, escalation_policy, integration_key)");
+                      "of: name, team, description, escalation_policy, integration_key, match, "
+                      "dedup_labels, auto_resolve)");
 }
 
 static void test_wrong_type(void **state)
@@ -443,6 +476,327 @@ static void test_stray_team_files(void **state)
         "not part of any team",
         "@/teams/Bad Name:1:1: team directory name 'Bad Name' is not a valid team name "
         "(use 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or digit)");
+}
+
+/* ---- routing and heartbeats: bad inputs ---- */
+
+static void test_bad_matcher(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "bad_matcher",
+        "@/teams/ops/ops.yaml:4:7: team 'ops' has an invalid matcher: " MSG_BAD_REGEX,
+        "@/teams/ops/ops.yaml:10:9: service 'api' has an invalid matcher: " MSG_BAD_OP,
+        "@/teams/ops/ops.yaml:11:9: service 'api' has an invalid matcher: " MSG_BAD_NAME);
+}
+
+static void test_bad_dedup_label(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("bad_dedup_label",
+                      "@/teams/ops/ops.yaml:4:41: service 'api' has invalid dedup label 'my-label' "
+                      "(use a label name: a letter or '_', then letters, digits or '_', at most "
+                      "128)",
+                      "@/teams/ops/ops.yaml:4:53: service 'api' lists dedup label 'alertname' "
+                      "twice (first at @/teams/ops/ops.yaml:4:20)",
+                      "@/teams/ops/ops.yaml:4:64: service 'api' has invalid dedup label '9lives' "
+                      "(use a label name: a letter or '_', then letters, digits or '_', at most "
+                      "128)");
+}
+
+static void test_bad_auto_resolve(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "bad_auto_resolve",
+        "@/teams/ops/ops.yaml:4:19: service 'api' has auto_resolve 'yes' (expected true or false)",
+        "@/teams/ops/ops.yaml:7:19: service 'web' has auto_resolve 'False' (expected true or "
+        "false)");
+}
+
+static void test_fallback_dangling(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("fallback_dangling", "@/teams/ops/team.yaml:3:21: team 'ops' names unknown "
+                                           "fallback_service 'no-such-service'");
+}
+
+static void test_fallback_other_team(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("fallback_other_team",
+                      "@/teams/a/a.yaml:2:21: team 'a' names fallback_service 'b-web' of team "
+                      "'b'; a team's fallback_service must be a service of its own team 'a'");
+}
+
+static void test_heartbeat_dangling_service(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("heartbeat_dangling_service",
+                      "@/teams/a/a.yaml:6:14: heartbeat 'a-backup' names unknown service "
+                      "'no-such-service'",
+                      "@/teams/a/a.yaml:10:14: heartbeat 'a-cron' names service 'b-web' of team "
+                      "'b'; a heartbeat may use only services of its own team 'a'");
+}
+
+static void test_duplicate_heartbeat(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("duplicate_heartbeat",
+                      "@/teams/b/b.yaml:5:11: duplicate heartbeat name 'nightly' (first defined "
+                      "at @/teams/a/a.yaml:5:11)");
+}
+
+static void test_duplicate_heartbeat_key(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+
+    (void)state;
+    EXPECT_LOAD_FAILS("duplicate_heartbeat_key",
+                      "@/teams/b/b.yaml:8:10: heartbeat 'b-nightly' has the same key as heartbeat "
+                      "'a-nightly' at @/teams/a/a.yaml:8:10");
+    /* A key is a credential: never in a message. */
+    assert_int_equal(config_load(FIXTURES "/duplicate_heartbeat_key/opsbell.yaml", &cfg, &d),
+                     OB_EINVAL);
+    assert_false(diags_mention(&d, "hb-shared-key-0001"));
+    config_diags_release(&d);
+}
+
+static void test_heartbeat_key_is_integration_key(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+
+    (void)state;
+    EXPECT_LOAD_FAILS("heartbeat_key_is_integration_key",
+                      "@/teams/b/b.yaml:8:10: heartbeat 'b-nightly' has the same key as the "
+                      "integration_key of service 'a-web' at @/teams/a/a.yaml:4:22");
+    assert_int_equal(
+        config_load(FIXTURES "/heartbeat_key_is_integration_key/opsbell.yaml", &cfg, &d),
+        OB_EINVAL);
+    assert_false(diags_mention(&d, "a-web-key-7f3e9c21"));
+    config_diags_release(&d);
+}
+
+static void test_bad_heartbeat_interval(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "bad_heartbeat_interval",
+        "@/teams/ops/ops.yaml:7:15: heartbeat 'too-often' has interval '5s' outside 10s to 30d",
+        "@/teams/ops/ops.yaml:11:15: heartbeat 'too-rare' has interval '31d' outside 10s to 30d",
+        "@/teams/ops/ops.yaml:15:15: heartbeat 'garbled' has invalid interval 'every hour' (use a "
+        "duration such as 90s, 5m or 1h30m)",
+        "@/teams/ops/ops.yaml:20:12: heartbeat 'long-grace' has grace '1d1s' outside 0s to 1d");
+}
+
+static void test_bad_heartbeat_severity(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS("bad_heartbeat_severity",
+                      "@/teams/ops/ops.yaml:9:15: heartbeat 'backup' has severity 'urgent' "
+                      "(expected one of critical, error, warning, info)");
+}
+
+/* ---- routing and heartbeats: a valid tree ---- */
+
+static void test_routing_loads(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    const struct config_team *pay, *pl;
+    const struct config_service *checkout, *catchall, *k8s;
+    const struct config_heartbeat *hb, *queue, *backup;
+    char buf[256];
+
+    (void)state;
+    assert_int_equal(config_load(FIXTURES "/routing_ok/opsbell.yaml", &cfg, &d), 0);
+    if (d.count != 0)
+        dump_diags(&d);
+    assert_int_equal(d.count, 0);
+    pay = config_find_team(cfg, "payments");
+    pl = config_find_team(cfg, "platform");
+    assert_non_null(pay);
+    assert_non_null(pl);
+
+    /* the team: match and fallback */
+    assert_int_equal(pay->match.count, 2);
+    assert_string_equal(pay->match.items[0].name, "team");
+    assert_int_equal(pay->match.items[0].op, MATCH_EQUAL);
+    assert_string_equal(pay->match.items[0].value, "payments");
+    assert_string_equal(pay->match.items[1].name, "env");
+    assert_int_equal(pay->match.items[1].op, MATCH_REGEX);
+    assert_string_equal(pay->match.items[1].value, "prod|staging");
+    assert_true(pay->match.items[1].has_re);
+    assert_string_equal(pay->fallback_service_name, "payments-catchall");
+    catchall = config_find_service(cfg, "payments-catchall");
+    assert_ptr_equal(pay->fallback_service, catchall);
+    assert_ptr_equal(catchall->team, pay);
+    assert_int_equal(pl->match.count, 0);
+    assert_null(pl->match.items);
+    assert_null(pl->fallback_service_name);
+    assert_null(pl->fallback_service);
+
+    /* services */
+    checkout = config_find_service(cfg, "checkout");
+    assert_non_null(checkout);
+    assert_int_equal(checkout->match.count, 2);
+    assert_string_equal(checkout->match.items[0].name, "alertname");
+    assert_int_equal(checkout->match.items[0].op, MATCH_REGEX);
+    assert_string_equal(checkout->match.items[0].value, "Checkout.*");
+    assert_string_equal(checkout->match.items[1].name, "severity");
+    assert_int_equal(checkout->match.items[1].op, MATCH_NOT_EQUAL);
+    assert_string_equal(checkout->match.items[1].value, "info");
+    matcher_format(&checkout->match.items[1], buf, sizeof(buf));
+    assert_string_equal(buf, "severity!=\"info\"");
+    assert_int_equal(checkout->dedup_label_count, 2);
+    assert_string_equal(checkout->dedup_labels[0], "alertname");
+    assert_string_equal(checkout->dedup_labels[1], "instance");
+    assert_false(checkout->auto_resolve);
+    /* defaults */
+    assert_int_equal(catchall->match.count, 0);
+    assert_int_equal(catchall->dedup_label_count, 0);
+    assert_null(catchall->dedup_labels);
+    assert_true(catchall->auto_resolve);
+    assert_null(catchall->integration_key);
+
+    /* heartbeats */
+    assert_int_equal(pay->heartbeat_count, 2);
+    hb = &pay->heartbeats[0];
+    assert_string_equal(hb->name, "nightly-settlement");
+    assert_ptr_equal(hb->team, pay);
+    assert_string_equal(hb->service_name, "checkout");
+    assert_ptr_equal(hb->service, checkout);
+    assert_int_equal(hb->interval_seconds, 86400);
+    assert_int_equal(hb->grace_seconds, 1800);
+    assert_string_equal(hb->key, "hb-settlement-9a8b7c6d");
+    assert_string_equal(hb->summary, "The nightly settlement job did not report");
+    assert_string_equal(hb->severity, "warning"); /* "Warning" in the file */
+    queue = &pay->heartbeats[1];
+    assert_string_equal(queue->name, "queue-worker");
+    assert_ptr_equal(queue->service, catchall);
+    assert_int_equal(queue->interval_seconds, 90);
+    assert_int_equal(queue->grace_seconds, 0);
+    assert_string_equal(queue->summary, "heartbeat 'queue-worker' missed its check-in");
+    assert_string_equal(queue->severity, "critical");
+    assert_int_equal(pl->heartbeat_count, 1);
+    backup = &pl->heartbeats[0];
+    k8s = config_find_service(cfg, "k8s");
+    assert_ptr_equal(backup->service, k8s);
+    assert_ptr_equal(backup->team, pl);
+
+    /* look-ups by name */
+    assert_ptr_equal(config_find_heartbeat(cfg, "nightly-settlement"), hb);
+    assert_ptr_equal(config_find_heartbeat(cfg, "backup"), backup);
+    assert_null(config_find_heartbeat(cfg, "checkout"));
+    assert_null(config_find_heartbeat(cfg, NULL));
+    assert_null(config_find_heartbeat(NULL, "backup"));
+
+    /* look-ups by key: exact match only, whatever the length or prefix */
+    assert_ptr_equal(config_find_service_by_key(cfg, "pay-checkout-key-01"), checkout);
+    assert_ptr_equal(config_find_service_by_key(cfg, "pl-k8s-key-000001"), k8s);
+    assert_null(config_find_service_by_key(cfg, "pay-checkout-key-0"));
+    assert_null(config_find_service_by_key(cfg, "pay-checkout-key-011"));
+    assert_null(config_find_service_by_key(cfg, "pay-checkout-key-02"));
+    assert_null(config_find_service_by_key(cfg, "PAY-CHECKOUT-KEY-01"));
+    assert_null(config_find_service_by_key(cfg, ""));
+    assert_null(config_find_service_by_key(cfg, NULL));
+    assert_null(config_find_service_by_key(NULL, "pay-checkout-key-01"));
+    assert_null(config_find_service_by_key(cfg, "hb-settlement-9a8b7c6d")); /* a heartbeat's */
+    assert_ptr_equal(config_find_heartbeat_by_key(cfg, "hb-settlement-9a8b7c6d"), hb);
+    assert_ptr_equal(config_find_heartbeat_by_key(cfg, "hb-queue-worker-00000001"), queue);
+    assert_ptr_equal(config_find_heartbeat_by_key(cfg, "hb-pl-backup-0001"), backup);
+    assert_null(config_find_heartbeat_by_key(cfg, "hb-settlement-9a8b7c6"));
+    assert_null(config_find_heartbeat_by_key(cfg, "hb-settlement-9a8b7c6e"));
+    assert_null(config_find_heartbeat_by_key(cfg, "pay-checkout-key-01")); /* a service's */
+    assert_null(config_find_heartbeat_by_key(cfg, ""));
+    assert_null(config_find_heartbeat_by_key(cfg, NULL));
+    assert_null(config_find_heartbeat_by_key(NULL, "hb-pl-backup-0001"));
+
+    config_unref(cfg);
+    config_diags_release(&d);
+}
+
+/* What config_check_buffer finds in one team file with routing and heartbeats. */
+static void test_check_buffer_routing(void **state)
+{
+    struct config_diags d = {0};
+    char yaml[4096];
+    size_t n = 0;
+    static const char ok[] = "team:\n  match: [team=\"ops\"]\n  fallback_service: elsewhere\n"
+                             "heartbeats:\n  - {name: hb, service: in-another-file, interval: 10s,"
+                             " grace: 1d, key: abcdefgh, severity: INFO}\n";
+
+    (void)state;
+    /* References to services (which may be in another file) are not checked. */
+    assert_int_equal(config_check_buffer(CONFIG_DOC_TEAM, "t.yaml", "ops", ok, strlen(ok), &d), 0);
+    assert_int_equal(d.count, 0);
+
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "heartbeats:\n  - name: hb\n    service: api\n    interval: 1m\n",
+                        "doc.yaml:2:5: missing required key 'key'");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "heartbeats:\n  - name: hb\n    service: api\n    interval: 1m\n"
+                        "    key: abcdefgh\n    every: 1m\n",
+                        "doc.yaml:6:5: unknown key 'every' (expected one of: name, team, service, "
+                        "interval, grace, key, summary, severity)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "services:\n  - name: api\n    escalation_policy: p\n"
+                        "    match: '{team=\"payments\"}'\n",
+                        "doc.yaml:4:12: 'match' must be a list, not a single value");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "services:\n  - name: api\n    escalation_policy: p\n"
+                        "    auto_resolve: [true]\n",
+                        "doc.yaml:4:19: 'auto_resolve' must be a single value, not a list");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "team:\n  fallback_service: \"\"\n",
+                        "doc.yaml:2:21: team 'ops' has an empty fallback_service");
+    /* Values of one heartbeat, and keys never printed; duplicates within a file. */
+    EXPECT_BUFFER_FAILS(
+        CONFIG_DOC_TEAM,
+        "heartbeats:\n"
+        "  - name: Bad\n    team: web\n    service: \"\"\n    interval: 1m\n"
+        "    key: short\n    summary: \"  \"\n"
+        "  - name: hb2\n    service: api\n    interval: 1m\n    key: \"has space 123\"\n"
+        "  - name: hb3\n    service: api\n    interval: 1m\n    key: same-key-1234\n"
+        "  - name: hb3\n    service: api\n    interval: 1m\n    key: same-key-1234\n",
+        "doc.yaml:2:11: heartbeat name 'Bad' is invalid (use 1 to 63 of a-z, 0-9, '.', '_', '-', "
+        "starting with a letter or digit)",
+        "doc.yaml:3:11: heartbeat 'Bad' declares team 'web' but teams/ops/ may define only team "
+        "'ops' objects",
+        "doc.yaml:4:14: heartbeat 'Bad' has an empty service",
+        "doc.yaml:6:10: heartbeat 'Bad' has an invalid key (use 8 to 128 of A-Z, a-z, 0-9, '.', "
+        "'_', '~', '-')",
+        "doc.yaml:7:14: heartbeat 'Bad' has an empty summary",
+        "doc.yaml:11:10: heartbeat 'hb2' has an invalid key (use 8 to 128 of A-Z, a-z, 0-9, '.', "
+        "'_', '~', '-')",
+        "doc.yaml:16:11: duplicate heartbeat name 'hb3' (first defined at doc.yaml:12:11)",
+        "doc.yaml:19:10: heartbeat 'hb3' has the same key as heartbeat 'hb3' at doc.yaml:15:10");
+    /* A heartbeat key equal to an integration key of the same file. */
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "services:\n  - name: api\n    escalation_policy: p\n"
+                        "    integration_key: shared-key-99\n"
+                        "heartbeats:\n  - name: hb\n    service: api\n    interval: 1m\n"
+                        "    key: shared-key-99\n",
+                        "doc.yaml:9:10: heartbeat 'hb' has the same key as the integration_key "
+                        "of service 'api' at doc.yaml:4:22");
+    /* A summary becomes an alert's summary: at most 1024 bytes. */
+    n = (size_t)snprintf(yaml, sizeof(yaml),
+                         "heartbeats:\n  - name: hb\n    service: api\n    interval: 1m\n"
+                         "    key: abcdefgh\n    summary: ");
+    for (int i = 0; i < 1025; i++)
+        yaml[n++] = 'x';
+    yaml[n++] = '\n';
+    yaml[n] = '\0';
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, yaml,
+                        "doc.yaml:6:14: heartbeat 'hb' has a summary longer than 1024 bytes");
+    /* At most 64 matchers in one match: list. */
+    n = (size_t)snprintf(yaml, sizeof(yaml), "team:\n  match:\n");
+    for (int i = 0; i < 65; i++)
+        n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "    - a%d=\"b\"\n", i);
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, yaml,
+                        "doc.yaml:67:7: 'match' has too many entries (at most 64)");
+    config_diags_release(&d);
 }
 
 /* Semantic problems in several files are all reported, in file order. */
@@ -894,6 +1248,19 @@ int main(void)
         cmocka_unit_test(test_bad_storage),
         cmocka_unit_test(test_missing_users_file),
         cmocka_unit_test(test_stray_team_files),
+        cmocka_unit_test(test_bad_matcher),
+        cmocka_unit_test(test_bad_dedup_label),
+        cmocka_unit_test(test_bad_auto_resolve),
+        cmocka_unit_test(test_fallback_dangling),
+        cmocka_unit_test(test_fallback_other_team),
+        cmocka_unit_test(test_heartbeat_dangling_service),
+        cmocka_unit_test(test_duplicate_heartbeat),
+        cmocka_unit_test(test_duplicate_heartbeat_key),
+        cmocka_unit_test(test_heartbeat_key_is_integration_key),
+        cmocka_unit_test(test_bad_heartbeat_interval),
+        cmocka_unit_test(test_bad_heartbeat_severity),
+        cmocka_unit_test(test_routing_loads),
+        cmocka_unit_test(test_check_buffer_routing),
         cmocka_unit_test(test_many_errors_at_once),
         cmocka_unit_test(test_diags_are_appended),
         cmocka_unit_test(test_diags_print),

@@ -1,0 +1,291 @@
+/*
+ * handlers_ingest.c - the ingestion doors over HTTP: parse, submit to the
+ * pipeline (which answers only after the commit), reply in each sender's
+ * own dialect.
+ */
+#include "api/api.h"
+
+#include "config/config.h"
+#include "daemon/app.h"
+#include "ingest/door.h"
+#include "ingest/ingest.h"
+#include "store/incidents.h"
+#include "store/store.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Run a parsed batch through the pipeline. Returns 0 with *results (owned,
+ * batch->count entries), or answers resp itself (5xx) and returns non-zero.
+ */
+static int submit_batch(struct app *app, struct http_request *req, struct alert_batch *batch,
+                        struct ingest_result **results, struct http_response *resp)
+{
+    struct ob_error err = {0};
+
+    *results = calloc(batch->count > 0 ? batch->count : 1, sizeof(**results));
+    if (*results == NULL) {
+        http_response_error(resp, 503, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < batch->count; i++)
+        route_prepare_event(&batch->events[i]);
+    if (ingest_submit(app->ingest, batch, *results, &err) != 0) {
+        log_emit(LOG_LEVEL_ERROR, "ingest", req->request_id, "batch not accepted", "error",
+                 err.msg, (const char *)NULL);
+        http_response_error(resp, 503, "alerts not accepted, retry: %s", err.msg);
+        free(*results);
+        *results = NULL;
+        return -1;
+    }
+    for (size_t i = 0; i < batch->count; i++) {
+        if ((*results)[i].outcome == INGEST_UNROUTABLE && (*results)[i].code == 0)
+            log_emit(LOG_LEVEL_WARN, "ingest", req->request_id,
+                     "alert kept but unroutable: no service matched", "fingerprint",
+                     batch->events[i].fingerprint, "summary", batch->events[i].summary,
+                     (const char *)NULL);
+    }
+    return 0;
+}
+
+static json_t *result_json(const struct ingest_result *r)
+{
+    json_t *obj;
+
+    if (r->code != 0)
+        return json_pack("{s:s, s:s}", "status", "error", "error", r->message);
+    obj = json_pack("{s:s, s:s, s:s?}", "status", ingest_outcome_name(r->outcome), "dedup_key",
+                    r->dedup_key, "service", r->service[0] != '\0' ? r->service : NULL);
+    if (r->incident_id != 0)
+        json_object_set_new(obj, "incident_id", json_integer(r->incident_id));
+    if (r->silenced)
+        json_object_set_new(obj, "silenced", json_true());
+    return obj;
+}
+
+/* The first event failure, when every event failed the same way: such a
+ * batch is the sender's mistake (an unknown key), not a partial success. */
+static const struct ingest_result *all_failed(const struct ingest_result *results, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (results[i].code == 0)
+            return NULL;
+    }
+    return n > 0 ? &results[0] : NULL;
+}
+
+void api_ingest_alertmanager(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct alert_batch batch = {0};
+    struct ingest_result *results = NULL;
+    struct ob_error err = {0};
+    const struct ingest_result *failed;
+
+    if (door_parse_alertmanager_api(req->body, req->body_len, store_now_ms(), &batch, &err) != 0) {
+        http_response_from_error(resp, &err);
+        return;
+    }
+    if (submit_batch(app, req, &batch, &results, resp) != 0)
+        goto out;
+    failed = all_failed(results, batch.count);
+    if (failed != NULL)
+        http_response_error(resp, ob_code_http_status(failed->code), "%s", failed->message);
+    else /* Alertmanager answers an empty 200. */
+        http_response_set(resp, 200, "application/json", "", 0);
+out:
+    free(results);
+    alert_batch_release(&batch);
+}
+
+void api_ingest_webhook(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct alert_batch batch = {0};
+    struct ingest_result *results = NULL;
+    struct ob_error err = {0};
+    const struct ingest_result *failed;
+    json_t *arr;
+
+    if (door_parse_alertmanager_webhook(req->body, req->body_len, http_request_param(req, "key"),
+                                        store_now_ms(), &batch, &err) != 0) {
+        http_response_from_error(resp, &err);
+        return;
+    }
+    if (submit_batch(app, req, &batch, &results, resp) != 0)
+        goto out;
+    failed = all_failed(results, batch.count);
+    if (failed != NULL) {
+        http_response_error(resp, ob_code_http_status(failed->code), "%s", failed->message);
+        goto out;
+    }
+    arr = json_array();
+    for (size_t i = 0; i < batch.count; i++)
+        json_array_append_new(arr, result_json(&results[i]));
+    api_reply_json(resp, 200, json_pack("{s:s, s:o}", "status", "ok", "alerts", arr));
+out:
+    free(results);
+    alert_batch_release(&batch);
+}
+
+void api_ingest_generic(void *app, struct http_request *req, struct http_response *resp)
+{
+    const struct auth_principal *p = api_principal(req);
+    struct alert_batch batch = {0};
+    struct ingest_result *results = NULL;
+    struct ob_error err = {0};
+    json_t *arr;
+
+    if (!api_content_type_is_json(http_request_header(req, "Content-Type"))) {
+        http_response_error(resp, 415, "Content-Type must be application/json");
+        return;
+    }
+    if (door_parse_generic(req->body, req->body_len, store_now_ms(), &batch, &err) != 0) {
+        http_response_from_error(resp, &err);
+        return;
+    }
+    /* A team token may send only to its own team's services. */
+    if (p->team[0] != '\0') {
+        struct config *cfg = app_config_get(app);
+        for (size_t i = 0; i < batch.count; i++) {
+            struct route_decision route;
+            if (route_event(cfg, &batch.events[i], &route, NULL) == 0 && route.service != NULL &&
+                strcmp(route.service->team->name, p->team) != 0) {
+                http_response_error(resp, 403, "token '%s' may send only to team %s", p->name,
+                                    p->team);
+                config_unref(cfg);
+                goto out;
+            }
+        }
+        config_unref(cfg);
+    }
+    if (submit_batch(app, req, &batch, &results, resp) != 0)
+        goto out;
+    arr = json_array();
+    for (size_t i = 0; i < batch.count; i++)
+        json_array_append_new(arr, result_json(&results[i]));
+    {
+        const struct ingest_result *failed = all_failed(results, batch.count);
+        if (failed != NULL) {
+            api_reply_json(resp, ob_code_http_status(failed->code),
+                           json_pack("{s:s, s:o}", "error", failed->message, "alerts", arr));
+            goto out;
+        }
+    }
+    api_reply_json(resp, 202, json_pack("{s:s, s:o}", "status", "accepted", "alerts", arr));
+out:
+    free(results);
+    alert_batch_release(&batch);
+}
+
+static void pagerduty_invalid(struct http_response *resp, const char *message, json_t *errors)
+{
+    if (errors == NULL) {
+        errors = json_array();
+        json_array_append_new(errors, json_string(message));
+    }
+    api_reply_json(resp, 400,
+                   json_pack("{s:s, s:s, s:o}", "status", "invalid event", "message",
+                             "Event object is invalid", "errors", errors));
+}
+
+void api_ingest_pagerduty(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct alert_batch batch = {0};
+    struct ingest_result *results = NULL;
+    struct ob_error err = {0};
+    json_t *errors = NULL;
+
+    if (door_parse_pagerduty(req->body, req->body_len, store_now_ms(), &batch, &errors, &err) !=
+        0) {
+        pagerduty_invalid(resp, err.msg, errors);
+        return;
+    }
+    if (submit_batch(app, req, &batch, &results, resp) != 0)
+        goto out;
+    if (results[0].code == OB_ENOTFOUND) {
+        pagerduty_invalid(resp, "Invalid routing key", NULL);
+        goto out;
+    }
+    if (results[0].code != 0) {
+        http_response_error(resp, ob_code_http_status(results[0].code), "%s", results[0].message);
+        goto out;
+    }
+    api_reply_json(resp, 202,
+                   json_pack("{s:s, s:s, s:s}", "status", "success", "message", "Event processed",
+                             "dedup_key", results[0].dedup_key));
+out:
+    free(results);
+    alert_batch_release(&batch);
+}
+
+/* GET /api/v2/alerts: the firing alerts in Alertmanager's gettableAlert shape. */
+void api_alertmanager_list(void *app_ptr, struct http_request *req, struct http_response *resp)
+{
+    struct app *app = app_ptr;
+    struct alert_filter filter = {.status = "firing", .limit = 10000};
+    struct alert_row *rows = NULL;
+    struct store_conn *conn = NULL;
+    struct ob_error err = {0};
+    size_t count = 0;
+    json_t *arr;
+
+    if (store_acquire(app->store, &conn, &err) != 0 ||
+        store_alert_list(conn, &filter, &rows, &count, &err) != 0) {
+        http_response_from_error(resp, &err);
+        goto out;
+    }
+    arr = json_array();
+    for (size_t i = 0; i < count; i++) {
+        const struct alert_row *a = &rows[i];
+        char starts[40], ends[40], updated[40];
+        json_t *labels = json_loads(a->labels, 0, NULL);
+        json_t *annotations = json_loads(a->annotations, 0, NULL);
+        json_t *silenced_by = json_array();
+        door_format_time(a->starts_at_ms, starts, sizeof(starts));
+        door_format_time(a->ends_at_ms != 0 ? a->ends_at_ms : a->updated_at_ms + 5 * 60 * 1000,
+                         ends, sizeof(ends));
+        door_format_time(a->updated_at_ms, updated, sizeof(updated));
+        if (a->silenced_by != 0) {
+            char id[24];
+            snprintf(id, sizeof(id), "%lld", (long long)a->silenced_by);
+            json_array_append_new(silenced_by, json_string(id));
+        }
+        json_array_append_new(
+            arr, json_pack("{s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:[{s:s}], s:{s:s, s:o, s:[]}}",
+                           "labels", labels != NULL ? labels : json_object(), "annotations",
+                           annotations != NULL ? annotations : json_object(), "startsAt", starts,
+                           "endsAt", ends, "updatedAt", updated, "generatorURL",
+                           a->generator_url != NULL ? a->generator_url : "", "fingerprint",
+                           a->fingerprint, "receivers", "name",
+                           a->service != NULL ? a->service : "unroutable", "status", "state",
+                           a->silenced_by != 0 ? "suppressed" : "active", "silencedBy",
+                           silenced_by, "inhibitedBy"));
+    }
+    api_reply_json(resp, 200, arr);
+out:
+    alert_row_array_free(rows, count);
+    store_release(conn);
+}
+
+/* POST (or GET, for a bare curl in a cron job) /api/v1/heartbeats/{key}. */
+void api_heartbeat_checkin(void *app_ptr, struct http_request *req, struct http_response *resp)
+{
+    struct app *app = app_ptr;
+    struct config *cfg = app_config_get(app);
+    const struct config_heartbeat *hb = config_find_heartbeat_by_key(cfg, http_request_param(req, "key"));
+    struct ob_error err = {0};
+
+    if (hb == NULL) {
+        http_response_error(resp, 404, "unknown heartbeat key");
+        goto out;
+    }
+    if (heartbeat_checkin(app->ingest, hb, store_now_ms(), &err) != 0) {
+        http_response_error(resp, 503, "check-in not recorded, retry: %s", err.msg);
+        goto out;
+    }
+    api_reply_json(resp, 200, json_pack("{s:s, s:s}", "status", "ok", "heartbeat", hb->name));
+out:
+    config_unref(cfg);
+}

@@ -1,0 +1,49 @@
+/*
+ * ingest_internal.h - what writer.c and apply.c share; not for other subsystems.
+ */
+#ifndef OPSBELL_INGEST_INGEST_INTERNAL_H
+#define OPSBELL_INGEST_INGEST_INTERNAL_H
+
+#include "ingest/ingest.h"
+#include "ingest/matcher.h"
+
+struct store_conn;
+
+/* The silences in force during one commit, matchers compiled. */
+struct active_silence {
+    int64_t id;
+    struct matcher_set matchers;
+};
+
+struct silence_cache {
+    struct active_silence *items;
+    size_t count;
+};
+
+/* Load the silences active at now_ms. Unparseable stored matchers are skipped
+ * (logged), never fatal: a bad silence must not stop alerts. */
+int silence_cache_load(struct store_conn *conn, int64_t now_ms, struct silence_cache *out,
+                       struct ob_error *err);
+void silence_cache_release(struct silence_cache *cache);
+
+/* Everything one event needs while the transaction is open. */
+struct apply_ctx {
+    struct store_conn *conn;
+    const struct config *cfg;
+    const struct silence_cache *silences;
+    int64_t now_ms;
+};
+
+/*
+ * Apply one event inside the open transaction. Returns 0 (result filled) or
+ * a negative code; OB_ECONFLICT means another writer opened the same
+ * incident or alert concurrently, and the caller retries the event once.
+ */
+int apply_event(const struct apply_ctx *ctx, const struct alert_event *ev,
+                struct ingest_result *result, struct ob_error *err);
+
+/* The writer's store and a new reference to the configuration in force (writer.c). */
+struct store *ingest_store(struct ingest *ing);
+struct config *ingest_config(struct ingest *ing);
+
+#endif

@@ -24,19 +24,18 @@ static json_t *ms_or_null(int64_t ms)
 
 static json_t *incident_json(const struct incident *inc)
 {
-    json_t *obj = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}", "id",
-                            (json_int_t)inc->id, "service", inc->service, "team", inc->team,
-                            "incident_key", inc->incident_key, "status", inc->status, "summary",
-                            inc->summary, "severity", inc->severity, "silenced", inc->silenced,
-                            "alert_count", (json_int_t)inc->alert_count, "open_alerts",
-                            (json_int_t)inc->open_alerts, "created_at_ms",
-                            (json_int_t)inc->created_at_ms, "updated_at_ms",
-                            (json_int_t)inc->updated_at_ms);
+    json_t *obj = json_pack(
+        "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I}", "id", (json_int_t)inc->id,
+        "service", inc->service, "team", inc->team, "incident_key", inc->incident_key, "status",
+        inc->status, "summary", inc->summary, "severity", inc->severity, "silenced", inc->silenced,
+        "alert_count", (json_int_t)inc->alert_count, "open_alerts", (json_int_t)inc->open_alerts,
+        "created_at_ms", (json_int_t)inc->created_at_ms, "updated_at_ms",
+        (json_int_t)inc->updated_at_ms);
 
     json_object_set_new(obj, "acknowledged_at_ms", ms_or_null(inc->acknowledged_at_ms));
-    json_object_set_new(obj, "acknowledged_by", inc->acknowledged_by != NULL
-                                                    ? json_string(inc->acknowledged_by)
-                                                    : json_null());
+    json_object_set_new(obj, "acknowledged_by",
+                        inc->acknowledged_by != NULL ? json_string(inc->acknowledged_by)
+                                                     : json_null());
     json_object_set_new(obj, "resolved_at_ms", ms_or_null(inc->resolved_at_ms));
     json_object_set_new(obj, "resolved_by",
                         inc->resolved_by != NULL ? json_string(inc->resolved_by) : json_null());
@@ -106,8 +105,7 @@ void api_incidents_list(void *app_ptr, struct http_request *req, struct http_res
     if (filter.status != NULL && strcmp(filter.status, "open") != 0 &&
         strcmp(filter.status, "triggered") != 0 && strcmp(filter.status, "acknowledged") != 0 &&
         strcmp(filter.status, "resolved") != 0) {
-        http_response_error(resp, 400,
-                            "status must be open, triggered, acknowledged or resolved");
+        http_response_error(resp, 400, "status must be open, triggered, acknowledged or resolved");
         return;
     }
     filter.team = http_request_query(req, "team");
@@ -140,8 +138,8 @@ out:
 
 /* Load the incident named by the {id} parameter and check the caller may see
  * it; answers resp itself on failure. */
-static int load_incident(struct store_conn *conn, struct http_request *req,
-                         struct incident *inc, struct http_response *resp)
+static int load_incident(struct store_conn *conn, struct http_request *req, struct incident *inc,
+                         struct http_response *resp)
 {
     struct ob_error err = {0};
     int64_t id;
@@ -195,25 +193,23 @@ void api_incident_show(void *app_ptr, struct http_request *req, struct http_resp
     for (size_t i = 0; i < n_events; i++) {
         const struct incident_event *ev = &events[i];
         json_t *data = ev->data != NULL ? json_loads(ev->data, 0, NULL) : NULL;
-        json_array_append_new(timeline,
-                              json_pack("{s:I, s:I, s:s, s:s?, s:s?, s:o?}", "id",
-                                        (json_int_t)ev->id, "at_ms", (json_int_t)ev->at_ms,
-                                        "kind", ev->kind, "actor", ev->actor, "message",
-                                        ev->message, "data", data));
+        json_array_append_new(timeline, json_pack("{s:I, s:I, s:s, s:s?, s:s?, s:o?}", "id",
+                                                  (json_int_t)ev->id, "at_ms",
+                                                  (json_int_t)ev->at_ms, "kind", ev->kind, "actor",
+                                                  ev->actor, "message", ev->message, "data", data));
     }
     alert_arr = json_array();
     for (size_t i = 0; i < n_alerts; i++) {
         const struct alert_row *a = &alerts[i];
         json_t *labels = json_loads(a->labels, 0, NULL);
         json_array_append_new(
-            alert_arr, json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s, s:o, s:I, s:I, s:I}", "id",
-                                 (json_int_t)a->id, "status", a->status, "source", a->source,
-                                 "fingerprint", a->fingerprint, "dedup_key", a->dedup_key,
-                                 "summary", a->summary, "labels",
-                                 labels != NULL ? labels : json_object(), "event_count",
-                                 (json_int_t)a->event_count, "starts_at_ms",
-                                 (json_int_t)a->starts_at_ms, "updated_at_ms",
-                                 (json_int_t)a->updated_at_ms));
+            alert_arr,
+            json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s, s:o, s:I, s:I, s:I}", "id",
+                      (json_int_t)a->id, "status", a->status, "source", a->source, "fingerprint",
+                      a->fingerprint, "dedup_key", a->dedup_key, "summary", a->summary, "labels",
+                      labels != NULL ? labels : json_object(), "event_count",
+                      (json_int_t)a->event_count, "starts_at_ms", (json_int_t)a->starts_at_ms,
+                      "updated_at_ms", (json_int_t)a->updated_at_ms));
     }
     json_object_set_new(obj, "alerts", alert_arr);
     json_object_set_new(obj, "timeline", timeline);
@@ -255,6 +251,15 @@ static void incident_action(struct app *app, struct http_request *req, struct ht
     if (new_status != NULL &&
         store_incident_set_status(conn, inc.id, new_status, origin.actor, now, &err) != 0)
         goto fail;
+    /* A resolved incident has no firing alerts: if the sender still fires,
+     * its next re-send opens a new incident, as PagerDuty does. */
+    if (new_status != NULL && strcmp(new_status, "resolved") == 0) {
+        int64_t resolved = 0;
+        if (store_alert_resolve_incident(conn, inc.id, now, &resolved, &err) != 0 ||
+            (resolved > 0 &&
+             store_incident_count_alerts(conn, inc.id, 0, -resolved, now, NULL, &err) != 0))
+            goto fail;
+    }
     ev.incident_id = inc.id;
     ev.at_ms = now;
     ev.kind = (char *)kind;

@@ -34,8 +34,8 @@ static int submit_batch(struct app *app, struct http_request *req, struct alert_
     for (size_t i = 0; i < batch->count; i++)
         route_prepare_event(&batch->events[i]);
     if (ingest_submit(app->ingest, batch, *results, &err) != 0) {
-        log_emit(LOG_LEVEL_ERROR, "ingest", req->request_id, "batch not accepted", "error",
-                 err.msg, (const char *)NULL);
+        log_emit(LOG_LEVEL_ERROR, "ingest", req->request_id, "batch not accepted", "error", err.msg,
+                 (const char *)NULL);
         http_response_error(resp, 503, "alerts not accepted, retry: %s", err.msg);
         free(*results);
         *results = NULL;
@@ -260,8 +260,8 @@ void api_alertmanager_list(void *app_ptr, struct http_request *req, struct http_
                            a->generator_url != NULL ? a->generator_url : "", "fingerprint",
                            a->fingerprint, "receivers", "name",
                            a->service != NULL ? a->service : "unroutable", "status", "state",
-                           a->silenced_by != 0 ? "suppressed" : "active", "silencedBy",
-                           silenced_by, "inhibitedBy"));
+                           a->silenced_by != 0 ? "suppressed" : "active", "silencedBy", silenced_by,
+                           "inhibitedBy"));
     }
     api_reply_json(resp, 200, arr);
 out:
@@ -274,7 +274,8 @@ void api_heartbeat_checkin(void *app_ptr, struct http_request *req, struct http_
 {
     struct app *app = app_ptr;
     struct config *cfg = app_config_get(app);
-    const struct config_heartbeat *hb = config_find_heartbeat_by_key(cfg, http_request_param(req, "key"));
+    const struct config_heartbeat *hb =
+        config_find_heartbeat_by_key(cfg, http_request_param(req, "key"));
     struct ob_error err = {0};
 
     if (hb == NULL) {

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define SILENCE_COMMENT_MAX 1024
-#define SILENCE_MAX_MS ((int64_t)366 * 24 * 3600 * 1000)
+#define SILENCE_MAX_MS      ((int64_t)366 * 24 * 3600 * 1000)
 
 static json_t *silence_json(const struct silence *s, int64_t now)
 {
@@ -29,11 +29,10 @@ static json_t *silence_json(const struct silence *s, int64_t now)
                         : s->starts_at_ms > now                       ? "pending"
                                                                       : "active";
     json_t *obj = json_pack("{s:I, s:o, s:I, s:I, s:s, s:s, s:I, s:s}", "id", (json_int_t)s->id,
-                            "matchers", matchers != NULL ? matchers : json_array(),
-                            "starts_at_ms", (json_int_t)s->starts_at_ms, "ends_at_ms",
-                            (json_int_t)s->ends_at_ms, "comment", s->comment, "created_by",
-                            s->created_by, "created_at_ms", (json_int_t)s->created_at_ms,
-                            "state", state);
+                            "matchers", matchers != NULL ? matchers : json_array(), "starts_at_ms",
+                            (json_int_t)s->starts_at_ms, "ends_at_ms", (json_int_t)s->ends_at_ms,
+                            "comment", s->comment, "created_by", s->created_by, "created_at_ms",
+                            (json_int_t)s->created_at_ms, "state", state);
 
     json_object_set_new(obj, "expired_at_ms",
                         s->expired_at_ms != 0 ? json_integer(s->expired_at_ms) : json_null());
@@ -53,7 +52,8 @@ static int matchers_from_json(json_t *value, char **out, struct ob_error *err)
     } else if (json_is_array(value)) {
         size_t i;
         json_t *item;
-        json_array_foreach(value, i, item) {
+        json_array_foreach(value, i, item)
+        {
             struct matcher m;
             if (!json_is_string(item)) {
                 rc = ob_fail(err, OB_EINVAL, "matchers[%zu] must be a string", i);
@@ -104,8 +104,8 @@ static int parse_time_field(json_t *body, const char *key, int64_t *out, struct 
 
 void api_silences_create(void *app_ptr, struct http_request *req, struct http_response *resp)
 {
-    static const char *const allowed[] = {"matchers", "starts_at", "ends_at", "duration",
-                                          "comment", NULL};
+    static const char *const allowed[] = {"matchers", "starts_at", "ends_at",
+                                          "duration", "comment",   NULL};
     struct app *app = app_ptr;
     struct audit_origin origin = api_origin(req);
     struct silence s = {0};
@@ -200,8 +200,8 @@ void api_silences_list(void *app_ptr, struct http_request *req, struct http_resp
         return;
     }
     if (store_acquire(app->store, &conn, &err) != 0 ||
-        store_silence_list(conn, state != NULL && strcmp(state, "all") == 0 ? 0 : now, 1000,
-                           &rows, &count, &err) != 0) {
+        store_silence_list(conn, state != NULL && strcmp(state, "all") == 0 ? 0 : now, 1000, &rows,
+                           &count, &err) != 0) {
         http_response_from_error(resp, &err);
         goto out;
     }

@@ -39,9 +39,8 @@ static void render_ingest_metrics(struct ingest *ingest, struct strbuf *out)
     struct ingest_stats st;
 
     ingest_get_stats(ingest, &st);
-    strbuf_addf(out,
-                "# HELP opsbell_ingest_events_total Alert events committed, by outcome.\n"
-                "# TYPE opsbell_ingest_events_total counter\n");
+    strbuf_addf(out, "# HELP opsbell_ingest_events_total Alert events committed, by outcome.\n"
+                     "# TYPE opsbell_ingest_events_total counter\n");
     for (int o = 0; o <= INGEST_UNROUTABLE; o++)
         strbuf_addf(out, "opsbell_ingest_events_total{outcome=\"%s\"} %llu\n",
                     ingest_outcome_name((enum ingest_outcome)o),

@@ -48,12 +48,15 @@ static int unknown_option(const char *command, char **argv)
 
 int cmd_alert_send(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"service", required_argument, NULL, 's'}, {"summary", required_argument, NULL, 'm'},
-        {"severity", required_argument, NULL, 'S'}, {"dedup", required_argument, NULL, 'd'},
-        {"label", required_argument, NULL, 'l'},   {"resolve", no_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"service", required_argument, NULL, 's'},
+                                         {"summary", required_argument, NULL, 'm'},
+                                         {"severity", required_argument, NULL, 'S'},
+                                         {"dedup", required_argument, NULL, 'd'},
+                                         {"label", required_argument, NULL, 'l'},
+                                         {"resolve", no_argument, NULL, 'r'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     json_t *body = json_object(), *labels = json_object(), *reply = NULL, *first;
     struct ob_error err = {0};
     int json = 0, c, rc = EXIT_OK;
@@ -143,18 +146,20 @@ static void print_incident_table(json_t *incidents)
     size_t i;
 
     table_init(&table, 7, headers);
-    json_array_foreach(incidents, i, inc) {
+    json_array_foreach(incidents, i, inc)
+    {
         char id[24], created[32], alerts[48], status[48];
-        snprintf(id, sizeof(id), "#%lld", (long long)json_integer_value(json_object_get(inc, "id")));
+        snprintf(id, sizeof(id), "#%lld",
+                 (long long)json_integer_value(json_object_get(inc, "id")));
         format_ms(json_object_get(inc, "created_at_ms"), created, sizeof(created));
         snprintf(alerts, sizeof(alerts), "%lld/%lld",
                  (long long)json_integer_value(json_object_get(inc, "open_alerts")),
                  (long long)json_integer_value(json_object_get(inc, "alert_count")));
-        snprintf(status, sizeof(status), "%s%s", str_of(inc, "status") ? str_of(inc, "status") : "?",
+        snprintf(status, sizeof(status), "%s%s",
+                 str_of(inc, "status") ? str_of(inc, "status") : "?",
                  json_is_true(json_object_get(inc, "silenced")) ? " (silenced)" : "");
-        const char *row[] = {id,      status, str_of(inc, "severity"),
-                             str_of(inc, "service"), created, alerts,
-                             str_of(inc, "summary")};
+        const char *row[] = {id,      status, str_of(inc, "severity"), str_of(inc, "service"),
+                             created, alerts, str_of(inc, "summary")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -164,7 +169,7 @@ static void print_incident_table(json_t *incidents)
 int cmd_incident_list(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"status", required_argument, NULL, 's'}, {"team", required_argument, NULL, 't'},
+        {"status", required_argument, NULL, 's'},  {"team", required_argument, NULL, 't'},
         {"service", required_argument, NULL, 'S'}, {"limit", required_argument, NULL, 'l'},
         {"all", no_argument, NULL, 'a'},           {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
@@ -237,9 +242,8 @@ int cmd_incident_list(int argc, char **argv)
 static int parse_incident_args(int argc, char **argv, const char *name, int wants_text, int *json,
                                const char **id, const char **text)
 {
-    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     char display[48];
     int c;
 
@@ -295,8 +299,9 @@ int cmd_incident_show(int argc, char **argv)
         return EXIT_OK;
     }
     format_ms(json_object_get(reply, "created_at_ms"), when, sizeof(when));
-    printf("incident #%lld  %s  [%s]\n", (long long)json_integer_value(json_object_get(reply, "id")),
-           str_of(reply, "status"), str_of(reply, "severity"));
+    printf("incident #%lld  %s  [%s]\n",
+           (long long)json_integer_value(json_object_get(reply, "id")), str_of(reply, "status"),
+           str_of(reply, "severity"));
     printf("summary:  %s\nservice:  %s (team %s)\ncreated:  %s\nalerts:   %lld firing, %lld "
            "received\n",
            str_of(reply, "summary"), str_of(reply, "service"), str_of(reply, "team"), when,
@@ -305,16 +310,17 @@ int cmd_incident_show(int argc, char **argv)
     if (json_is_true(json_object_get(reply, "silenced")))
         printf("silenced: yes (nobody is paged)\n");
     printf("\nalerts:\n");
-    json_array_foreach(json_object_get(reply, "alerts"), i, alert) {
+    json_array_foreach(json_object_get(reply, "alerts"), i, alert)
+    {
         printf("  %-8s %s  %s\n", str_of(alert, "status"), str_of(alert, "fingerprint"),
                str_of(alert, "summary"));
     }
     printf("\ntimeline:\n");
-    json_array_foreach(json_object_get(reply, "timeline"), i, ev) {
+    json_array_foreach(json_object_get(reply, "timeline"), i, ev)
+    {
         format_ms(json_object_get(ev, "at_ms"), when, sizeof(when));
         printf("  %s  %-22s %s%s%s\n", when, str_of(ev, "kind"),
-               str_of(ev, "actor") ? str_of(ev, "actor") : "",
-               str_of(ev, "message") ? ": " : "",
+               str_of(ev, "actor") ? str_of(ev, "actor") : "", str_of(ev, "message") ? ": " : "",
                str_of(ev, "message") ? str_of(ev, "message") : "");
     }
     json_decref(reply);

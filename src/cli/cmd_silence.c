@@ -35,7 +35,8 @@ static void matchers_text(json_t *matchers, char *out, size_t cap)
     json_t *m;
 
     out[0] = '\0';
-    json_array_foreach(matchers, i, m) {
+    json_array_foreach(matchers, i, m)
+    {
         int n = snprintf(out + used, cap - used, "%s%s%s\"%s\"", i ? "," : "", str_of(m, "name"),
                          str_of(m, "op"), str_of(m, "value"));
         if (n < 0 || (size_t)n >= cap - used)
@@ -52,7 +53,8 @@ static void print_silence_table(json_t *silences)
     size_t i;
 
     table_init(&table, 6, headers);
-    json_array_foreach(silences, i, s) {
+    json_array_foreach(silences, i, s)
+    {
         char id[24], ends[32], matchers[512];
         snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(s, "id")));
         format_ms(json_object_get(s, "ends_at_ms"), ends, sizeof(ends));
@@ -67,11 +69,13 @@ static void print_silence_table(json_t *silences)
 
 int cmd_silence_add(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"for", required_argument, NULL, 'f'},     {"until", required_argument, NULL, 'u'},
-        {"from", required_argument, NULL, 's'},    {"comment", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"for", required_argument, NULL, 'f'},
+                                         {"until", required_argument, NULL, 'u'},
+                                         {"from", required_argument, NULL, 's'},
+                                         {"comment", required_argument, NULL, 'm'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     json_t *body = json_object(), *matchers = json_array(), *reply = NULL;
     struct ob_error err = {0};
     int json = 0, c, rc = EXIT_OK;
@@ -127,7 +131,8 @@ int cmd_silence_add(int argc, char **argv)
     if (json)
         cli_print_json(reply);
     else
-        printf("silence %lld created\n", (long long)json_integer_value(json_object_get(reply, "id")));
+        printf("silence %lld created\n",
+               (long long)json_integer_value(json_object_get(reply, "id")));
 out:
     json_decref(reply);
     json_decref(matchers);

@@ -93,8 +93,8 @@ const struct cli_command cli_commands[] = {
     {"incident", "list", cmd_incident_list, "list incidents",
      "usage: opsbell incident list [--status S|--all] [--team T] [--service S] [--limit N]"
      " [--json]\n\n"
-     "List incidents, newest first; open ones (triggered or acknowledged) by default.\n"
-     CLIENT_ENV},
+     "List incidents, newest first; open ones (triggered or acknowledged) by "
+     "default.\n" CLIENT_ENV},
     {"incident", "show", cmd_incident_show, "show an incident with its alerts and timeline",
      "usage: opsbell incident show ID [--json]\n" CLIENT_ENV},
     {"incident", "ack", cmd_incident_ack, "acknowledge an incident",
@@ -118,8 +118,8 @@ const struct cli_command cli_commands[] = {
      "  -s, --from TIME      start later than now\n"
      "  -m, --comment TEXT   why (required)\n" CLIENT_ENV},
     {"silence", "list", cmd_silence_list, "list silences",
-     "usage: opsbell silence list [--all] [--json]\n\nActive silences, or --all of them.\n"
-     CLIENT_ENV},
+     "usage: opsbell silence list [--all] [--json]\n\nActive silences, or --all of "
+     "them.\n" CLIENT_ENV},
     {"silence", "expire", cmd_silence_expire, "end a silence now",
      "usage: opsbell silence expire ID\n" CLIENT_ENV},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",

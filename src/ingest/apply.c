@@ -38,7 +38,8 @@ static int silence_parse_matchers(const char *text, struct matcher_set *out, str
         rc = ob_fail(err, OB_EINVAL, "stored matchers are not a JSON array");
         goto out;
     }
-    json_array_foreach(arr, i, item) {
+    json_array_foreach(arr, i, item)
+    {
         struct matcher m;
         const char *name = json_string_value(json_object_get(item, "name"));
         const char *op = json_string_value(json_object_get(item, "op"));
@@ -189,8 +190,7 @@ static void open_key(const struct config_service *svc, const char *key, char *ou
 
 static int apply_new_alert(const struct apply_ctx *ctx, const struct alert_event *ev,
                            const struct config_service *svc, const char *alert_open_key,
-                           int64_t silenced_by, struct ingest_result *result,
-                           struct ob_error *err)
+                           int64_t silenced_by, struct ingest_result *result, struct ob_error *err)
 {
     struct alert_row row = {0};
     struct incident inc = {0};
@@ -219,8 +219,7 @@ static int apply_new_alert(const struct apply_ctx *ctx, const struct alert_event
             inc.updated_at_ms = ctx->now_ms;
             rc = store_incident_insert(ctx->conn, &inc, inc_open_key, err);
             if (rc == 0)
-                rc = timeline(ctx, inc.id, "incident.triggered", ev->source_name, ev->summary,
-                              err);
+                rc = timeline(ctx, inc.id, "incident.triggered", ev->source_name, ev->summary, err);
             result->outcome = INGEST_CREATED;
             /* The strings above are borrowed: forget them before release. */
             inc.service = inc.team = inc.incident_key = inc.summary = inc.severity = NULL;
@@ -290,8 +289,7 @@ static int apply_trigger(const struct apply_ctx *ctx, const struct alert_event *
     rc = store_alert_refresh(ctx->conn, row.id, ev->summary, annotations, ev->ends_at_ms,
                              silenced_by, ctx->now_ms, err);
     if (rc == 0 && row.incident_id != 0)
-        rc = store_incident_count_alerts(ctx->conn, row.incident_id, 1, 0, ctx->now_ms, NULL,
-                                         err);
+        rc = store_incident_count_alerts(ctx->conn, row.incident_id, 1, 0, ctx->now_ms, NULL, err);
     result->outcome = row.incident_id != 0 ? INGEST_DEDUPLICATED : INGEST_UNROUTABLE;
     result->alert_id = row.id;
     result->incident_id = row.incident_id;
@@ -321,10 +319,9 @@ static int apply_resolve(const struct apply_ctx *ctx, const struct alert_event *
     result->alert_id = row.id;
     result->incident_id = row.incident_id;
     result->outcome = INGEST_RESOLVED;
-    rc = store_alert_resolve(ctx->conn, row.id,
-                             ev->ends_at_ms != 0 && ev->ends_at_ms <= ctx->now_ms ? ev->ends_at_ms
-                                                                                 : ctx->now_ms,
-                             err);
+    rc = store_alert_resolve(
+        ctx->conn, row.id,
+        ev->ends_at_ms != 0 && ev->ends_at_ms <= ctx->now_ms ? ev->ends_at_ms : ctx->now_ms, err);
     if (rc != 0 || row.incident_id == 0)
         goto out;
     rc = store_incident_count_alerts(ctx->conn, row.incident_id, 0, -1, ctx->now_ms, &open_after,

@@ -42,9 +42,8 @@ int door_parse_alertmanager_api(const char *body, size_t len, int64_t now_ms,
  * becomes one event (action from its own status); integration_key is set to
  * key. source_name "alertmanager".
  */
-int door_parse_alertmanager_webhook(const char *body, size_t len, const char *key,
-                                    int64_t now_ms, struct alert_batch *out,
-                                    struct ob_error *err);
+int door_parse_alertmanager_webhook(const char *body, size_t len, const char *key, int64_t now_ms,
+                                    struct alert_batch *out, struct ob_error *err);
 
 /*
  * POST /v2/enqueue: a PagerDuty Events API v2 event: routing_key (32

@@ -125,8 +125,7 @@ static int am_times(json_t *alert, const char *path, int64_t now_ms, struct aler
     return 0;
 }
 
-static int am_status(json_t *alert, const char *path, struct alert_event *ev,
-                     struct ob_error *err)
+static int am_status(json_t *alert, const char *path, struct alert_event *ev, struct ob_error *err)
 {
     char field[DOOR_PATH_MAX];
     const char *status;
@@ -187,8 +186,8 @@ static int am_parse_alert(const struct am_door *door, json_t *alert, const char 
             return rc;
     } else {
         /* An endsAt in the past is how Prometheus says "resolved". */
-        ev->action = ev->ends_at_ms != 0 && ev->ends_at_ms <= now_ms ? ALERT_RESOLVE
-                                                                     : ALERT_TRIGGER;
+        ev->action =
+            ev->ends_at_ms != 0 && ev->ends_at_ms <= now_ms ? ALERT_RESOLVE : ALERT_TRIGGER;
     }
 
     rc = door_get_string(alert, path, "generatorURL", DOOR_URL_MAX, &url, err);
@@ -220,8 +219,8 @@ static int am_parse_alerts(const struct am_door *door, json_t *alerts, const cha
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char path[DOOR_PATH_MAX];
         door_path_index(path, sizeof(path), "alerts", i);
-        rc = am_parse_alert(door, json_array_get(alerts, i), path, key, now_ms,
-                            &batch.events[i], err);
+        rc = am_parse_alert(door, json_array_get(alerts, i), path, key, now_ms, &batch.events[i],
+                            err);
         /* Counted even when it failed: its partial contents are released below. */
         batch.count = i + 1;
     }
@@ -254,9 +253,8 @@ out:
     return rc;
 }
 
-int door_parse_alertmanager_webhook(const char *body, size_t len, const char *key,
-                                    int64_t now_ms, struct alert_batch *out,
-                                    struct ob_error *err)
+int door_parse_alertmanager_webhook(const char *body, size_t len, const char *key, int64_t now_ms,
+                                    struct alert_batch *out, struct ob_error *err)
 {
     json_t *root = NULL;
     json_t *alerts;

@@ -211,8 +211,8 @@ int door_parse_set(json_t *value, const char *path, enum door_set_kind kind,
         }
         if (!door_label_name_valid(key)) {
             rc = ob_fail(err, OB_EINVAL,
-                         "%s: invalid name '%.64s' (names must match [a-zA-Z_][a-zA-Z0-9_]*)",
-                         path, key);
+                         "%s: invalid name '%.64s' (names must match [a-zA-Z_][a-zA-Z0-9_]*)", path,
+                         key);
             goto out;
         }
         if (!json_is_string(member)) {

@@ -115,8 +115,9 @@ static int generic_dedup_key(json_t *obj, const char *prefix, struct alert_event
 
     door_path(field, sizeof(field), prefix, "dedup_key");
     if (rc != 0 || key == NULL || key[0] == '\0')
-        return rc == 0 ? 0 : ob_fail(err, OB_EINVAL, "%s must be a string of at most %d characters",
-                                     field, ALERT_DEDUP_KEY_MAX);
+        return rc == 0 ? 0
+                       : ob_fail(err, OB_EINVAL, "%s must be a string of at most %d characters",
+                                 field, ALERT_DEDUP_KEY_MAX);
     if (door_utf8_chars(key) > ALERT_DEDUP_KEY_MAX)
         return ob_fail(err, OB_EINVAL, "%s is longer than %d characters", field,
                        ALERT_DEDUP_KEY_MAX);
@@ -173,8 +174,7 @@ static int generic_parse_one(json_t *obj, const char *prefix, struct alert_event
     if (rc == 0)
         rc = generic_copy(obj, prefix, "service", DOOR_NAME_MAX, &ev->service, err);
     if (rc == 0)
-        rc = generic_copy(obj, prefix, "integration_key", DOOR_NAME_MAX, &ev->integration_key,
-                          err);
+        rc = generic_copy(obj, prefix, "integration_key", DOOR_NAME_MAX, &ev->integration_key, err);
     if (rc == 0)
         rc = generic_dedup_key(obj, prefix, ev, err);
     if (rc == 0)

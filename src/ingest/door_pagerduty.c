@@ -25,10 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PD_ROUTING_KEY_CHARS 32
-#define PD_SUMMARY_MAX_CHARS 1024 /* PagerDuty's documented limit, in characters */
+#define PD_ROUTING_KEY_CHARS   32
+#define PD_SUMMARY_MAX_CHARS   1024 /* PagerDuty's documented limit, in characters */
 #define PD_DEDUP_KEY_MAX_CHARS ALERT_DEDUP_KEY_MAX
-#define PD_TIME_TEXT_MAX 256
+#define PD_TIME_TEXT_MAX       256
 
 /* Errors collected over one event. */
 struct pd_errors {
@@ -37,7 +37,8 @@ struct pd_errors {
     size_t count;
 };
 
-static void pd_error(struct pd_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void pd_error(struct pd_errors *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void pd_error(struct pd_errors *e, const char *fmt, ...)
 {
@@ -47,8 +48,12 @@ static void pd_error(struct pd_errors *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    /* Messages quote input and may have been cut inside a UTF-8 sequence;
-     * they go into JSON. */
+    /* Messages quote input: one line, as ob_fail makes err's, and valid
+     * UTF-8 even when cut inside a sequence, since they go into JSON. */
+    for (char *p = msg; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    }
     ob_utf8_sanitize(msg);
     if (e->count == 0)
         ob_fail(e->err, OB_EINVAL, "%s", msg);
@@ -179,8 +184,7 @@ static void pd_required(struct pd_errors *e, int r, const char *value, bool trig
         pd_error(e, "'%s' is missing or blank", path);
 }
 
-static void pd_check_payload(struct pd_errors *e, json_t *root, int64_t now_ms,
-                             struct pd_event *pe)
+static void pd_check_payload(struct pd_errors *e, json_t *root, int64_t now_ms, struct pd_event *pe)
 {
     bool trigger = pe->action_valid && pe->action == ALERT_TRIGGER;
     json_t *payload = json_object_get(root, "payload");
@@ -211,8 +215,9 @@ static void pd_check_payload(struct pd_errors *e, json_t *root, int64_t now_ms,
 
     r = pd_string(e, payload, "payload.severity", "severity", &severity);
     if (r > 0 && alert_severity_parse(severity, &pe->severity) != 0)
-        pd_error(e, "'payload.severity' must be one of critical, error, warning or info, not "
-                    "'%.64s'",
+        pd_error(e,
+                 "'payload.severity' must be one of critical, error, warning or info, not "
+                 "'%.64s'",
                  severity);
     else if (r == 0 && trigger)
         pd_error(e, "'payload.severity' is missing");
@@ -244,8 +249,7 @@ static int pd_details(json_t *root, json_t *payload, char **out, struct ob_error
     *out = NULL;
     if (details == NULL)
         return ob_fail(err, OB_ENOMEM, "out of memory");
-    for (size_t i = 0; payload != NULL && i < sizeof(payload_keys) / sizeof(payload_keys[0]);
-         i++) {
+    for (size_t i = 0; payload != NULL && i < sizeof(payload_keys) / sizeof(payload_keys[0]); i++) {
         json_t *v = json_object_get(payload, payload_keys[i]);
         if (v != NULL && !json_is_null(v) && json_object_set(details, payload_keys[i], v) != 0)
             rc = ob_fail(err, OB_ENOMEM, "out of memory");

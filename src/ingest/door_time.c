@@ -78,8 +78,9 @@ int door_parse_time_ex(const char *text, unsigned flags, int64_t *ms_out)
     if (*p != 'T' && *p != 't')
         return OB_EINVAL;
     p++;
-    if (read_digits(&p, 2, &hour) != 0 || expect(&p, ':') != 0 || read_digits(&p, 2, &minute) != 0 ||
-        expect(&p, ':') != 0 || read_digits(&p, 2, &second) != 0)
+    if (read_digits(&p, 2, &hour) != 0 || expect(&p, ':') != 0 ||
+        read_digits(&p, 2, &minute) != 0 || expect(&p, ':') != 0 ||
+        read_digits(&p, 2, &second) != 0)
         return OB_EINVAL;
     if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
         minute > 59 || second > 60)

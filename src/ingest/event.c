@@ -89,8 +89,8 @@ const char *alert_label_get(const struct alert_label *labels, size_t count, cons
     return NULL;
 }
 
-#define FNV64_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV64_PRIME UINT64_C(0x100000001b3)
+#define FNV64_OFFSET          UINT64_C(0xcbf29ce484222325)
+#define FNV64_PRIME           UINT64_C(0x100000001b3)
 #define FINGERPRINT_SEPARATOR 0xffu /* model.SeparatorByte: never part of UTF-8 */
 
 static uint64_t fnv_add(uint64_t h, const char *s)

@@ -14,15 +14,15 @@
 #include <stdint.h>
 
 /* Caps on what one event may carry; larger input is refused with 400/413. */
-#define ALERT_MAX_LABELS 128
-#define ALERT_MAX_ANNOTATIONS 128
-#define ALERT_LABEL_NAME_MAX 128
-#define ALERT_LABEL_VALUE_MAX 4096
+#define ALERT_MAX_LABELS           128
+#define ALERT_MAX_ANNOTATIONS      128
+#define ALERT_LABEL_NAME_MAX       128
+#define ALERT_LABEL_VALUE_MAX      4096
 #define ALERT_ANNOTATION_VALUE_MAX 16384
-#define ALERT_SUMMARY_MAX 1024
-#define ALERT_DEDUP_KEY_MAX 255
-#define ALERT_DETAILS_MAX (64 * 1024)
-#define ALERT_BATCH_MAX 10000 /* events in one request */
+#define ALERT_SUMMARY_MAX          1024
+#define ALERT_DEDUP_KEY_MAX        255
+#define ALERT_DETAILS_MAX          (64 * 1024)
+#define ALERT_BATCH_MAX            10000 /* events in one request */
 
 enum alert_source {
     SOURCE_ALERTMANAGER_API = 0, /* POST /api/v2/alerts (what Prometheus sends) */
@@ -56,7 +56,8 @@ struct alert_event {
     size_t label_count;
     struct alert_label *annotations; /* sorted by name, names unique */
     size_t annotation_count;
-    char *details_json;  /* JSON object text (custom_details, component, group, class); may be NULL */
+    char
+        *details_json; /* JSON object text (custom_details, component, group, class); may be NULL */
     int64_t starts_at_ms; /* when it began firing; 0 = the time it was received */
     int64_t ends_at_ms;   /* 0 = open-ended; for Alertmanager, the expected end */
     char fingerprint[17]; /* 16 hex digits: Alertmanager's label-set fingerprint (FNV-1a 64) */

@@ -44,8 +44,8 @@ struct route_decision {
  * whose `match` matches. An integration key or service name that does not
  * exist is an error (OB_ENOTFOUND), not "unroutable": the sender is wrong.
  */
-int route_event(const struct config *cfg, const struct alert_event *ev,
-                struct route_decision *out, struct ob_error *err);
+int route_event(const struct config *cfg, const struct alert_event *ev, struct route_decision *out,
+                struct ob_error *err);
 
 /*
  * The key that identifies one alert within its service: the explicit dedup key,
@@ -69,8 +69,8 @@ void route_prepare_event(struct alert_event *ev);
 /* ---- the writer (writer.c, apply.c) ---------------------------------------------- */
 
 enum ingest_outcome {
-    INGEST_CREATED = 0, /* a new incident was opened */
-    INGEST_ATTACHED,    /* a new alert joined an open incident */
+    INGEST_CREATED = 0,  /* a new incident was opened */
+    INGEST_ATTACHED,     /* a new alert joined an open incident */
     INGEST_DEDUPLICATED, /* a repeat of a firing alert */
     INGEST_RESOLVED,     /* a firing alert was resolved */
     INGEST_ACKNOWLEDGED, /* the alert's incident was acknowledged */
@@ -95,11 +95,11 @@ struct ingest_result {
 typedef struct config *(*ingest_config_fn)(void *ctx);
 
 struct ingest_options {
-    struct store *store;       /* borrowed */
+    struct store *store; /* borrowed */
     ingest_config_fn get_config;
     void *config_ctx;
     size_t max_events_per_commit; /* 0 = 2048 */
-    int expiry_interval_ms;      /* 0 = 1000; < 0 disables the expiry sweep */
+    int expiry_interval_ms;       /* 0 = 1000; < 0 disables the expiry sweep */
 };
 
 struct ingest;

@@ -209,12 +209,17 @@ static bool regex_interval(const char *v, size_t *i, size_t *times)
  * file). Returns NULL when the value may be compiled, else the reason.
  * Sizes are counted roughly as glibc builds its tree: one node per atom,
  * operator and group, an interval copying its atom once per repetition.
+ * Stacked repetitions ("a**", "a++", "a{2}{3}") are refused as in RE2: POSIX
+ * leaves them undefined and glibc takes minutes over a few dozen of them. A
+ * single '?' after a repetition ("a*?", RE2's lazy form) is allowed.
  */
 static const char *regex_check(const char *v)
 {
+    static const char too_large[] = "it is too large once its repetitions are expanded";
     size_t total[RE_MAX_DEPTH + 1]; /* size of each open group so far */
     size_t depth = 0;
-    size_t last = 0; /* size of what a quantifier would repeat; 0 = nothing */
+    size_t last = 0;  /* size of what a repetition would repeat; 0 = nothing */
+    int repeated = 0; /* 1 just after a repetition, 2 after its lazy '?' */
     size_t i = 0;
 
     total[0] = 0;
@@ -238,6 +243,7 @@ static const char *regex_check(const char *v)
                 return "groups are nested too deeply";
             total[++depth] = 0;
             last = 0;
+            repeated = 0;
             i++;
             continue;
         case ')':
@@ -249,28 +255,43 @@ static const char *regex_check(const char *v)
         case '|':
             total[depth] += 1;
             last = 0;
+            repeated = 0;
             i++;
             continue;
-        case '*':
         case '?':
+            if (repeated == 1) { /* lazy: the same language once anchored */
+                repeated = 2;
+                total[depth] += 1;
+                i++;
+                continue;
+            }
+            /* fall through */
+        case '*':
+        case '+':
+            if (repeated != 0)
+                return "repetition operators are stacked";
+            repeated = 1;
+            if (v[i] == '+') { /* glibc turns x+ into xx* */
+                total[depth] += last;
+                last *= 2;
+            }
             total[depth] += 1;
-            i++;
-            continue;
-        case '+': /* glibc turns x+ into xx* */
-            total[depth] += last + 1;
-            last = 2 * last + 1;
+            last += 1;
             i++;
             if (total[depth] > RE_MAX_SIZE)
-                return "it is too large once its repetitions are expanded";
+                return too_large;
             continue;
         case '{':
             if (last > 0 && regex_interval(v, &i, &times)) {
+                if (repeated != 0)
+                    return "repetition operators are stacked";
                 if (times > RE_MAX_INTERVAL)
                     return "a repetition count is over 1000";
+                repeated = 1;
                 total[depth] += last * (times - 1);
                 last *= times;
                 if (total[depth] > RE_MAX_SIZE)
-                    return "it is too large once its repetitions are expanded";
+                    return too_large;
                 continue;
             }
             i++;
@@ -281,8 +302,9 @@ static const char *regex_check(const char *v)
         }
         total[depth] += atom;
         last = atom;
+        repeated = 0;
         if (total[depth] > RE_MAX_SIZE)
-            return "it is too large once its repetitions are expanded";
+            return too_large;
     }
     return NULL;
 }

@@ -24,7 +24,7 @@ struct ob_error;
 enum matcher_op { MATCH_EQUAL = 0, MATCH_NOT_EQUAL, MATCH_REGEX, MATCH_NOT_REGEX };
 
 #define MATCHER_MAX_PER_SET 64
-#define MATCHER_VALUE_MAX 1024
+#define MATCHER_VALUE_MAX   1024
 
 struct matcher {
     char *name;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int route_event(const struct config *cfg, const struct alert_event *ev,
-                struct route_decision *out, struct ob_error *err)
+int route_event(const struct config *cfg, const struct alert_event *ev, struct route_decision *out,
+                struct ob_error *err)
 {
     out->service = NULL;
     out->reason = "unroutable: no service matched";

@@ -23,8 +23,8 @@
 #include <time.h>
 
 #define DEFAULT_MAX_EVENTS 2048
-#define DEFAULT_EXPIRY_MS 1000
-#define EXPIRY_BATCH 500
+#define DEFAULT_EXPIRY_MS  1000
+#define EXPIRY_BATCH       500
 
 struct ingest_request {
     const struct alert_batch *batch;
@@ -39,13 +39,13 @@ struct ingest {
     struct ingest_options opts;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t wake;  /* the writer: work arrived or stopping */
-    pthread_cond_t done;  /* submitters: some request finished */
+    pthread_cond_t wake;         /* the writer: work arrived or stopping */
+    pthread_cond_t done;         /* submitters: some request finished */
     pthread_cond_t sweeper_wake; /* the sweeper: stopping */
     pthread_t sweeper;
     bool has_sweeper;
     struct ingest_request *head, *tail;
-    bool stopping;          /* the writer finishes the queue and ends */
+    bool stopping; /* the writer finishes the queue and ends */
     bool sweeper_stopping;
     _Atomic uint64_t events, commits, failed_events;
     _Atomic uint64_t by_outcome[INGEST_UNROUTABLE + 1];
@@ -150,7 +150,8 @@ static struct ingest_request *take_requests(struct ingest *ing)
     struct ingest_request *first = ing->head, *last = NULL, *r = ing->head;
     size_t events = 0;
 
-    while (r != NULL && (last == NULL || events + r->batch->count <= ing->opts.max_events_per_commit)) {
+    while (r != NULL &&
+           (last == NULL || events + r->batch->count <= ing->opts.max_events_per_commit)) {
         events += r->batch->count;
         last = r;
         r = r->next;
@@ -191,8 +192,7 @@ int ingest_expire_now(struct ingest *ing, int64_t at_ms, struct ob_error *err)
         ev->source = SOURCE_ALERTMANAGER_API;
         ev->action = ALERT_RESOLVE;
         ev->service = rows[i].service != NULL ? strdup(rows[i].service) : NULL;
-        ev->dedup_key = strdup(rows[i].dedup_key != NULL ? rows[i].dedup_key
-                                                         : rows[i].fingerprint);
+        ev->dedup_key = strdup(rows[i].dedup_key != NULL ? rows[i].dedup_key : rows[i].fingerprint);
         ev->summary = strdup(rows[i].summary);
         ev->source_name = strdup("expiry");
         ev->ends_at_ms = rows[i].ends_at_ms;

@@ -26,13 +26,13 @@
 /* ---- incidents ------------------------------------------------------------- */
 
 struct incident {
-    int64_t id;         /* short numeric id, "#42" */
+    int64_t id; /* short numeric id, "#42" */
     char *service;
     char *team;
     char *incident_key; /* the dedup key or fingerprint that groups its alerts */
     char *status;       /* "triggered" | "acknowledged" | "resolved" */
     char *summary;
-    char *severity;     /* critical | error | warning | info */
+    char *severity; /* critical | error | warning | info */
     bool silenced;
     int64_t alert_count; /* alert events received (repeats included) */
     int64_t open_alerts; /* alerts firing now */
@@ -70,11 +70,11 @@ int store_incident_set_status(struct store_conn *conn, int64_t id, const char *s
                               const char *actor, int64_t now_ms, struct ob_error *err);
 
 struct incident_filter {
-    const char *status;       /* NULL = any; "open" = triggered or acknowledged */
-    const char *team;         /* NULL = any */
-    const char *service;      /* NULL = any */
-    int64_t before_id;        /* 0 = from the newest */
-    size_t limit;             /* 0 = 50; capped at 500 */
+    const char *status;  /* NULL = any; "open" = triggered or acknowledged */
+    const char *team;    /* NULL = any */
+    const char *service; /* NULL = any */
+    int64_t before_id;   /* 0 = from the newest */
+    size_t limit;        /* 0 = 50; capped at 500 */
 };
 
 /* Newest first. *out is an owned array of *count incidents. */
@@ -113,16 +113,16 @@ struct alert_row {
     char *source;        /* alert_source_name() */
     char *status;        /* "firing" | "resolved" */
     char *fingerprint;
-    char *dedup_key;     /* explicit key, may be NULL */
+    char *dedup_key; /* explicit key, may be NULL */
     char *summary;
     char *severity;
-    char *labels;        /* JSON object text */
-    char *annotations;   /* JSON object text */
-    char *details;       /* JSON object text, may be NULL */
+    char *labels;      /* JSON object text */
+    char *annotations; /* JSON object text */
+    char *details;     /* JSON object text, may be NULL */
     char *source_name;
     char *generator_url;
     int64_t starts_at_ms;
-    int64_t ends_at_ms;  /* 0 = open-ended */
+    int64_t ends_at_ms; /* 0 = open-ended */
     int64_t received_at_ms;
     int64_t updated_at_ms;
     int64_t event_count;
@@ -144,12 +144,18 @@ int store_alert_refresh(struct store_conn *conn, int64_t id, const char *summary
 /* Mark resolved (clears open_key), ends_at = at_ms. */
 int store_alert_resolve(struct store_conn *conn, int64_t id, int64_t at_ms, struct ob_error *err);
 
+/* Resolve every firing alert of an incident (a person resolved the incident:
+ * a sender that still fires opens a new one). *resolved (may be NULL) gets
+ * how many. */
+int store_alert_resolve_incident(struct store_conn *conn, int64_t incident_id, int64_t at_ms,
+                                 int64_t *resolved, struct ob_error *err);
+
 struct alert_filter {
-    const char *status;    /* NULL = any, "firing", "resolved" */
-    int64_t incident_id;   /* 0 = any */
-    bool unroutable_only;  /* service IS NULL */
-    int64_t before_id;     /* 0 = from the newest */
-    size_t limit;          /* 0 = 100; capped at 10000 */
+    const char *status;   /* NULL = any, "firing", "resolved" */
+    int64_t incident_id;  /* 0 = any */
+    bool unroutable_only; /* service IS NULL */
+    int64_t before_id;    /* 0 = from the newest */
+    size_t limit;         /* 0 = 100; capped at 10000 */
 };
 /* Newest first. */
 int store_alert_list(struct store_conn *conn, const struct alert_filter *filter,
@@ -165,7 +171,7 @@ void alert_row_array_free(struct alert_row *arr, size_t count);
 
 struct silence {
     int64_t id;
-    char *matchers;   /* JSON array of {"name","op","value"} as written */
+    char *matchers; /* JSON array of {"name","op","value"} as written */
     int64_t starts_at_ms;
     int64_t ends_at_ms;
     char *comment;
@@ -177,8 +183,7 @@ struct silence {
 int store_silence_insert(struct store_conn *conn, struct silence *s, struct ob_error *err);
 /* Expire now (sets expired_at and ends_at = min(ends_at, now)). OB_ENOTFOUND, or
  * OB_ECONFLICT when it already ended. */
-int store_silence_expire(struct store_conn *conn, int64_t id, int64_t now_ms,
-                         struct ob_error *err);
+int store_silence_expire(struct store_conn *conn, int64_t id, int64_t now_ms, struct ob_error *err);
 int store_silence_get(struct store_conn *conn, int64_t id, struct silence *out,
                       struct ob_error *err);
 /* active_at != 0: only silences in force at that instant (started, not ended,
@@ -200,7 +205,7 @@ struct heartbeat_state {
 /* Record a check-in (creates the row when absent). */
 int store_heartbeat_checkin(struct store_conn *conn, const char *name, int64_t now_ms,
                             struct ob_error *err);
-/* Set the state ("ok" | "missed"). Creates the row when absent. */
+/* Set the state ("waiting" | "ok" | "missed"). Creates the row when absent. */
 int store_heartbeat_set_state(struct store_conn *conn, const char *name, const char *state,
                               int64_t now_ms, struct ob_error *err);
 int store_heartbeat_get(struct store_conn *conn, const char *name, struct heartbeat_state *out,

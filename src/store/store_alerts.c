@@ -16,8 +16,8 @@
 #include <string.h>
 
 #define ALERT_COLUMNS                                                                              \
-    "id, incident_id, service, source, status, fingerprint, dedup_key, summary, severity, "       \
-    "labels, annotations, details, source_name, generator_url, starts_at, ends_at, "              \
+    "id, incident_id, service, source, status, fingerprint, dedup_key, summary, severity, "        \
+    "labels, annotations, details, source_name, generator_url, starts_at, ends_at, "               \
     "received_at, updated_at, event_count, silenced_by"
 #define ALERT_LIMIT_DEFAULT 100
 #define ALERT_LIMIT_MAX     10000
@@ -253,6 +253,23 @@ int store_alert_resolve(struct store_conn *conn, int64_t id, int64_t at_ms, stru
     if (rc != 0 || affected > 0)
         return rc;
     return alerts_not_firing(conn, id, err);
+}
+
+int store_alert_resolve_incident(struct store_conn *conn, int64_t incident_id, int64_t at_ms,
+                                 int64_t *resolved, struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_INT(incident_id), DB_P_INT(at_ms)};
+    int64_t affected = 0;
+    int rc;
+
+    rc = store_exec(conn,
+                    "UPDATE alerts SET status = 'resolved', open_key = NULL, ends_at = $2, "
+                    "updated_at = CASE WHEN updated_at > $2 THEN updated_at ELSE $2 END "
+                    "WHERE incident_id = $1 AND status = 'firing'",
+                    params, 2, NULL, &affected, err);
+    if (resolved != NULL)
+        *resolved = affected;
+    return rc;
 }
 
 /*

@@ -15,8 +15,8 @@
 #include <string.h>
 
 #define INCIDENT_COLUMNS                                                                           \
-    "id, service, team, incident_key, status, summary, severity, silenced, alert_count, "         \
-    "open_alerts, created_at, updated_at, acknowledged_at, acknowledged_by, resolved_at, "        \
+    "id, service, team, incident_key, status, summary, severity, silenced, alert_count, "          \
+    "open_alerts, created_at, updated_at, acknowledged_at, acknowledged_by, resolved_at, "         \
     "resolved_by"
 #define INCIDENT_LIMIT_DEFAULT 50
 #define INCIDENT_LIMIT_MAX     500
@@ -208,8 +208,9 @@ int store_incident_set_status(struct store_conn *conn, int64_t id, const char *s
               "updated_at = $2, open_key = NULL "
               "WHERE id = $1 AND status IN ('triggered', 'acknowledged')";
     else
-        return ob_fail(err, OB_EINVAL, "incident status can only be set to acknowledged or "
-                                       "resolved");
+        return ob_fail(err, OB_EINVAL,
+                       "incident status can only be set to acknowledged or "
+                       "resolved");
 
     rc = store_exec(conn, sql, params, 3, NULL, &affected, err);
     if (rc != 0 || affected > 0)

@@ -3,11 +3,10 @@
  *
  * A silence is in force from starts_at (inclusive) to ends_at (exclusive)
  * unless expired by hand; expiring one ends it now.  A heartbeat row is
- * created on its first check-in or state change; its state moves from
- * "waiting" (never seen) to "ok" on the first check-in, and between "ok"
- * and "missed" only through store_heartbeat_set_state(), so that the
- * caller sees (and can act on) a recovery.  Times of 0 are NULL in the
- * table.
+ * created on its first check-in or state change; a check-in makes it "ok"
+ * whatever it was, so a caller that must act on a recovery reads the state
+ * first (ingest/heartbeat.c does, under its lock).  Times of 0 are NULL in
+ * the table.
  */
 #include "store/incidents.h"
 
@@ -89,8 +88,7 @@ int store_silence_insert(struct store_conn *conn, struct silence *s, struct ob_e
     return rc;
 }
 
-int store_silence_expire(struct store_conn *conn, int64_t id, int64_t now_ms,
-                         struct ob_error *err)
+int store_silence_expire(struct store_conn *conn, int64_t id, int64_t now_ms, struct ob_error *err)
 {
     struct db_param params[2] = {DB_P_INT(id), DB_P_INT(now_ms)};
     struct silence s;
@@ -126,8 +124,8 @@ int store_silence_get(struct store_conn *conn, int64_t id, struct silence *out,
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = store_exec(conn, "SELECT " SILENCE_COLUMNS " FROM silences WHERE id = $1", &param, 1,
-                    &res, NULL, err);
+    rc = store_exec(conn, "SELECT " SILENCE_COLUMNS " FROM silences WHERE id = $1", &param, 1, &res,
+                    NULL, err);
     if (rc != 0)
         goto out;
     if (db_result_rows(res) == 0) {
@@ -161,9 +159,9 @@ int store_silence_list(struct store_conn *conn, int64_t active_at_ms, size_t lim
                         "AND starts_at <= $1 AND expired_at IS NULL ORDER BY id DESC LIMIT $2",
                         params, 2, &res, NULL, err);
     } else {
-        params[0] = DB_P_INT(limit == 0 ? SILENCE_LIMIT_DEFAULT
-                                        : (limit > SILENCE_LIMIT_MAX ? SILENCE_LIMIT_MAX
-                                                                     : (int64_t)limit));
+        params[0] =
+            DB_P_INT(limit == 0 ? SILENCE_LIMIT_DEFAULT
+                                : (limit > SILENCE_LIMIT_MAX ? SILENCE_LIMIT_MAX : (int64_t)limit));
         rc = store_exec(conn, "SELECT " SILENCE_COLUMNS " FROM silences ORDER BY id DESC LIMIT $1",
                         params, 1, &res, NULL, err);
     }
@@ -233,13 +231,11 @@ int store_heartbeat_checkin(struct store_conn *conn, const char *name, int64_t n
 
     if (silences_empty(name))
         return ob_fail(err, OB_EINVAL, "heartbeat without a name");
-    /* "missed" stays until the caller, having seen it, sets "ok". */
     return store_exec(conn,
                       "INSERT INTO heartbeats (name, last_seen_at, state, updated_at) "
                       "VALUES ($1, $2, 'ok', $2) ON CONFLICT (name) DO UPDATE SET "
-                      "last_seen_at = excluded.last_seen_at, updated_at = excluded.updated_at, "
-                      "state = CASE WHEN heartbeats.state = 'waiting' THEN 'ok' "
-                      "ELSE heartbeats.state END",
+                      "last_seen_at = excluded.last_seen_at, state = excluded.state, "
+                      "updated_at = excluded.updated_at",
                       params, 2, NULL, NULL, err);
 }
 
@@ -250,8 +246,11 @@ int store_heartbeat_set_state(struct store_conn *conn, const char *name, const c
 
     if (silences_empty(name))
         return ob_fail(err, OB_EINVAL, "heartbeat without a name");
-    if (state == NULL || (strcmp(state, "ok") != 0 && strcmp(state, "missed") != 0))
-        return ob_fail(err, OB_EINVAL, "heartbeat state must be ok or missed");
+    /* "waiting" too: the monitor records a heartbeat it sees for the first
+     * time, so that its clock starts then (updated_at). */
+    if (state == NULL ||
+        (strcmp(state, "waiting") != 0 && strcmp(state, "ok") != 0 && strcmp(state, "missed") != 0))
+        return ob_fail(err, OB_EINVAL, "heartbeat state must be waiting, ok or missed");
     return store_exec(conn,
                       "INSERT INTO heartbeats (name, last_seen_at, state, updated_at) "
                       "VALUES ($1, NULL, $2, $3) ON CONFLICT (name) DO UPDATE SET "
@@ -269,8 +268,8 @@ int store_heartbeat_get(struct store_conn *conn, const char *name, struct heartb
     memset(out, 0, sizeof(*out));
     if (silences_empty(name))
         return ob_fail(err, OB_EINVAL, "heartbeat without a name");
-    rc = store_exec(conn, "SELECT " HEARTBEAT_COLUMNS " FROM heartbeats WHERE name = $1", &param,
-                    1, &res, NULL, err);
+    rc = store_exec(conn, "SELECT " HEARTBEAT_COLUMNS " FROM heartbeats WHERE name = $1", &param, 1,
+                    &res, NULL, err);
     if (rc != 0)
         goto out;
     if (db_result_rows(res) == 0) {

@@ -89,3 +89,32 @@ def pg_url():
         pytest.skip("OPSBELL_TEST_PG_URL is empty: no PostgreSQL server to test against "
                     "(scripts/check.sh starts one with scripts/pg-test.sh)")
     return url
+
+
+# ---- alert ingestion (test_ingest_*.py) ------------------------------------
+
+from e2e_support import Ingest, setup_ingest_env  # noqa: E402
+
+
+@pytest.fixture
+def make_ingest(make_env):
+    """Factory: a configuration with the ingestion team (teams/ops, see
+    e2e_support.OPS_YAML), an admin token and (unless start=False) the
+    daemon running. Returns an e2e_support.Ingest."""
+
+    def make(name="ingest", storage=None, heartbeat=False, start=True,
+             max_body_bytes=4 * 1024 * 1024, threads=8):
+        e = make_env(name, storage=storage, max_body_bytes=max_body_bytes, threads=threads)
+        setup_ingest_env(e, heartbeat=heartbeat)
+        name = "ingest-admin-" + os.urandom(5).hex()
+        token = e.token_secret(name=name, scope="admin")
+        d = e.daemon() if start else None
+        return Ingest(e, d, token, token_name=name)
+
+    return make
+
+
+@pytest.fixture
+def ingest(make_ingest):
+    """The daemon with the ingestion team, running, and an admin token."""
+    return make_ingest()

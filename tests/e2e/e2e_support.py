@@ -505,3 +505,301 @@ class Env:
                     d.kill()
         for d in self.processes:
             assert_no_sanitizer_report(d.log_text(), str(d.log_path))
+
+
+# ---------------------------------------------------------------------------
+# alert ingestion (tests/e2e/test_ingest_*.py)
+# ---------------------------------------------------------------------------
+
+# PagerDuty routing keys are exactly 32 characters.
+PD_KEY = "opspd0000000000000000000000000aa"
+PD_KEY_MANUAL = "opspdmanual000000000000000000bbb"
+PD_KEY_UNKNOWN = "nosuchkey0000000000000000000zzzz"
+AM_HOOK_KEY = "ops-am-hook-0001"
+DB_HOOK_KEY = "ops-db-hook-0001"
+HB_KEY = "hb-ops-cron-0001"
+HB_SUMMARY = "The ops cron job did not check in"
+
+assert len(PD_KEY) == len(PD_KEY_MANUAL) == len(PD_KEY_UNKNOWN) == 32
+
+OPS_YAML = """\
+# the ingestion test team: one service per routing rule under test
+team:
+  description: Team Ops (ingestion tests)
+  members: [alice, bob]
+  match:
+    - team="ops"
+  fallback_service: ops-fallback
+services:
+  - name: ops-pd
+    description: PagerDuty senders
+    escalation_policy: ops-default
+    integration_key: %(pd)s
+  - name: ops-pd-manual
+    description: PagerDuty senders, resolved by people only
+    escalation_policy: ops-default
+    integration_key: %(pd_manual)s
+    auto_resolve: false
+  - name: ops-am
+    description: Alertmanager webhook receiver
+    escalation_policy: ops-default
+    integration_key: %(am)s
+  - name: ops-prom
+    description: Prometheus posting straight to /api/v2/alerts
+    escalation_policy: ops-default
+    match:
+      - service_tag="prom"
+      - env!~"dev|test"
+  - name: ops-db
+    description: Databases, grouped by alertname and cluster
+    escalation_policy: ops-default
+    integration_key: %(db)s
+    match:
+      - 'job=~"postgres|pgbouncer"'
+      - severity!="info"
+    dedup_labels: [alertname, cluster]
+  - name: ops-hb
+    description: Heartbeats
+    escalation_policy: ops-default
+  - name: ops-fallback
+    description: What no other service of the team claimed
+    escalation_policy: ops-default
+escalation_policies:
+  - name: ops-default
+    steps:
+      - delay: 5m
+        targets:
+          users: [alice]
+""" % {"pd": PD_KEY, "pd_manual": PD_KEY_MANUAL, "am": AM_HOOK_KEY, "db": DB_HOOK_KEY}
+
+OPS_HEARTBEAT_YAML = """\
+heartbeats:
+  - name: ops-cron
+    service: ops-hb
+    interval: 10s
+    grace: 0s
+    key: %s
+    summary: %s
+    severity: warning
+""" % (HB_KEY, HB_SUMMARY)
+
+
+def wait_for(predicate, timeout, what, interval=0.1):
+    """Poll predicate() until it returns a true value (returned) or timeout
+    seconds pass (AssertionError naming `what` and the last value)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                                 % (timeout, what, last))
+        time.sleep(interval)
+
+
+class KeepAlive:
+    """One persistent HTTP/1.1 connection (for load); reconnects once when the
+    server closed an idle connection."""
+
+    def __init__(self, url, timeout=10.0):
+        m = re.match(r"^http://([^:/]+):(\d+)$", url)
+        assert m, url
+        self.host, self.port, self.timeout = m.group(1), int(m.group(2)), timeout
+        self.conn = None
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method, path, body=None, token=None, retry=True):
+        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+        hdrs = {"Content-Type": "application/json"} if data is not None else {}
+        if token is not None:
+            hdrs["Authorization"] = "Bearer " + token
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=data, headers=hdrs)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self.close()
+                return Reply(resp.status, resp.headers, raw)
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if attempt == 1 or not retry:
+                    raise
+            except Exception:
+                self.close()
+                raise
+
+
+class Peer:
+    """A third-party process (prometheus, alertmanager) started by a test; it
+    joins env.processes so that env.cleanup() stops it like a daemon."""
+
+    def __init__(self, env, name, argv):
+        self.env = env
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = env.dir / ("%s.log" % name)
+        logf = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=logf,
+                                         stderr=logf, cwd=str(env.dir),
+                                         env=base_env(), start_new_session=True)
+        finally:
+            logf.close()
+        env.processes.append(self)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_ready(self, url, timeout=30.0):
+        """Wait until GET url answers 200 (e.g. /-/ready)."""
+        m = re.match(r"^(http://[^/]+)(/.*)$", url)
+        base, path = m.group(1), m.group(2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise AssertionError("%s exited (%r) before it was ready; log:\n%s"
+                                     % (self.name, self.proc.returncode, self.log_text()[-4000:]))
+            try:
+                if http_request(base, "GET", path, timeout=2.0).status == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.1)
+        raise AssertionError("%s not ready within %ss; log:\n%s"
+                             % (self.name, timeout, self.log_text()[-4000:]))
+
+
+def metric_value(text, name, labels=None):
+    """Value of one sample of the Prometheus text exposition, or None."""
+    want = name
+    if labels:
+        want += "{" + ",".join('%s="%s"' % kv for kv in sorted(labels.items())) + "}"
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        parts = line.rsplit(" ", 1)
+        if len(parts) == 2 and parts[0] == want:
+            return float(parts[1])
+    return None
+
+
+def iso_time(offset_seconds=0.0):
+    """RFC 3339 UTC time now + offset, with milliseconds."""
+    t = time.time() + offset_seconds
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+
+
+class Ingest:
+    """A running daemon with the ingestion teams, and shortcuts for its doors
+    and incident API. token: an admin token's secret."""
+
+    def __init__(self, env, daemon, token, token_name=None):
+        self.env = env
+        self.d = daemon
+        self.token = token
+        self.token_name = token_name  # its audit actor is "token:" + token_name
+
+    @property
+    def url(self):
+        return self.d.url
+
+    # ---- doors ----
+
+    def pd(self, action="trigger", dedup_key=None, routing_key=PD_KEY, summary="disk full",
+           source="host-1", severity="critical", payload=None, **extra):
+        body = {"routing_key": routing_key, "event_action": action}
+        if dedup_key is not None:
+            body["dedup_key"] = dedup_key
+        if action == "trigger" and payload is None:
+            payload = {"summary": summary, "source": source, "severity": severity}
+        if payload is not None:
+            body["payload"] = payload
+        body.update(extra)
+        return self.d.request("POST", "/v2/enqueue", body)
+
+    def am(self, alerts):
+        return self.d.request("POST", "/api/v2/alerts", alerts)
+
+    def webhook(self, alerts, key=AM_HOOK_KEY, status=None, group_key="{}:{}"):
+        status = status or ("firing" if any(a.get("status") == "firing" for a in alerts)
+                            else "resolved")
+        body = {"version": "4", "groupKey": group_key, "truncatedAlerts": 0, "status": status,
+                "receiver": "opsbell", "groupLabels": {}, "commonLabels": {},
+                "commonAnnotations": {}, "externalURL": "http://alertmanager.example:9093",
+                "alerts": alerts}
+        return self.d.request("POST", "/api/v1/integrations/alertmanager/%s" % key, body)
+
+    def generic(self, body, token=None):
+        return self.d.request("POST", "/api/v1/alerts", body,
+                              token=self.token if token is None else token)
+
+    # ---- reading ----
+
+    def incidents(self, token=None, **filters):
+        """Every incident matching filters (all pages, newest first)."""
+        out, before = [], None
+        while True:
+            q = dict(filters)
+            q.setdefault("limit", 500)
+            if before is not None:
+                q["before"] = before
+            path = "/api/v1/incidents?" + "&".join("%s=%s" % kv for kv in q.items())
+            r = self.d.get(path, token=self.token if token is None else token)
+            assert r.status == 200, r
+            out.extend(r.body["incidents"])
+            before = r.body.get("next_before")
+            if before is None or not r.body["incidents"]:
+                return out
+
+    def incident(self, iid, token=None):
+        r = self.d.get("/api/v1/incidents/%s" % iid, token=self.token if token is None else token)
+        assert r.status == 200, r
+        return r.body
+
+    def incident_count(self):
+        return len(self.incidents())
+
+    def active_alerts(self):
+        r = self.d.get("/api/v2/alerts", token=self.token)
+        assert r.status == 200, r
+        return r.body
+
+    def metrics(self):
+        r = self.d.get("/metrics")
+        assert r.status == 200, r
+        return r.body if isinstance(r.body, str) else r.text
+
+    def action(self, iid, what, body=None, token=None):
+        return self.d.request("POST", "/api/v1/incidents/%s/%s" % (iid, what), body,
+                              token=self.token if token is None else token)
+
+
+def setup_ingest_env(env, heartbeat=False):
+    """Add the ingestion team (teams/ops) to env; with heartbeat, also the
+    10 s heartbeat ops-cron."""
+    text = OPS_YAML + (OPS_HEARTBEAT_YAML if heartbeat else "")
+    env.write("teams/ops/team.yaml", text)
+    return env

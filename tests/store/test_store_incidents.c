@@ -30,12 +30,15 @@
 #include <unistd.h>
 
 /* A fixed clock, so that times compare exactly. */
-#define T0 INT64_C(1700000000000)
+#define T0       INT64_C(1700000000000)
+#define HELD_MAX 4
 
 static struct {
     char url[PATH_MAX + 64];
     char tmpdir[PATH_MAX]; /* "" unless we made one */
     struct store *store;   /* opened by the first test */
+    struct store_conn *held[HELD_MAX];
+    size_t n_held;
 } g;
 
 /* ---- helpers ----------------------------------------------------------------- */
@@ -45,14 +48,36 @@ static bool is_postgres(void)
     return strncmp(g.url, "postgres", 8) == 0;
 }
 
+/* Connections a test holds: a failed assertion leaves the test at once, so
+ * test_teardown gives back what it did not (else store_close aborts). */
 static struct store_conn *conn_get(void)
 {
     struct store_conn *conn = NULL;
     struct ob_error err;
 
     assert_non_null(g.store);
+    assert_true(g.n_held < HELD_MAX);
     assert_int_equal(store_acquire(g.store, &conn, &err), 0);
+    g.held[g.n_held++] = conn;
     return conn;
+}
+
+static void conn_put(struct store_conn *conn)
+{
+    for (size_t i = 0; i < g.n_held; i++) {
+        if (g.held[i] == conn) {
+            g.held[i] = g.held[--g.n_held];
+            break;
+        }
+    }
+    store_release(conn);
+}
+
+static int test_teardown(void **state)
+{
+    while (g.n_held > 0)
+        conn_put(g.held[g.n_held - 1]);
+    return 0;
 }
 
 static void exec_ok(struct store_conn *conn, const char *sql, const struct db_param *params,
@@ -187,9 +212,9 @@ static void test_open_at_version_2(void **state)
 static void test_migrate_from_version_1(void **state)
 {
     static const char *const drops[] = {
-        "DROP TABLE heartbeats", "DROP TABLE silences", "DROP TABLE alerts",
-        "DROP TABLE incident_events", "DROP TABLE incidents",
-        "DELETE FROM schema_migrations WHERE version >= 2"};
+        "DROP TABLE heartbeats", "DROP TABLE silences",
+        "DROP TABLE alerts",     "DROP TABLE incident_events",
+        "DROP TABLE incidents",  "DELETE FROM schema_migrations WHERE version >= 2"};
     struct store_token t = {.name = "before-v2", .scope = "admin", .created_by = "cli:root"};
     struct store_token got;
     struct store_conn *conn = conn_get();
@@ -205,7 +230,7 @@ static void test_migrate_from_version_1(void **state)
     for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
         exec_ok(conn, drops[i], NULL, 0);
     assert_int_equal(count_rows(conn, "SELECT MAX(version) FROM schema_migrations", NULL, 0), 1);
-    store_release(conn);
+    conn_put(conn);
 
     /* Re-open the shared store so that no cached statement on one of its
      * connections refers to a dropped table. */
@@ -223,7 +248,7 @@ static void test_migrate_from_version_1(void **state)
     store_token_release(&got);
     assert_int_equal(count_rows(conn, "SELECT COUNT(*) FROM incidents", NULL, 0), 0);
     assert_int_equal(count_rows(conn, "SELECT COUNT(*) FROM heartbeats", NULL, 0), 0);
-    store_release(conn);
+    conn_put(conn);
 
     /* And again: nothing left to do, nothing recorded twice. */
     if (store_open(g.url, 1, &again, &err) != 0)
@@ -234,7 +259,7 @@ static void test_migrate_from_version_1(void **state)
     conn = conn_get();
     assert_int_equal(count_rows(conn, "SELECT COUNT(*) FROM schema_migrations", NULL, 0),
                      store_latest_schema_version());
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* ---- incidents ---------------------------------------------------------------------- */
@@ -300,7 +325,7 @@ static void test_incident_insert_find_get(void **state)
 
     incident_release(NULL);
     incident_array_free(NULL, 0);
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* One open incident per key; after resolve, the key opens a new one. */
@@ -351,7 +376,7 @@ static void test_incident_open_key_is_unique(void **state)
             1);
     }
     resolve_ok(conn, second, T0 + 20);
-    store_release(conn);
+    conn_put(conn);
 }
 
 static void test_incident_set_status(void **state)
@@ -363,8 +388,8 @@ static void test_incident_set_status(void **state)
     struct ob_error err;
 
     /* triggered -> acknowledged */
-    assert_int_equal(store_incident_set_status(conn, a, "acknowledged", "token:alice", T0 + 5, &err),
-                     0);
+    assert_int_equal(
+        store_incident_set_status(conn, a, "acknowledged", "token:alice", T0 + 5, &err), 0);
     assert_int_equal(store_incident_get(conn, a, &got, &err), 0);
     assert_string_equal(got.status, "acknowledged");
     assert_true(got.acknowledged_at_ms == T0 + 5);
@@ -397,9 +422,8 @@ static void test_incident_set_status(void **state)
     assert_int_equal(store_incident_set_status(conn, a, "resolved", "token:bob", T0 + 8, &err),
                      OB_ECONFLICT);
     assert_non_null(strstr(err.msg, "already resolved"));
-    assert_int_equal(
-        store_incident_set_status(conn, a, "acknowledged", "token:bob", T0 + 8, &err),
-        OB_ECONFLICT);
+    assert_int_equal(store_incident_set_status(conn, a, "acknowledged", "token:bob", T0 + 8, &err),
+                     OB_ECONFLICT);
     assert_non_null(strstr(err.msg, "already resolved"));
     /* nothing changed by the refusals */
     assert_int_equal(store_incident_get(conn, a, &got, &err), 0);
@@ -436,7 +460,7 @@ static void test_incident_set_status(void **state)
     assert_int_equal(store_incident_set_status(conn, b, "resolved", "token:bob", T0 + 9, &err),
                      OB_ECONFLICT);
     CHECK_OK(store_commit, conn);
-    store_release(conn);
+    conn_put(conn);
 }
 
 static void test_incident_count_alerts(void **state)
@@ -474,7 +498,7 @@ static void test_incident_count_alerts(void **state)
     assert_int_equal(store_incident_count_alerts(conn, id + 1000, 1, 1, T0, &open, &err),
                      OB_ENOTFOUND);
     resolve_ok(conn, id, T0 + 7);
-    store_release(conn);
+    conn_put(conn);
 }
 
 static void test_incident_list(void **state)
@@ -495,8 +519,8 @@ static void test_incident_list(void **state)
         char key[32];
 
         snprintf(key, sizeof(key), "k%d", i);
-        ids[i] = new_incident(conn, i < 6 ? "svc-a" : "svc-b", i < 6 ? "team-x" : "team-y", key,
-                              T0 + i);
+        ids[i] =
+            new_incident(conn, i < 6 ? "svc-a" : "svc-b", i < 6 ? "team-x" : "team-y", key, T0 + i);
         if (i > 0)
             assert_true(ids[i] > ids[i - 1]);
     }
@@ -593,7 +617,7 @@ static void test_incident_list(void **state)
     f.status = "closed";
     assert_int_equal(store_incident_list(conn, &f, &list, &count, &err), OB_EINVAL);
     assert_null(list);
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* ---- timeline ----------------------------------------------------------------------- */
@@ -677,7 +701,7 @@ static void test_incident_timeline(void **state)
     incident_event_array_free(NULL, 0);
     resolve_ok(conn, id, T0 + 10);
     resolve_ok(conn, other, T0 + 10);
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* ---- alerts ------------------------------------------------------------------------- */
@@ -849,7 +873,7 @@ static void test_alert_lifecycle(void **state)
     alert_row_release(NULL);
     alert_row_array_free(NULL, 0);
     resolve_ok(conn, inc, T0 + 70);
-    store_release(conn);
+    conn_put(conn);
 }
 
 static void test_alert_list_expired(void **state)
@@ -900,7 +924,7 @@ static void test_alert_list_expired(void **state)
     assert_int_equal(store_alert_list_expired(conn, INT64_MAX, 0, &list, &count, &err), 0);
     assert_int_equal(count, 0);
     assert_int_equal(store_alert_resolve(conn, ids[0], T0 + 1000, &err), 0);
-    store_release(conn);
+    conn_put(conn);
 }
 
 static void test_alert_unroutable(void **state)
@@ -964,7 +988,7 @@ static void test_alert_unroutable(void **state)
 
         assert_int_equal(store_alert_insert(conn, &bad, "db\nfp-bad", &err), OB_ESTORE);
     }
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* ---- silences ----------------------------------------------------------------------- */
@@ -1076,7 +1100,7 @@ static void test_silences(void **state)
 
     silence_release(NULL);
     silence_array_free(NULL, 0);
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* ---- heartbeats --------------------------------------------------------------------- */
@@ -1104,12 +1128,17 @@ static void test_heartbeats(void **state)
     assert_true(got.updated_at_ms == T0);
     heartbeat_state_release(&got);
 
-    /* Missed, then a check-in: seen again, state left for the caller. */
+    /* Missed (last_seen_at kept), then a check-in: ok again. */
     assert_int_equal(store_heartbeat_set_state(conn, "nightly-backup", "missed", T0 + 10, &err), 0);
+    assert_int_equal(store_heartbeat_get(conn, "nightly-backup", &got, &err), 0);
+    assert_string_equal(got.state, "missed");
+    assert_true(got.last_seen_at_ms == T0);
+    assert_true(got.updated_at_ms == T0 + 10);
+    heartbeat_state_release(&got);
     assert_int_equal(store_heartbeat_checkin(conn, "nightly-backup", T0 + 20, &err), 0);
     assert_int_equal(store_heartbeat_get(conn, "nightly-backup", &got, &err), 0);
     assert_true(got.last_seen_at_ms == T0 + 20);
-    assert_string_equal(got.state, "missed");
+    assert_string_equal(got.state, "ok");
     assert_true(got.updated_at_ms == T0 + 20);
     heartbeat_state_release(&got);
     assert_int_equal(store_heartbeat_set_state(conn, "nightly-backup", "ok", T0 + 21, &err), 0);
@@ -1117,6 +1146,19 @@ static void test_heartbeats(void **state)
     assert_string_equal(got.state, "ok");
     assert_true(got.last_seen_at_ms == T0 + 20); /* kept */
     assert_true(got.updated_at_ms == T0 + 21);
+    heartbeat_state_release(&got);
+
+    /* First sight by the monitor: "waiting", never seen; the clock starts at updated_at. */
+    assert_int_equal(store_heartbeat_set_state(conn, "cron-b", "waiting", T0 + 25, &err), 0);
+    assert_int_equal(store_heartbeat_get(conn, "cron-b", &got, &err), 0);
+    assert_string_equal(got.state, "waiting");
+    assert_true(got.last_seen_at_ms == 0);
+    assert_true(got.updated_at_ms == T0 + 25);
+    heartbeat_state_release(&got);
+    assert_int_equal(store_heartbeat_checkin(conn, "cron-b", T0 + 26, &err), 0);
+    assert_int_equal(store_heartbeat_get(conn, "cron-b", &got, &err), 0);
+    assert_string_equal(got.state, "ok");
+    assert_true(got.last_seen_at_ms == T0 + 26);
     heartbeat_state_release(&got);
 
     /* set_state on a heartbeat never seen creates it. */
@@ -1127,20 +1169,21 @@ static void test_heartbeats(void **state)
     heartbeat_state_release(&got);
 
     assert_int_equal(store_heartbeat_list(conn, &list, &count, &err), 0);
-    assert_int_equal(count, 2);
+    assert_int_equal(count, 3);
     assert_string_equal(list[0].name, "cron-a"); /* by name */
-    assert_string_equal(list[1].name, "nightly-backup");
+    assert_string_equal(list[1].name, "cron-b");
+    assert_string_equal(list[2].name, "nightly-backup");
     heartbeat_state_array_free(list, count);
 
     /* Invalid input. */
-    assert_int_equal(store_heartbeat_set_state(conn, "cron-a", "waiting", T0, &err), OB_EINVAL);
+    assert_int_equal(store_heartbeat_set_state(conn, "cron-a", "late", T0, &err), OB_EINVAL);
     assert_int_equal(store_heartbeat_set_state(conn, "cron-a", NULL, T0, &err), OB_EINVAL);
     assert_int_equal(store_heartbeat_set_state(conn, "", "ok", T0, &err), OB_EINVAL);
     assert_int_equal(store_heartbeat_checkin(conn, NULL, T0, &err), OB_EINVAL);
 
     heartbeat_state_release(NULL);
     heartbeat_state_array_free(NULL, 0);
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* ---- a pipeline-shaped transaction ----------------------------------------------------- */
@@ -1188,7 +1231,7 @@ static void test_transaction_rolls_back_everything(void **state)
     assert_int_equal(store_alert_find_firing(conn, "tx\nfp-tx", &got_a, &err), 0);
     assert_true(got_a.incident_id == inc.id);
     alert_row_release(&got_a);
-    store_release(conn);
+    conn_put(conn);
 }
 
 /* ---- main -------------------------------------------------------------------------- */
@@ -1226,20 +1269,20 @@ static int pick_url(void)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open_at_version_2),
-        cmocka_unit_test(test_migrate_from_version_1),
-        cmocka_unit_test(test_incident_insert_find_get),
-        cmocka_unit_test(test_incident_open_key_is_unique),
-        cmocka_unit_test(test_incident_set_status),
-        cmocka_unit_test(test_incident_count_alerts),
-        cmocka_unit_test(test_incident_list),
-        cmocka_unit_test(test_incident_timeline),
-        cmocka_unit_test(test_alert_lifecycle),
-        cmocka_unit_test(test_alert_list_expired),
-        cmocka_unit_test(test_alert_unroutable),
-        cmocka_unit_test(test_silences),
-        cmocka_unit_test(test_heartbeats),
-        cmocka_unit_test(test_transaction_rolls_back_everything),
+        cmocka_unit_test_teardown(test_open_at_version_2, test_teardown),
+        cmocka_unit_test_teardown(test_migrate_from_version_1, test_teardown),
+        cmocka_unit_test_teardown(test_incident_insert_find_get, test_teardown),
+        cmocka_unit_test_teardown(test_incident_open_key_is_unique, test_teardown),
+        cmocka_unit_test_teardown(test_incident_set_status, test_teardown),
+        cmocka_unit_test_teardown(test_incident_count_alerts, test_teardown),
+        cmocka_unit_test_teardown(test_incident_list, test_teardown),
+        cmocka_unit_test_teardown(test_incident_timeline, test_teardown),
+        cmocka_unit_test_teardown(test_alert_lifecycle, test_teardown),
+        cmocka_unit_test_teardown(test_alert_list_expired, test_teardown),
+        cmocka_unit_test_teardown(test_alert_unroutable, test_teardown),
+        cmocka_unit_test_teardown(test_silences, test_teardown),
+        cmocka_unit_test_teardown(test_heartbeats, test_teardown),
+        cmocka_unit_test_teardown(test_transaction_rolls_back_everything, test_teardown),
     };
     char name[64];
 

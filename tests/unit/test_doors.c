@@ -23,7 +23,7 @@
 #include <string.h>
 
 /* 2026-11-24T19:00:00Z */
-#define NOW INT64_C(1795546800000)
+#define NOW  INT64_C(1795546800000)
 #define HOUR INT64_C(3600000)
 /* A 32-character PagerDuty routing key. */
 #define PD_KEY "R0123456789abcdef0123456789abcde"
@@ -246,7 +246,8 @@ static void test_time_parse_invalid(void **state)
         "+2026-11-24T19:00:00Z",
         "2026-11-24T19:00:00.123",
         "2026-11-24T1a:00:00Z",
-        "2026\xef\xbc\x8d" "11-24T19:00:00Z", /* fullwidth hyphen */
+        "2026\xef\xbc\x8d"
+        "11-24T19:00:00Z", /* fullwidth hyphen */
         "1795546800000",
         "now",
         "2026-W48-2T19:00:00Z",
@@ -358,8 +359,8 @@ static void test_am_api_example(void **state)
     assert_string_equal(ev->fingerprint, "7c6f788c00d1c7fa");
 
     ev = &b.events[1];
-    assert_int_equal(ev->action, ALERT_RESOLVE); /* endsAt before now */
-    assert_string_equal(ev->summary, "DiskFull");  /* alertname */
+    assert_int_equal(ev->action, ALERT_RESOLVE);  /* endsAt before now */
+    assert_string_equal(ev->summary, "DiskFull"); /* alertname */
     assert_int_equal(ev->severity, SEVERITY_WARNING);
     assert_null(ev->generator_url); /* empty = none */
     assert_int_equal(ev->annotation_count, 0);
@@ -412,14 +413,17 @@ static void test_am_api_severity_mapping(void **state)
         const char *label;
         enum alert_severity want;
     } cases[] = {
-        {"critical", SEVERITY_CRITICAL}, {"page", SEVERITY_CRITICAL}, {"p1", SEVERITY_CRITICAL},
-        {"P1", SEVERITY_CRITICAL},       {"CRITICAL", SEVERITY_CRITICAL},
-        {"error", SEVERITY_ERROR},       {"high", SEVERITY_ERROR},    {"p2", SEVERITY_ERROR},
-        {"warning", SEVERITY_WARNING},   {"warn", SEVERITY_WARNING},  {"medium", SEVERITY_WARNING},
-        {"p3", SEVERITY_WARNING},        {"info", SEVERITY_INFO},     {"low", SEVERITY_INFO},
-        {"none", SEVERITY_INFO},         {"p4", SEVERITY_INFO},       {"p5", SEVERITY_INFO},
-        {"Info", SEVERITY_INFO},         {"disaster", SEVERITY_WARNING},
-        {"", SEVERITY_WARNING},          {"p6", SEVERITY_WARNING},
+        {"critical", SEVERITY_CRITICAL}, {"page", SEVERITY_CRITICAL},
+        {"p1", SEVERITY_CRITICAL},       {"P1", SEVERITY_CRITICAL},
+        {"CRITICAL", SEVERITY_CRITICAL}, {"error", SEVERITY_ERROR},
+        {"high", SEVERITY_ERROR},        {"p2", SEVERITY_ERROR},
+        {"warning", SEVERITY_WARNING},   {"warn", SEVERITY_WARNING},
+        {"medium", SEVERITY_WARNING},    {"p3", SEVERITY_WARNING},
+        {"info", SEVERITY_INFO},         {"low", SEVERITY_INFO},
+        {"none", SEVERITY_INFO},         {"p4", SEVERITY_INFO},
+        {"p5", SEVERITY_INFO},           {"Info", SEVERITY_INFO},
+        {"disaster", SEVERITY_WARNING},  {"", SEVERITY_WARNING},
+        {"p6", SEVERITY_WARNING},
     };
     struct alert_batch b;
     char body[256];
@@ -712,7 +716,8 @@ static const char webhook_example[] =
     "      \"annotations\": {\"description\": \"some description\"},\n"
     "      \"startsAt\": \"2026-11-24T09:52:26.739266876+02:00\",\n"
     "      \"endsAt\": \"2026-11-24T18:30:00Z\",\n"
-    "      \"generatorURL\": \"http://example.com:9090/graph?g0.expr=go_memstats_alloc_bytes+%3E+0\"\n"
+    "      \"generatorURL\": "
+    "\"http://example.com:9090/graph?g0.expr=go_memstats_alloc_bytes+%3E+0\"\n"
     "    }\n"
     "  ],\n"
     "  \"groupLabels\": {\"alertname\": \"ProbeFailure\"},\n"
@@ -941,7 +946,8 @@ static void test_pd_trigger_example(void **state)
         ev->details_json,
         "{\"component\":\"postgres\",\"group\":\"prod-datapipe\",\"class\":\"deploy\","
         "\"custom_details\":{\"ping time\":\"1500ms\",\"load avg\":0.75},"
-        "\"client\":\"Sample Monitoring Service\",\"client_url\":\"https://monitoring.example.com\","
+        "\"client\":\"Sample Monitoring "
+        "Service\",\"client_url\":\"https://monitoring.example.com\","
         "\"links\":[{\"href\":\"https://example.com/\",\"text\":\"Link text\"}],"
         "\"images\":[{\"src\":\"https://www.pagerduty.com/wp-content/uploads/2016/05/"
         "pagerduty-logo-green.png\",\"href\":\"https://example.com/\",\"alt\":\"Example text\"}]}");
@@ -1028,11 +1034,14 @@ static void test_pd_refusals(void **state)
     pd_fails("{\"routing_key\":5,\"event_action\":[],\"dedup_key\":{},\"payload\":\"x\","
              "\"links\":{},\"images\":\"i\",\"client\":1,\"client_url\":true}",
              8, "'routing_key' must be a string", "'event_action' must be a string",
-             "'dedup_key' must be a string", "'links' must be an array", "'images' must be an array",
-             "'client' must be a string", "'client_url' must be a string",
-             "'payload' must be an object");
+             "'dedup_key' must be a string", "'links' must be an array",
+             "'images' must be an array", "'client' must be a string",
+             "'client_url' must be a string", "'payload' must be an object");
     pd_fails("{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"snooze\"}", 1,
              "'event_action' must be one of trigger, acknowledge or resolve, not 'snooze'");
+    /* Quoted input stays on one line in the errors list too. */
+    pd_fails("{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"trig\\r\\ngg\"}", 1,
+             "'event_action' must be one of trigger, acknowledge or resolve, not 'trig  gg'");
     pd_fails("{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"resolve\"}", 1,
              "'dedup_key' is required for resolve events");
     pd_fails("{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"acknowledge\",\"dedup_key\":\"\"}",
@@ -1056,7 +1065,8 @@ static void test_pd_refusals(void **state)
              "\"timestamp\":\"2000-01-01T01:00:00+02:00\"}}",
              1, "'payload.timestamp' is before 2000-01-01");
     pd_fails("[]", 1, "Event must be a JSON object");
-    pd_fails("{\"routing_key\":", 1, "malformed JSON at line 1 column 15: unexpected token near end of file");
+    pd_fails("{\"routing_key\":", 1,
+             "malformed JSON at line 1 column 15: unexpected token near end of file");
 
     /* Summary: 1024 characters are fine (cut to 1024 bytes), 1025 are not. */
     strbuf_addf(&sb,
@@ -1076,16 +1086,16 @@ static void test_pd_refusals(void **state)
     strbuf_reset(&sb);
 
     /* dedup_key: 255 characters are fine, 256 are not. */
-    strbuf_addf(&sb,
-                "{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"resolve\",\"dedup_key\":\"%s\"}",
-                k255);
+    strbuf_addf(
+        &sb, "{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"resolve\",\"dedup_key\":\"%s\"}",
+        k255);
     b = parse_ok(PAGERDUTY, strbuf_str(&sb));
     assert_string_equal(b.events[0].dedup_key, k255);
     alert_batch_release(&b);
     strbuf_reset(&sb);
-    strbuf_addf(&sb,
-                "{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"resolve\",\"dedup_key\":\"%s\"}",
-                k256);
+    strbuf_addf(
+        &sb, "{\"routing_key\":\"" PD_KEY "\",\"event_action\":\"resolve\",\"dedup_key\":\"%s\"}",
+        k256);
     pd_fails(strbuf_str(&sb), 1, "'dedup_key' is too long (maximum is 255 characters)");
     strbuf_reset(&sb);
 
@@ -1177,9 +1187,10 @@ static void test_generic_defaults_and_arrays(void **state)
     assert_string_equal(b.events[0].fingerprint, "cbf29ce484222325");
     alert_batch_release(&b);
 
-    b = parse_ok(GENERIC, "[{\"summary\":\"one\",\"severity\":\"Warning\"},"
-                          "{\"action\":\"resolve\",\"dedup_key\":\"k\"},"
-                          "{\"action\":\"acknowledge\",\"labels\":{\"a\":\"b\"},\"summary\":null}]");
+    b = parse_ok(GENERIC,
+                 "[{\"summary\":\"one\",\"severity\":\"Warning\"},"
+                 "{\"action\":\"resolve\",\"dedup_key\":\"k\"},"
+                 "{\"action\":\"acknowledge\",\"labels\":{\"a\":\"b\"},\"summary\":null}]");
     assert_int_equal(b.count, 3);
     assert_string_equal(b.events[0].summary, "one");
     assert_int_equal(b.events[0].severity, SEVERITY_WARNING);

@@ -29,7 +29,7 @@ static void test_names(void **state)
     assert_string_equal(alert_source_name(SOURCE_GENERIC), "generic");
     assert_string_equal(alert_source_name(SOURCE_HEARTBEAT), "heartbeat");
     assert_string_equal(alert_source_name((enum alert_source)99), "unknown");
-    assert_string_equal(alert_source_name((enum alert_source)-1), "unknown");
+    assert_string_equal(alert_source_name((enum alert_source) - 1), "unknown");
 
     assert_string_equal(alert_action_name(ALERT_TRIGGER), "trigger");
     assert_string_equal(alert_action_name(ALERT_RESOLVE), "resolve");
@@ -76,8 +76,11 @@ static void test_severity_parse(void **state)
 static void test_label_get(void **state)
 {
     static const struct alert_label labels[] = {
-        {"alertname", "HighLoad"}, {"instance", "db1:9100"}, {"job", "node"},
-        {"severity", "page"},      {"zone", ""},
+        {"alertname", "HighLoad"},
+        {"instance", "db1:9100"},
+        {"job", "node"},
+        {"severity", "page"},
+        {"zone", ""},
     };
     const size_t n = sizeof(labels) / sizeof(labels[0]);
 

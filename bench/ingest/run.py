@@ -1,0 +1,768 @@
+#!/usr/bin/python3
+"""bench/ingest/run.py - opsbell's ingestion benchmark against Prometheus Alertmanager.
+
+Run it through bench/ingest/run.sh (see bench/README.md). Python 3 standard
+library only. Everything listens on 127.0.0.1, every process it starts is
+stopped (also on Ctrl-C or a failure), and the whole run is bounded in time.
+
+For each target it: writes a configuration into a temporary directory,
+starts the server, waits until it is ready, runs wrk once to warm up and
+once to measure (same script, same 64 connections), reads the server's peak
+RSS (VmHWM) and CPU time from /proc, and for opsbell scrapes /metrics for the
+group-commit counters, lists the stored alerts through GET /api/v2/alerts,
+kills the server with SIGKILL and counts the distinct alerts in the store
+itself: every alert that got a 2xx must be there.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+LUA = os.path.join(HERE, "alerts.lua")
+CONFIG_DIR = os.path.join(HERE, "config")
+
+# The integration key of service bench-pd (config/teams/bench/bench.yaml):
+# the PagerDuty door wants a routing_key of exactly 32 characters.
+PD_ROUTING_KEY = "benchpd0123456789abcdef012345678"
+
+AM_BIN = "/usr/bin/prometheus-alertmanager"
+WRK_BIN = "/usr/bin/wrk"
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# ---- processes: every child is registered and stopped in cleanup() -------------
+
+CHILDREN = []  # Popen objects
+PG_DIRS = []  # directories given to scripts/pg-test.sh start
+
+
+def spawn(argv, logpath, env=None, cwd=None):
+    out = open(logpath, "ab")
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                             env=env, cwd=cwd, start_new_session=True)
+    finally:
+        out.close()
+    CHILDREN.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=10.0):
+    """Stop one child of ours by its pid; SIGKILL if it does not go in time."""
+    if p.poll() is not None:
+        return p.returncode
+    try:
+        os.kill(p.pid, sig)
+    except ProcessLookupError:
+        pass
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGKILL)
+        return p.wait(timeout=10)
+
+
+def cleanup():
+    for p in CHILDREN:
+        try:
+            stop(p)
+        except Exception as e:  # keep going: stop the others
+            log(f"warning: could not stop pid {p.pid}: {e}")
+    for d in PG_DIRS:
+        subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "stop", d],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    PG_DIRS.clear()
+
+
+def on_signal(signum, frame):
+    raise BenchError(f"interrupted by signal {signum}")
+
+
+# ---- small helpers ---------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None, timeout=10.0):
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def wait_ready(url, proc, logpath, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"{url}: the server exited with {proc.returncode}; see {logpath}:\n"
+                             + tail(logpath))
+        try:
+            status, _ = http("GET", url, timeout=1.0)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise BenchError(f"{url} not ready after {timeout:.0f} s; see {logpath}:\n" + tail(logpath))
+
+
+def tail(path, n=15):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        return "\n".join("    " + l for l in lines[-n:])
+    except OSError:
+        return ""
+
+
+def proc_status(pid):
+    """VmRSS and VmHWM of pid in KiB."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def machine_busy_jiffies():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    return sum(v[:8]) - idle, sum(v[:8])
+
+
+def mib(kib):
+    return kib / 1024.0
+
+
+def metrics_scrape(base):
+    status, body = http("GET", base + "/metrics")
+    if status != 200:
+        raise BenchError(f"GET /metrics: {status}")
+    events = commits = 0
+    outcomes = {}
+    for line in body.decode().splitlines():
+        m = re.match(r'^opsbell_ingest_events_total\{outcome="([a-z]+)"\} (\d+)', line)
+        if m:
+            outcomes[m.group(1)] = int(m.group(2))
+            events += int(m.group(2))
+        m = re.match(r"^opsbell_ingest_commits_total (\d+)", line)
+        if m:
+            commits = int(m.group(1))
+    return {"events": events, "commits": commits, "outcomes": outcomes}
+
+
+# ---- machine ----------------------------------------------------------------------
+
+
+def fs_type(path):
+    best, kind = "", "?"
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            mnt = parts[1]
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, kind = mnt, parts[2]
+    return f"{kind} on {best}"
+
+
+def fsync_latency_ms(directory, n=200):
+    """Median and p99 of write(4 KiB) + fdatasync on the file system of the run."""
+    path = os.path.join(directory, "fsync-probe")
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        block = b"x" * 4096
+        for i in range(n):
+            t0 = time.perf_counter()
+            os.pwrite(fd, block, (i % 16) * 4096)
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t0) * 1000)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
+def machine_info(tmp):
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    b0, t0 = machine_busy_jiffies()
+    time.sleep(1.0)
+    b1, t1 = machine_busy_jiffies()
+    busy = 100.0 * (b1 - b0) / max(1, t1 - t0)
+    p50, p99 = fsync_latency_ms(tmp)
+    am_version = subprocess.run([AM_BIN, "--version"], capture_output=True, text=True,
+                                timeout=10).stdout.splitlines()
+    wrk_version = subprocess.run([WRK_BIN, "-v"], capture_output=True, text=True,
+                                 timeout=10).stdout.splitlines()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "kernel": platform.release(),
+        "fs": fs_type(tmp),
+        "fsync_p50_ms": p50,
+        "fsync_p99_ms": p99,
+        "busy_before_pct": busy,
+        "loadavg": open("/proc/loadavg").read().split()[:3],
+        "alertmanager": am_version[0] if am_version else "?",
+        "wrk": wrk_version[0].split("Copyright")[0].strip() if wrk_version else "?",
+    }
+
+
+# ---- wrk --------------------------------------------------------------------------
+
+
+def run_wrk(args, url, mode, seconds, json_path, text_path, latency):
+    env = dict(os.environ, BENCH_WRK_JSON=json_path)
+    argv = [WRK_BIN, f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{seconds}s",
+            f"--timeout={args.wrk_timeout}s", "-s", LUA]
+    if latency:
+        argv.append("--latency")
+    argv += [url, "--", mode, str(args.alerts), str(args.wrk_threads)]
+    if mode == "pd":
+        argv.append(PD_ROUTING_KEY)
+    with open(text_path, "wb") as out:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                             env=env, start_new_session=True)
+        CHILDREN.append(p)
+        deadline = time.monotonic() + seconds + args.wrk_timeout + 30
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid == p.pid:
+                p.returncode = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                stop(p, signal.SIGKILL)
+                raise BenchError(f"wrk did not finish in time; see {text_path}")
+            time.sleep(0.05)
+    if p.returncode != 0:
+        raise BenchError(f"wrk exited with {p.returncode}:\n" + tail(text_path))
+    try:
+        with open(json_path) as f:
+            result = json.load(f)
+    except (OSError, ValueError) as e:
+        raise BenchError(f"wrk wrote no summary ({e}):\n" + tail(text_path))
+    result["text"] = open(text_path).read()
+    result["wrk_cpu_s"] = ru.ru_utime + ru.ru_stime
+    return result
+
+
+def non_2xx(result):
+    return sum(n for code, n in result["statuses"].items() if not 200 <= int(code) < 300)
+
+
+def socket_errors(result):
+    e = result["errors"]
+    return e["connect"] + e["read"] + e["write"] + e["timeout"]
+
+
+# ---- one target -------------------------------------------------------------------
+
+
+def measure(args, name, base_url, proc, mode, workdir, opsbell=False):
+    """Warm up, measure; returns the run's figures (and wrk's results)."""
+    r = {"name": name, "mode": mode}
+    r["rss_idle_kib"] = proc_status(proc.pid)["VmRSS"]
+    log(f"  warm-up: {args.warmup} s")
+    warm = run_wrk(args, base_url, mode, args.warmup, os.path.join(workdir, "wrk-warmup.json"),
+                   os.path.join(workdir, "wrk-warmup.txt"), latency=False)
+    r["rss_after_warmup_kib"] = proc_status(proc.pid)["VmRSS"]
+    if opsbell:
+        m0 = metrics_scrape(base_url)
+    cpu0 = proc_cpu_seconds(proc.pid)
+    busy0, total0 = machine_busy_jiffies()
+    log(f"  measuring: {args.duration} s")
+    main = run_wrk(args, base_url, mode, args.duration, os.path.join(workdir, "wrk.json"),
+                   os.path.join(workdir, "wrk.txt"), latency=True)
+    busy1, total1 = machine_busy_jiffies()
+    cpu1 = proc_cpu_seconds(proc.pid)
+    st = proc_status(proc.pid)
+    r["rss_end_kib"] = st["VmRSS"]
+    r["rss_peak_kib"] = st["VmHWM"]
+    secs = main["duration_us"] / 1e6
+    r["requests"] = main["requests"]
+    r["rps"] = main["requests"] / secs
+    r["lat_us"] = main["latency_us"]
+    r["statuses"] = main["statuses"]
+    r["non2xx"] = non_2xx(main)
+    r["sock_errors"] = socket_errors(main)
+    r["errors"] = main["errors"]
+    r["warmup_requests"] = warm["requests"]
+    r["warmup_non2xx"] = non_2xx(warm)
+    r["warmup_sock_errors"] = socket_errors(warm)
+    r["server_cpu_pct"] = 100.0 * (cpu1 - cpu0) / secs
+    r["wrk_cpu_pct"] = 100.0 * main["wrk_cpu_s"] / secs
+    # Everything else the machine did meanwhile (other processes): a noise gauge.
+    machine_pct = 100.0 * (busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1)
+    r["other_cpu_pct"] = max(0.0, machine_pct - r["server_cpu_pct"] - r["wrk_cpu_pct"])
+    r["wrk_text"] = main["text"]
+    r["acked"] = sorted(set(warm["acked"]) | set(main["acked"]))
+    r["acked_counts"] = (len(warm["acked"]), len(main["acked"]))
+    if opsbell:
+        m1 = metrics_scrape(base_url)
+        de, dc = m1["events"] - m0["events"], m1["commits"] - m0["commits"]
+        r["events"] = de
+        r["commits"] = dc
+        r["events_per_commit"] = de / dc if dc else float("nan")
+        r["outcomes"] = {k: m1["outcomes"].get(k, 0) - m0["outcomes"].get(k, 0)
+                         for k in m1["outcomes"]}
+        r["events_total"] = m1["events"]
+        r["commits_total"] = m1["commits"]
+        r["outcomes_total"] = m1["outcomes"]
+    return r
+
+
+def write_opsbell_config(workdir, port, storage, threads):
+    with open(os.path.join(CONFIG_DIR, "opsbell.yaml.in")) as f:
+        text = f.read()
+    text = (text.replace("@LISTEN@", f"127.0.0.1:{port}").replace("@STORAGE@", storage)
+            .replace("@THREADS@", str(threads)))
+    with open(os.path.join(workdir, "opsbell.yaml"), "w") as f:
+        f.write(text)
+    shutil.copy(os.path.join(CONFIG_DIR, "users.yaml"), workdir)
+    shutil.copytree(os.path.join(CONFIG_DIR, "teams"), os.path.join(workdir, "teams"))
+    return os.path.join(workdir, "opsbell.yaml")
+
+
+def alert_index(mode, dedup_key, labels_json):
+    """The bench index (0..N-1) of a stored alert, from what alerts.lua sent."""
+    if mode == "pd":
+        m = re.match(r"^bench-(\d+)$", dedup_key or "")
+    else:
+        try:
+            labels = json.loads(labels_json or "{}")
+        except ValueError:
+            return None
+        m = re.match(r"^host-(\d+):9100$", labels.get("instance", ""))
+    return int(m.group(1)) if m else None
+
+
+def stored_alerts(mode, storage, workdir):
+    """Distinct bench alerts in the store, read directly (the server is dead by now)."""
+    rows = []
+    if storage.startswith("sqlite:"):
+        path = os.path.join(workdir, storage[len("sqlite:"):])
+        db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=10)
+        try:
+            rows = db.execute("SELECT dedup_key, labels, status FROM alerts").fetchall()
+        finally:
+            db.close()
+    else:
+        out = subprocess.run(["psql", storage, "-X", "-A", "-t", "-q", "-F", "\x1f", "-c",
+                              "SELECT coalesce(dedup_key, ''), labels, status FROM alerts"],
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise BenchError(f"psql: {out.stderr.strip()}")
+        rows = [tuple(l.split("\x1f")) for l in out.stdout.splitlines() if l]
+    indices = set()
+    other = 0
+    for dedup_key, labels, _status in rows:
+        i = alert_index(mode, dedup_key, labels)
+        if i is None:
+            other += 1
+        else:
+            indices.add(i)
+    return indices, len(rows), other
+
+
+def run_opsbell(args, name, mode, storage_kind, workdir, http_threads):
+    os.makedirs(workdir)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    if storage_kind == "sqlite":
+        storage = "sqlite:data/opsbell.db"
+    else:
+        storage = start_postgres(args, workdir)
+    cfg = write_opsbell_config(workdir, port, storage, http_threads)
+    ck = subprocess.run([args.opsbell, "check-config", "-c", cfg], capture_output=True, text=True,
+                        timeout=30)
+    if ck.returncode != 0:
+        raise BenchError(f"check-config: {ck.stdout}{ck.stderr}")
+    tok = subprocess.run([args.opsbell, "token", "create", "--name", "bench-reader", "--scope",
+                          "read", "-c", cfg], capture_output=True, text=True, timeout=30)
+    if tok.returncode != 0:
+        raise BenchError(f"token create: {tok.stderr.strip()}")
+    token = tok.stdout.strip().splitlines()[-1]
+    logpath = os.path.join(workdir, "opsbell.log")
+    proc = spawn([args.opsbell, "serve", "-c", cfg], logpath)
+    try:
+        wait_ready(base + "/healthz", proc, logpath)
+        log(f"  opsbell pid {proc.pid} on {base} (store {storage_kind}, http.threads {http_threads})")
+        r = measure(args, name, base, proc, mode, workdir, opsbell=True)
+        # The server's view: GET /api/v2/alerts (firing alerts, Alertmanager's shape).
+        status, body = http("GET", base + "/api/v2/alerts",
+                            headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        r["listed"] = len(json.loads(body)) if status == 200 else f"HTTP {status}"
+        # The store's view after a crash: SIGKILL, then read the database itself.
+        proc.kill()
+        proc.wait(timeout=10)
+        r["killed_exit"] = proc.returncode
+    finally:
+        if proc.poll() is None:
+            stop(proc)
+    indices, rows, other = stored_alerts(mode, storage, workdir)
+    acked = set(r["acked"])
+    r["stored"] = len(indices)
+    r["stored_rows"] = rows
+    r["stored_other"] = other
+    r["acked_missing"] = sorted(acked - indices)
+    r["stored_not_acked"] = len(indices - acked)
+    r["durable"] = not r["acked_missing"]
+    r["log_problems"] = log_problems(logpath)
+    r["store"] = storage_kind
+    r["http_threads"] = http_threads
+    if storage_kind == "postgres":
+        r["pg_settings"] = args.pg_settings_seen
+        stop_postgres(workdir)
+    return r
+
+
+def log_problems(path):
+    """level=warn/error lines of opsbell's log, counted by message."""
+    counts = {}
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8", "replace")
+            if "level=warn" in line or "level=error" in line:
+                m = re.search(r'msg=("[^"]*"|\S+)', line)
+                lvl = "error" if "level=error" in line else "warn"
+                key = f"{lvl}: {m.group(1) if m else line.strip()[:120]}"
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def start_postgres(args, workdir):
+    pgdir = os.path.join(workdir, "pg")
+    PG_DIRS.append(pgdir)
+    out = subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "start", pgdir],
+                         capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise BenchError(f"pg-test.sh start: {out.stderr.strip()}")
+    url = out.stdout.strip().splitlines()[-1]
+    if not args.pg_fast:
+        # pg-test.sh makes a test cluster with fsync and synchronous_commit off;
+        # a durability benchmark wants a commit that is on disk when it returns.
+        for sql in ("ALTER SYSTEM SET fsync = on", "ALTER SYSTEM SET synchronous_commit = on",
+                    "ALTER SYSTEM SET full_page_writes = on", "SELECT pg_reload_conf()"):
+            q = subprocess.run(["psql", url, "-X", "-q", "-c", sql], capture_output=True,
+                               text=True, timeout=30)
+            if q.returncode != 0:
+                raise BenchError(f"psql {sql}: {q.stderr.strip()}")
+        time.sleep(0.5)
+    q = subprocess.run(["psql", url, "-X", "-A", "-t", "-c",
+                        "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings"
+                        " WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')"],
+                       capture_output=True, text=True, timeout=30)
+    args.pg_settings_seen = q.stdout.strip()
+    ver = subprocess.run(["psql", url, "-X", "-A", "-t", "-c", "SHOW server_version"],
+                         capture_output=True, text=True, timeout=30)
+    args.pg_version = ver.stdout.strip()
+    log(f"  PostgreSQL {args.pg_version}: {args.pg_settings_seen}")
+    return url
+
+
+def stop_postgres(workdir):
+    pgdir = os.path.join(workdir, "pg")
+    subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "stop", pgdir],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    if pgdir in PG_DIRS:
+        PG_DIRS.remove(pgdir)
+
+
+def run_alertmanager(args, workdir):
+    os.makedirs(workdir)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    shutil.copy(os.path.join(CONFIG_DIR, "am.yml"), workdir)
+    os.makedirs(os.path.join(workdir, "data"))
+    logpath = os.path.join(workdir, "alertmanager.log")
+    proc = spawn([AM_BIN, "--cluster.listen-address=", f"--web.listen-address=127.0.0.1:{port}",
+                  f"--storage.path={os.path.join(workdir, 'data')}",
+                  f"--config.file={os.path.join(workdir, 'am.yml')}"], logpath)
+    try:
+        wait_ready(base + "/-/ready", proc, logpath)
+        log(f"  alertmanager pid {proc.pid} on {base}")
+        r = measure(args, "Alertmanager 0.25", base, proc, "am", workdir)
+        status, body = http("GET", base + "/api/v2/alerts", timeout=60)
+        r["listed"] = len(json.loads(body)) if status == 200 else f"HTTP {status}"
+    finally:
+        stop(proc)
+    problems = {}
+    with open(logpath, "rb") as f:
+        for raw in f:
+            line = raw.decode("utf-8", "replace")
+            if "level=error" in line or "level=warn" in line:
+                m = re.search(r'msg=("[^"]*"|\S+)', line)
+                key = m.group(1) if m else line.strip()[:120]
+                problems[key] = problems.get(key, 0) + 1
+    r["log_problems"] = problems
+    r["store"] = "memory"
+    return r
+
+
+# ---- report -----------------------------------------------------------------------
+
+
+def ms(us):
+    return us / 1000.0
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}×"
+
+
+def report(args, machine, results, elapsed):
+    am = results[0]
+    log("")
+    log("## opsbell ingestion benchmark")
+    log("")
+    log(f"- machine: {machine['cores']} × {machine['cpu']}, {machine['memory']} RAM, Linux "
+        f"{machine['kernel']}; run directory on {machine['fs']}")
+    log(f"- fdatasync of 4 KiB there: p50 {machine['fsync_p50_ms']:.2f} ms, "
+        f"p99 {machine['fsync_p99_ms']:.2f} ms")
+    log(f"- machine busy before the run: {machine['busy_before_pct']:.0f}% of all cores "
+        f"(load average {' '.join(machine['loadavg'])})")
+    log(f"- load: {machine['wrk']}, -t{args.wrk_threads} -c{args.connections} "
+        f"-d{args.duration}s after a {args.warmup} s warm-up, --timeout {args.wrk_timeout}s; one "
+        f"alert per request rotating over {args.alerts} distinct alerts")
+    log(f"- peer: {machine['alertmanager']}, one route to a receiver with no integrations")
+    log(f"- opsbell: {args.opsbell_version}, release build; SQLite synchronous=FULL (WAL); "
+        f"PostgreSQL {getattr(args, 'pg_version', '?')} from scripts/pg-test.sh with "
+        f"{getattr(args, 'pg_settings_seen', '?')}")
+    log("")
+    log("| target | door | store | http.threads | req/s | p50 ms | p99 ms | max ms | non-2xx "
+        "| socket errors | peak RSS MiB | server CPU % | other CPU % | events/commit "
+        "| alerts 2xx'd | alerts stored | durable |")
+    log("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
+    for r in results:
+        is_ob = r["name"].startswith("opsbell")
+        door = "/api/v2/alerts" if r["mode"] == "am" else "/v2/enqueue"
+        epc = f"{r['events_per_commit']:.1f}" if is_ob else "—"
+        acked = str(len(r["acked"])) if is_ob else "—"
+        stored = str(r["stored"]) if is_ob else f"({r['listed']} in memory)"
+        durable = ("yes" if r["durable"] else f"NO: {len(r['acked_missing'])} lost") if is_ob else "no (memory)"
+        threads = str(r["http_threads"]) if is_ob else "—"
+        log(f"| {r['name']} | {door} | {r['store']} | {threads} | {r['rps']:.0f} "
+            f"| {ms(r['lat_us']['p50']):.1f} | {ms(r['lat_us']['p99']):.1f} "
+            f"| {ms(r['lat_us']['max']):.0f} | {r['non2xx']} | {r['sock_errors']} "
+            f"| {mib(r['rss_peak_kib']):.1f} | {r['server_cpu_pct']:.0f} | {r['other_cpu_pct']:.0f} "
+            f"| {epc} | {acked} | {stored} | {durable} |")
+    log("")
+    log("Ratios opsbell / Alertmanager (req/s: higher is better for opsbell; latency and RSS: "
+        "lower is better):")
+    log("")
+    log("| opsbell run | req/s | p50 | p99 | peak RSS |")
+    log("|---|--:|--:|--:|--:|")
+    for r in results[1:]:
+        log(f"| {r['name']} | {fmt_ratio(r['rps'] / am['rps'])} "
+            f"| {fmt_ratio(r['lat_us']['p50'] / am['lat_us']['p50'])} "
+            f"| {fmt_ratio(r['lat_us']['p99'] / am['lat_us']['p99'])} "
+            f"| {fmt_ratio(r['rss_peak_kib'] / am['rss_peak_kib'])} |")
+    ob = results[1]
+    log("")
+    ok_tput = ob["rps"] >= 2 * am["rps"]
+    ok_p99 = ob["lat_us"]["p99"] < am["lat_us"]["p99"]
+    log(f"Target of issue 3 (opsbell SQLite, /api/v2/alerts, default configuration): "
+        f"≥ 2× Alertmanager's req/s: {'met' if ok_tput else 'NOT met'} "
+        f"({ob['rps'] / am['rps']:.2f}×); lower p99: {'met' if ok_p99 else 'NOT met'} "
+        f"({ms(ob['lat_us']['p99']):.1f} vs {ms(am['lat_us']['p99']):.1f} ms); "
+        f"every 2xx durable: {'met' if all(r['durable'] for r in results[1:]) else 'NOT met'}.")
+    log("")
+    log(f"Total time {elapsed:.0f} s.")
+
+
+def details(r):
+    is_ob = r["name"].startswith("opsbell")
+    log(f"  {r['requests']} requests in {args_g.duration} s = {r['rps']:.0f}/s; latency ms p50 "
+        f"{ms(r['lat_us']['p50']):.1f} p90 {ms(r['lat_us']['p90']):.1f} p99 "
+        f"{ms(r['lat_us']['p99']):.1f} p99.9 {ms(r['lat_us']['p999']):.1f} max "
+        f"{ms(r['lat_us']['max']):.1f}")
+    log(f"  statuses {json.dumps(r['statuses'], sort_keys=True)}; socket errors "
+        f"{json.dumps(r['errors'], sort_keys=True)}; warm-up: {r['warmup_requests']} requests, "
+        f"{r['warmup_non2xx']} non-2xx, {r['warmup_sock_errors']} socket errors")
+    log(f"  RSS MiB: idle {mib(r['rss_idle_kib']):.1f}, after warm-up "
+        f"{mib(r['rss_after_warmup_kib']):.1f}, end {mib(r['rss_end_kib']):.1f}, peak (VmHWM) "
+        f"{mib(r['rss_peak_kib']):.1f}")
+    log(f"  CPU during the measurement: server {r['server_cpu_pct']:.0f}%, wrk "
+        f"{r['wrk_cpu_pct']:.0f}%, everything else {r['other_cpu_pct']:.0f}% (100% = one core)")
+    if is_ob:
+        log(f"  group commit (measured window): {r['events']} events in {r['commits']} commits = "
+            f"{r['events_per_commit']:.2f} events/commit, {r['commits'] / args_g.duration:.0f} "
+            f"commits/s ({1000.0 * args_g.duration / max(1, r['commits']):.2f} ms each); outcomes "
+            f"{json.dumps({k: v for k, v in r['outcomes'].items() if v}, sort_keys=True)}")
+        log(f"  since start: opsbell_ingest_events_total {r['events_total']}, "
+            f"opsbell_ingest_commits_total {r['commits_total']}")
+        log(f"  durability: {len(r['acked'])} distinct alerts got a 2xx (warm-up "
+            f"{r['acked_counts'][0]}, measured {r['acked_counts'][1]}); GET /api/v2/alerts listed "
+            f"{r['listed']}; after SIGKILL the store holds {r['stored']} distinct bench alerts "
+            f"({r['stored_rows']} rows); 2xx'd but missing: {len(r['acked_missing'])}"
+            + (f" (first: {r['acked_missing'][:10]})" if r["acked_missing"] else "")
+            + f"; stored without a 2xx seen by wrk: {r['stored_not_acked']}"
+            + (" (requests in flight when wrk stopped)" if r["stored_not_acked"] else ""))
+    if r["log_problems"]:
+        log("  log warnings/errors: " + "; ".join(f"{k} ×{v}" for k, v in
+                                                   sorted(r["log_problems"].items())))
+    else:
+        log("  log warnings/errors: none")
+
+
+args_g = None
+
+
+def main():
+    global args_g
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=15, help="measured seconds per target (15)")
+    ap.add_argument("--warmup", type=int, default=3, help="warm-up seconds per target (3)")
+    ap.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
+    ap.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
+    ap.add_argument("--wrk-timeout", type=int, default=10,
+                    help="wrk's per-request timeout in seconds (10)")
+    ap.add_argument("--alerts", type=int, default=5000, help="distinct alerts (5000)")
+    ap.add_argument("--http-threads", type=int, default=4,
+                    help="opsbell http.threads for the main runs (4, opsbell's default)")
+    ap.add_argument("--extra-threads", type=int, default=64,
+                    help="also run opsbell SQLite /api/v2/alerts with this http.threads "
+                         "(64; 0 to skip)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated subset of am,sqlite,pd,pg,extra (default: all)")
+    ap.add_argument("--pg-fast", action="store_true",
+                    help="leave scripts/pg-test.sh's fsync=off and synchronous_commit=off")
+    ap.add_argument("--opsbell", default=os.path.join(ROOT, "build", "release", "opsbell"),
+                    help="the opsbell binary (default build/release/opsbell, built if needed)")
+    ap.add_argument("--no-build", action="store_true", help="do not run make")
+    ap.add_argument("--keep", action="store_true", help="keep the run directory")
+    ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--time-limit", type=int, default=290,
+                    help="abort (and clean up) after this many seconds (290)")
+    args = ap.parse_args()
+    args_g = args
+    only = set(filter(None, args.only.split(","))) or {"am", "sqlite", "pd", "pg", "extra"}
+    if "am" not in only:
+        raise SystemExit("run.py: --only must include am (the ratios need the peer)")
+
+    for binary in (AM_BIN, WRK_BIN):
+        if not os.access(binary, os.X_OK):
+            raise SystemExit(f"run.py: {binary} is missing (apt-get install "
+                             f"{'prometheus-alertmanager' if 'alert' in binary else 'wrk'})")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGALRM, lambda s, f: on_signal(s, f))
+    signal.alarm(args.time_limit)
+    started = time.monotonic()
+    tmp = tempfile.mkdtemp(prefix="opsbell-bench.")
+    ok = False
+    results = []
+    try:
+        if not args.no_build:
+            log("# make BUILD=release build/release/opsbell")
+            b = subprocess.run(["make", "-C", ROOT, "BUILD=release", "build/release/opsbell"],
+                               capture_output=True, text=True, timeout=240)
+            if b.returncode != 0:
+                raise BenchError("release build failed:\n" + b.stdout[-3000:] + b.stderr[-3000:])
+            log("  " + (b.stdout.strip().splitlines() or ["?"])[-1][:160])
+        v = subprocess.run([args.opsbell, "version"], capture_output=True, text=True, timeout=10)
+        args.opsbell_version = (v.stdout.strip() or v.stderr.strip()).splitlines()[0]
+        log(f"# {args.opsbell_version}; run directory {tmp}")
+        machine = machine_info(tmp)
+        log(f"# machine: {machine['cores']} × {machine['cpu']}; busy {machine['busy_before_pct']:.0f}%"
+            f" before the run; fdatasync p50 {machine['fsync_p50_ms']:.2f} ms on {machine['fs']}")
+        if machine["busy_before_pct"] > 10:
+            log(f"# WARNING: the machine is already {machine['busy_before_pct']:.0f}% busy; "
+                f"the figures will be noisy")
+
+        plan = [("am", "Alertmanager 0.25", None)]
+        if "sqlite" in only:
+            plan.append(("sqlite", "opsbell SQLite", ("am", "sqlite", args.http_threads)))
+        if "pd" in only:
+            plan.append(("pd", "opsbell SQLite, PagerDuty door", ("pd", "sqlite", args.http_threads)))
+        if "pg" in only:
+            plan.append(("pg", "opsbell PostgreSQL", ("am", "postgres", args.http_threads)))
+        if "extra" in only and args.extra_threads > 0:
+            plan.append(("extra", f"opsbell SQLite, http.threads={args.extra_threads}",
+                         ("am", "sqlite", args.extra_threads)))
+        for key, name, spec in plan:
+            log(f"# {name}")
+            workdir = os.path.join(tmp, key)
+            if spec is None:
+                r = run_alertmanager(args, workdir)
+            else:
+                mode, store_kind, threads = spec
+                r = run_opsbell(args, name, mode, store_kind, workdir, threads)
+            details(r)
+            results.append(r)
+        report(args, machine, results, time.monotonic() - started)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"machine": machine, "results": [
+                    {k: v for k, v in r.items() if k not in ("acked",)} for r in results]},
+                    f, indent=1)
+        ok = all(r.get("durable", True) for r in results)
+        return 0 if ok else 1
+    except BenchError as e:
+        log(f"run.py: {e}")
+        return 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cleanup()
+        if ok and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            log(f"# run directory kept: {tmp}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,6 +9,7 @@
 #include "daemon/app.h"
 #include "ingest/door.h"
 #include "ingest/ingest.h"
+#include "ingest/matcher.h"
 #include "store/incidents.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -220,6 +221,40 @@ out:
     alert_batch_release(&batch);
 }
 
+/* Alertmanager's boolean query parameters default to true. */
+static bool query_bool(const struct http_request *req, const char *name)
+{
+    const char *v = http_request_query(req, name);
+
+    return v == NULL || strcmp(v, "false") != 0;
+}
+
+/* Do a stored alert's labels (JSON object text) satisfy every matcher? */
+static bool alert_row_matches(const struct alert_row *a, const struct matcher_set *matchers)
+{
+    struct alert_label labels[ALERT_MAX_LABELS];
+    const char *name;
+    json_t *obj, *value;
+    size_t n = 0;
+    bool ok;
+
+    if (matchers->count == 0)
+        return true;
+    obj = json_loads(a->labels, 0, NULL);
+    /* json objects iterate in insertion order; labels were stored sorted. */
+    json_object_foreach(obj, name, value)
+    {
+        if (n == ALERT_MAX_LABELS || !json_is_string(value))
+            break;
+        labels[n].name = (char *)name;
+        labels[n].value = (char *)json_string_value(value);
+        n++;
+    }
+    ok = matcher_set_matches(matchers, labels, n);
+    json_decref(obj);
+    return ok;
+}
+
 /* GET /api/v2/alerts: the firing alerts in Alertmanager's gettableAlert shape. */
 void api_alertmanager_list(void *app_ptr, struct http_request *req, struct http_response *resp)
 {
@@ -228,9 +263,22 @@ void api_alertmanager_list(void *app_ptr, struct http_request *req, struct http_
     struct alert_row *rows = NULL;
     struct store_conn *conn = NULL;
     struct ob_error err = {0};
-    size_t count = 0;
+    struct matcher_set matchers = {0};
+    const char *filters[MATCHER_MAX_PER_SET];
+    size_t count = 0, n_filters;
+    bool want_active = query_bool(req, "active"), want_silenced = query_bool(req, "silenced");
     json_t *arr;
 
+    /* amtool's filters: ?filter=alertname="X" (repeatable), active=, silenced=. */
+    n_filters = http_request_query_values(req, "filter", filters, MATCHER_MAX_PER_SET);
+    for (size_t i = 0; i < n_filters; i++) {
+        struct matcher m;
+        if (matcher_parse(filters[i], &m, &err) != 0 || matcher_set_add(&matchers, &m, &err) != 0) {
+            matcher_release(&m);
+            http_response_from_error(resp, &err);
+            goto out;
+        }
+    }
     if (store_acquire(app->store, &conn, &err) != 0 ||
         store_alert_list(conn, &filter, &rows, &count, &err) != 0) {
         http_response_from_error(resp, &err);
@@ -240,6 +288,9 @@ void api_alertmanager_list(void *app_ptr, struct http_request *req, struct http_
     for (size_t i = 0; i < count; i++) {
         const struct alert_row *a = &rows[i];
         char starts[40], ends[40], updated[40];
+        if ((a->silenced_by != 0 && !want_silenced) || (a->silenced_by == 0 && !want_active) ||
+            !alert_row_matches(a, &matchers))
+            continue;
         json_t *labels = json_loads(a->labels, 0, NULL);
         json_t *annotations = json_loads(a->annotations, 0, NULL);
         json_t *silenced_by = json_array();
@@ -265,6 +316,7 @@ void api_alertmanager_list(void *app_ptr, struct http_request *req, struct http_
     }
     api_reply_json(resp, 200, arr);
 out:
+    matcher_set_release(&matchers);
     alert_row_array_free(rows, count);
     store_release(conn);
 }

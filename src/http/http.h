@@ -48,6 +48,10 @@ struct http_request {
 const char *http_request_header(const struct http_request *req, const char *name);
 /* A decoded query argument, or NULL. */
 const char *http_request_query(const struct http_request *req, const char *name);
+/* Every value of a repeated query argument (?filter=a&filter=b), at most max,
+ * in order; returns how many. Values borrow from the request. */
+size_t http_request_query_values(const struct http_request *req, const char *name, const char **out,
+                                 size_t max);
 /* A path parameter captured by "{name}" in the route, or NULL. */
 const char *http_request_param(const struct http_request *req, const char *name);
 

@@ -63,6 +63,34 @@ const char *http_request_query(const struct http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_collect {
+    const char *name;
+    const char **out;
+    size_t max;
+    size_t count;
+};
+
+static enum MHD_Result collect_query_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    struct query_collect *qc = cls;
+
+    if (key != NULL && strcmp(key, qc->name) == 0 && qc->count < qc->max)
+        qc->out[qc->count++] = value != NULL ? value : "";
+    return MHD_YES;
+}
+
+size_t http_request_query_values(const struct http_request *req, const char *name, const char **out,
+                                 size_t max)
+{
+    struct query_collect qc = {name, out, max, 0};
+
+    if (req->conn == NULL)
+        return 0;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_query_value, &qc);
+    return qc.count;
+}
+
 static int request_id_is_acceptable(const char *id)
 {
     size_t len = 0;
@@ -154,10 +182,15 @@ static void finish_request(struct http_server *server, struct request_ctx *ctx, 
     snprintf(status_text, sizeof(status_text), "%d", status);
     snprintf(duration, sizeof(duration), "%.3f", secs * 1000.0);
     snprintf(bytes, sizeof(bytes), "%zu", ctx->req.body_len);
+    /* A path whose route carries a credential ({key}) is logged as its pattern. */
     log_emit(LOG_LEVEL_INFO, "http", ctx->req.request_id, "request", "method", ctx->req.method,
-             "path", ctx->req.path, "route", ctx->req.route != NULL ? ctx->req.route->pattern : "-",
-             "status", status_text, "duration_ms", duration, "request_bytes", bytes, "remote",
-             ctx->req.remote_addr, (const char *)NULL);
+             "path",
+             ctx->req.route != NULL && strstr(ctx->req.route->pattern, "{key}") != NULL
+                 ? ctx->req.route->pattern
+                 : ctx->req.path,
+             "route", ctx->req.route != NULL ? ctx->req.route->pattern : "-", "status", status_text,
+             "duration_ms", duration, "request_bytes", bytes, "remote", ctx->req.remote_addr,
+             (const char *)NULL);
 }
 
 static enum MHD_Result handle_complete_request(struct http_server *server,

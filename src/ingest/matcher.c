@@ -17,11 +17,12 @@
  * Positions in messages are 1-based byte offsets into the text.
  *
  * Regexes are POSIX extended, compiled as "^(" value ")$". Before compiling,
- * a value is scanned so that it cannot leave the anchoring group (an unmatched
- * ')' would turn "a)|(b" into an unanchored alternation) and cannot make
- * glibc's matcher slow or huge: back-references (exponential time) and nested
- * repetitions that expand past RE_MAX_SIZE (gigabytes at compile time) are
- * refused. Go's RE2, which Prometheus uses, refuses all three as well.
+ * regex_check() makes sure that a value cannot leave the anchoring group (an
+ * unmatched ')' would turn "a)|(b" into an unanchored alternation) and cannot
+ * make glibc slow or huge: glibc takes exponential time over back-references,
+ * stacked repetitions and loops over parts that match "", and gigabytes over
+ * nested intervals. RE2, which Prometheus uses, has no back-references and
+ * refuses stacked repetitions and counts over 1000 too.
  */
 #include "ingest/matcher.h"
 
@@ -35,6 +36,7 @@
 #define RE_MAX_DEPTH    32   /* nested groups in a regex */
 #define RE_MAX_SIZE     4096 /* regex size once glibc has expanded repetitions */
 #define RE_MAX_INTERVAL 1000 /* largest bound in {m,n} (as in RE2) */
+#define RE_MAX_OPTIONAL 128  /* optional parts ('*', '?', ...) in a regex */
 
 static bool is_space(char c)
 {
@@ -166,17 +168,17 @@ static size_t regex_bracket_end(const char *v, size_t i)
 
 /*
  * Read an interval "{m}", "{m,}", "{m,n}" or "{,n}" at v[*i] == '{'. On
- * success advance *i past it and set *times to how many copies glibc makes
- * (at least 1). Returns false when it is no interval (regcomp judges it).
+ * success advance *i past it and set *min and *max (SIZE_MAX: no upper
+ * bound); counts saturate just past RE_MAX_INTERVAL, so that a longer one is
+ * still read and refused. Returns false when it is no interval (regcomp
+ * judges it).
  */
-static bool regex_interval(const char *v, size_t *i, size_t *times)
+static bool regex_interval(const char *v, size_t *i, size_t *min, size_t *max)
 {
     size_t j = *i + 1;
     size_t lo = 0, hi = 0;
-    bool has_lo = false, has_hi = false;
+    bool has_lo = false, has_hi = false, comma = false;
 
-    /* Counts saturate just past RE_MAX_INTERVAL, so that a longer one is
-     * still read as an interval and refused. */
     while (v[j] >= '0' && v[j] <= '9') {
         lo = lo * 10 + (size_t)(v[j++] - '0');
         if (lo > RE_MAX_INTERVAL)
@@ -184,6 +186,7 @@ static bool regex_interval(const char *v, size_t *i, size_t *times)
         has_lo = true;
     }
     if (v[j] == ',') {
+        comma = true;
         j++;
         while (v[j] >= '0' && v[j] <= '9') {
             hi = hi * 10 + (size_t)(v[j++] - '0');
@@ -195,37 +198,105 @@ static bool regex_interval(const char *v, size_t *i, size_t *times)
     if (v[j] != '}' || (!has_lo && !has_hi))
         return false;
     *i = j + 1;
+    *min = lo;
     if (has_hi)
-        *times = hi;
+        *max = hi;
     else
-        *times = lo; /* "{m}", or "{m,}": m copies and a star */
-    if (*times == 0)
-        *times = 1;
+        *max = comma ? SIZE_MAX : lo;
     return true;
+}
+
+/*
+ * The state of regex_check(): per open group, its size and whether it can
+ * match the empty string; about the last atom, what a repetition would act on.
+ */
+struct regex_scan {
+    size_t size[RE_MAX_DEPTH + 1];    /* nodes of each open group so far */
+    bool alt_empty[RE_MAX_DEPTH + 1]; /* an earlier alternative can match "" */
+    bool seq_empty[RE_MAX_DEPTH + 1]; /* the current alternative so far can */
+    size_t depth;
+    size_t last;       /* nodes of the last atom; 0 = nothing to repeat */
+    bool last_empty;   /* the last atom can match "" */
+    bool before_empty; /* the alternative before the last atom can match "" */
+    int repeated;      /* 1 just after a repetition, 2 after a lazy '?' */
+    size_t optional;   /* parts that may be skipped, in the whole regex */
+};
+
+static const char regex_too_large[] = "it is too large once its repetitions are expanded";
+static const char regex_too_optional[] = "it has too many optional parts ('*', '?', '{0,n}', ...)";
+
+static const char *regex_atom(struct regex_scan *st, size_t nodes, bool empty)
+{
+    size_t d = st->depth;
+
+    st->before_empty = st->seq_empty[d];
+    st->size[d] += nodes;
+    st->last = nodes;
+    st->last_empty = empty;
+    st->seq_empty[d] = st->before_empty && empty;
+    st->repeated = 0;
+    return st->size[d] > RE_MAX_SIZE ? regex_too_large : NULL;
+}
+
+/* A repetition of the last atom, min to max times (SIZE_MAX: unbounded). */
+static const char *regex_repeat(struct regex_scan *st, size_t min, size_t max)
+{
+    size_t d = st->depth;
+    size_t copies;
+
+    if (st->last == 0) /* nothing to repeat: regcomp refuses it */
+        return NULL;
+    if (st->repeated != 0)
+        return "repetition operators are stacked";
+    if (min > RE_MAX_INTERVAL || (max != SIZE_MAX && max > RE_MAX_INTERVAL))
+        return "a repetition count is over 1000";
+    if (max == SIZE_MAX && st->last_empty)
+        return "'*', '+' or '{m,}' repeats a part that can match the empty string";
+    /* glibc copies the atom: x{2,4} is xx(x(x)?)?, x{2,} is xxx*. */
+    if (max == SIZE_MAX)
+        copies = min + 1;
+    else
+        copies = max > 0 ? max : 1;
+    if (min == 0 && max == SIZE_MAX)
+        copies = 1;
+    st->size[d] += st->last * (copies - 1) + 1;
+    st->last *= copies;
+    if (max == SIZE_MAX)
+        st->optional += 1;
+    else if (max > min)
+        st->optional += max - min;
+    st->last_empty = st->last_empty || min == 0;
+    st->seq_empty[d] = st->before_empty && st->last_empty;
+    st->repeated = 1;
+    if (st->optional > RE_MAX_OPTIONAL)
+        return regex_too_optional;
+    return st->size[d] > RE_MAX_SIZE ? regex_too_large : NULL;
 }
 
 /*
  * Refuse what regcomp would accept but must not be run (see the top of the
  * file). Returns NULL when the value may be compiled, else the reason.
- * Sizes are counted roughly as glibc builds its tree: one node per atom,
- * operator and group, an interval copying its atom once per repetition.
- * Stacked repetitions ("a**", "a++", "a{2}{3}") are refused as in RE2: POSIX
- * leaves them undefined and glibc takes minutes over a few dozen of them. A
- * single '?' after a repetition ("a*?", RE2's lazy form) is allowed.
+ *
+ * glibc's compile and match times grow fast (some exponentially) with:
+ *   - the size of the expanded tree: intervals copy their atom ("x{3}" is
+ *     "xxx"), so nested ones multiply; at most RE_MAX_SIZE nodes;
+ *   - stacked repetitions ("a**", "a++", "a{2}{3}"), undefined in POSIX and
+ *     refused by RE2 too ("a*?" and "a??" are allowed: see '?' below);
+ *   - a loop over a part that can match "" ("(a*)*", "(a|)+"): refused; it
+ *     always has a simpler form;
+ *   - long chains of optional parts: at most RE_MAX_OPTIONAL.
  */
 static const char *regex_check(const char *v)
 {
-    static const char too_large[] = "it is too large once its repetitions are expanded";
-    size_t total[RE_MAX_DEPTH + 1]; /* size of each open group so far */
-    size_t depth = 0;
-    size_t last = 0;  /* size of what a repetition would repeat; 0 = nothing */
-    int repeated = 0; /* 1 just after a repetition, 2 after its lazy '?' */
+    struct regex_scan st;
+    const char *why = NULL;
     size_t i = 0;
 
-    total[0] = 0;
-    while (v[i] != '\0') {
-        size_t atom = 1;
-        size_t times = 1;
+    memset(&st, 0, sizeof(st));
+    st.seq_empty[0] = true;
+    while (why == NULL && v[i] != '\0') {
+        size_t min, max;
+        size_t d = st.depth;
 
         switch (v[i]) {
         case '\\':
@@ -233,80 +304,81 @@ static const char *regex_check(const char *v)
                 return "it ends with a lone backslash";
             if (v[i + 1] >= '1' && v[i + 1] <= '9')
                 return "back-references are not supported";
+            /* glibc's zero-width escapes: word boundaries, buffer ends */
+            why = regex_atom(&st, 1, strchr("bB<>`'", v[i + 1]) != NULL);
             i += 2;
             break;
         case '[':
             i = regex_bracket_end(v, i);
+            why = regex_atom(&st, 1, false);
             break;
         case '(':
-            if (depth == RE_MAX_DEPTH)
+            if (d == RE_MAX_DEPTH)
                 return "groups are nested too deeply";
-            total[++depth] = 0;
-            last = 0;
-            repeated = 0;
+            st.depth = ++d;
+            st.size[d] = 0;
+            st.alt_empty[d] = false;
+            st.seq_empty[d] = true;
+            st.last = 0;
+            st.repeated = 0;
             i++;
-            continue;
+            break;
         case ')':
-            if (depth == 0)
+            if (d == 0)
                 return "unmatched ')'";
-            atom = total[depth--] + 1;
+            st.depth = d - 1;
+            why = regex_atom(&st, st.size[d] + 1, st.alt_empty[d] || st.seq_empty[d]);
             i++;
             break;
         case '|':
-            total[depth] += 1;
-            last = 0;
-            repeated = 0;
+            st.alt_empty[d] = st.alt_empty[d] || st.seq_empty[d];
+            st.seq_empty[d] = true;
+            st.size[d] += 1;
+            st.last = 0;
+            st.repeated = 0;
             i++;
-            continue;
+            break;
+        case '^':
+        case '$':
+            why = regex_atom(&st, 1, true);
+            i++;
+            break;
         case '?':
-            if (repeated == 1) { /* lazy: the same language once anchored */
-                repeated = 2;
-                total[depth] += 1;
-                i++;
-                continue;
-            }
-            /* fall through */
-        case '*':
-        case '+':
-            if (repeated != 0)
-                return "repetition operators are stacked";
-            repeated = 1;
-            if (v[i] == '+') { /* glibc turns x+ into xx* */
-                total[depth] += last;
-                last *= 2;
-            }
-            total[depth] += 1;
-            last += 1;
             i++;
-            if (total[depth] > RE_MAX_SIZE)
-                return too_large;
-            continue;
-        case '{':
-            if (last > 0 && regex_interval(v, &i, &times)) {
-                if (repeated != 0)
-                    return "repetition operators are stacked";
-                if (times > RE_MAX_INTERVAL)
-                    return "a repetition count is over 1000";
-                repeated = 1;
-                total[depth] += last * (times - 1);
-                last *= times;
-                if (total[depth] > RE_MAX_SIZE)
-                    return too_large;
-                continue;
+            /* RE2's lazy "x*?" or "x??": here an optional "x*", the same
+             * language. Not after "x+" or "x{2}", where it would differ. */
+            if (st.repeated == 1 && st.last_empty) {
+                st.repeated = 2;
+                st.size[d] += 1;
+                if (++st.optional > RE_MAX_OPTIONAL)
+                    why = regex_too_optional;
+                break;
             }
+            why = regex_repeat(&st, 0, 1);
+            break;
+        case '*':
+            i++;
+            why = regex_repeat(&st, 0, SIZE_MAX);
+            break;
+        case '+':
+            i++;
+            why = regex_repeat(&st, 1, SIZE_MAX);
+            break;
+        case '{':
+            if (st.last > 0 && regex_interval(v, &i, &min, &max)) {
+                why = regex_repeat(&st, min, max);
+                break;
+            }
+            why = regex_atom(&st, 1, false);
             i++;
             break;
         default:
+            why = regex_atom(&st, 1, false);
             i++;
             break;
         }
-        total[depth] += atom;
-        last = atom;
-        repeated = 0;
-        if (total[depth] > RE_MAX_SIZE)
-            return too_large;
     }
-    return NULL;
+    return why;
 }
 
 /* " at position N", or "" when at is 0 (not from a text). */

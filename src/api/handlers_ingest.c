@@ -18,40 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * Run a parsed batch through the pipeline. Returns 0 with *results (owned,
- * batch->count entries), or answers resp itself (5xx) and returns non-zero.
- */
-static int submit_batch(struct app *app, struct http_request *req, struct alert_batch *batch,
-                        struct ingest_result **results, struct http_response *resp)
-{
-    struct ob_error err = {0};
-
-    *results = calloc(batch->count > 0 ? batch->count : 1, sizeof(**results));
-    if (*results == NULL) {
-        http_response_error(resp, 503, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < batch->count; i++)
-        route_prepare_event(&batch->events[i]);
-    if (ingest_submit(app->ingest, batch, *results, &err) != 0) {
-        log_emit(LOG_LEVEL_ERROR, "ingest", req->request_id, "batch not accepted", "error", err.msg,
-                 (const char *)NULL);
-        http_response_error(resp, 503, "alerts not accepted, retry: %s", err.msg);
-        free(*results);
-        *results = NULL;
-        return -1;
-    }
-    for (size_t i = 0; i < batch->count; i++) {
-        if ((*results)[i].outcome == INGEST_UNROUTABLE && (*results)[i].code == 0)
-            log_emit(LOG_LEVEL_WARN, "ingest", req->request_id,
-                     "alert kept but unroutable: no service matched", "fingerprint",
-                     batch->events[i].fingerprint, "summary", batch->events[i].summary,
-                     (const char *)NULL);
-    }
-    return 0;
-}
-
 static json_t *result_json(const struct ingest_result *r)
 {
     json_t *obj;
@@ -78,106 +44,27 @@ static const struct ingest_result *all_failed(const struct ingest_result *result
     return n > 0 ? &results[0] : NULL;
 }
 
-void api_ingest_alertmanager(void *app, struct http_request *req, struct http_response *resp)
+/*
+ * One door request in flight. The HTTP connection is suspended while the
+ * writer commits the batch, so a handful of HTTP threads can keep many
+ * requests waiting for one group commit.
+ */
+enum door_kind { DOOR_ALERTMANAGER, DOOR_WEBHOOK, DOOR_PAGERDUTY, DOOR_GENERIC };
+
+struct door_call {
+    enum door_kind kind;
+    struct http_request *req;
+    struct alert_batch batch;
+    struct ingest_result *results;
+    int rc;
+    struct ob_error err;
+};
+
+static void door_call_free(struct door_call *call)
 {
-    struct alert_batch batch = {0};
-    struct ingest_result *results = NULL;
-    struct ob_error err = {0};
-    const struct ingest_result *failed;
-
-    if (door_parse_alertmanager_api(req->body, req->body_len, store_now_ms(), &batch, &err) != 0) {
-        http_response_from_error(resp, &err);
-        return;
-    }
-    if (submit_batch(app, req, &batch, &results, resp) != 0)
-        goto out;
-    failed = all_failed(results, batch.count);
-    if (failed != NULL)
-        http_response_error(resp, ob_code_http_status(failed->code), "%s", failed->message);
-    else /* Alertmanager answers an empty 200. */
-        http_response_set(resp, 200, "application/json", "", 0);
-out:
-    free(results);
-    alert_batch_release(&batch);
-}
-
-void api_ingest_webhook(void *app, struct http_request *req, struct http_response *resp)
-{
-    struct alert_batch batch = {0};
-    struct ingest_result *results = NULL;
-    struct ob_error err = {0};
-    const struct ingest_result *failed;
-    json_t *arr;
-
-    if (door_parse_alertmanager_webhook(req->body, req->body_len, http_request_param(req, "key"),
-                                        store_now_ms(), &batch, &err) != 0) {
-        http_response_from_error(resp, &err);
-        return;
-    }
-    if (submit_batch(app, req, &batch, &results, resp) != 0)
-        goto out;
-    failed = all_failed(results, batch.count);
-    if (failed != NULL) {
-        http_response_error(resp, ob_code_http_status(failed->code), "%s", failed->message);
-        goto out;
-    }
-    arr = json_array();
-    for (size_t i = 0; i < batch.count; i++)
-        json_array_append_new(arr, result_json(&results[i]));
-    api_reply_json(resp, 200, json_pack("{s:s, s:o}", "status", "ok", "alerts", arr));
-out:
-    free(results);
-    alert_batch_release(&batch);
-}
-
-void api_ingest_generic(void *app, struct http_request *req, struct http_response *resp)
-{
-    const struct auth_principal *p = api_principal(req);
-    struct alert_batch batch = {0};
-    struct ingest_result *results = NULL;
-    struct ob_error err = {0};
-    json_t *arr;
-
-    if (!api_content_type_is_json(http_request_header(req, "Content-Type"))) {
-        http_response_error(resp, 415, "Content-Type must be application/json");
-        return;
-    }
-    if (door_parse_generic(req->body, req->body_len, store_now_ms(), &batch, &err) != 0) {
-        http_response_from_error(resp, &err);
-        return;
-    }
-    /* A team token may send only to its own team's services. */
-    if (p->team[0] != '\0') {
-        struct config *cfg = app_config_get(app);
-        for (size_t i = 0; i < batch.count; i++) {
-            struct route_decision route;
-            if (route_event(cfg, &batch.events[i], &route, NULL) == 0 && route.service != NULL &&
-                strcmp(route.service->team->name, p->team) != 0) {
-                http_response_error(resp, 403, "token '%s' may send only to team %s", p->name,
-                                    p->team);
-                config_unref(cfg);
-                goto out;
-            }
-        }
-        config_unref(cfg);
-    }
-    if (submit_batch(app, req, &batch, &results, resp) != 0)
-        goto out;
-    arr = json_array();
-    for (size_t i = 0; i < batch.count; i++)
-        json_array_append_new(arr, result_json(&results[i]));
-    {
-        const struct ingest_result *failed = all_failed(results, batch.count);
-        if (failed != NULL) {
-            api_reply_json(resp, ob_code_http_status(failed->code),
-                           json_pack("{s:s, s:o}", "error", failed->message, "alerts", arr));
-            goto out;
-        }
-    }
-    api_reply_json(resp, 202, json_pack("{s:s, s:o}", "status", "accepted", "alerts", arr));
-out:
-    free(results);
-    alert_batch_release(&batch);
+    alert_batch_release(&call->batch);
+    free(call->results);
+    free(call);
 }
 
 static void pagerduty_invalid(struct http_response *resp, const char *message, json_t *errors)
@@ -191,34 +78,196 @@ static void pagerduty_invalid(struct http_response *resp, const char *message, j
                              "Event object is invalid", "errors", errors));
 }
 
+/* Answer a committed batch in the sender's dialect. */
+static void door_reply(const struct door_call *call, struct http_response *resp)
+{
+    const struct ingest_result *failed = all_failed(call->results, call->batch.count);
+    json_t *arr;
+
+    switch (call->kind) {
+    case DOOR_ALERTMANAGER:
+        if (failed != NULL)
+            http_response_error(resp, ob_code_http_status(failed->code), "%s", failed->message);
+        else /* Alertmanager answers an empty 200. */
+            http_response_set(resp, 200, "application/json", "", 0);
+        return;
+    case DOOR_PAGERDUTY:
+        if (call->results[0].code == OB_ENOTFOUND)
+            pagerduty_invalid(resp, "Invalid routing key", NULL);
+        else if (call->results[0].code != 0)
+            http_response_error(resp, ob_code_http_status(call->results[0].code), "%s",
+                                call->results[0].message);
+        else
+            api_reply_json(resp, 202,
+                           json_pack("{s:s, s:s, s:s}", "status", "success", "message",
+                                     "Event processed", "dedup_key", call->results[0].dedup_key));
+        return;
+    case DOOR_WEBHOOK:
+    case DOOR_GENERIC:
+        arr = json_array();
+        for (size_t i = 0; i < call->batch.count; i++)
+            json_array_append_new(arr, result_json(&call->results[i]));
+        if (failed != NULL)
+            api_reply_json(resp, ob_code_http_status(failed->code),
+                           json_pack("{s:s, s:o}", "error", failed->message, "alerts", arr));
+        else if (call->kind == DOOR_WEBHOOK)
+            api_reply_json(resp, 200, json_pack("{s:s, s:o}", "status", "ok", "alerts", arr));
+        else
+            api_reply_json(resp, 202, json_pack("{s:s, s:o}", "status", "accepted", "alerts", arr));
+        return;
+    }
+}
+
+/* Runs on an HTTP thread once the writer is done with the batch. */
+static void door_continue(void *app, struct http_request *req, struct http_response *resp,
+                          void *data)
+{
+    struct door_call *call = data;
+
+    if (call->rc != 0) {
+        log_emit(LOG_LEVEL_ERROR, "ingest", req->request_id, "batch not accepted", "error",
+                 call->err.msg, (const char *)NULL);
+        http_response_error(resp, 503, "alerts not accepted, retry: %s", call->err.msg);
+    } else {
+        for (size_t i = 0; i < call->batch.count; i++) {
+            if (call->results[i].outcome == INGEST_UNROUTABLE && call->results[i].code == 0)
+                log_emit(LOG_LEVEL_WARN, "ingest", req->request_id,
+                         "alert kept but unroutable: no service matched", "fingerprint",
+                         call->batch.events[i].fingerprint, "summary",
+                         call->batch.events[i].summary, (const char *)NULL);
+        }
+        door_reply(call, resp);
+    }
+    door_call_free(call);
+}
+
+/* Runs on the writer thread after the commit: hand the request back to HTTP. */
+static void door_done(void *arg, int rc, const struct ob_error *err)
+{
+    struct door_call *call = arg;
+
+    call->rc = rc;
+    if (err != NULL)
+        call->err = *err;
+    http_request_resume(call->req);
+}
+
+/* Submit call's batch and suspend the request; the answer comes from door_continue. */
+static void door_submit(struct app *app, struct http_request *req, struct door_call *call,
+                        struct http_response *resp)
+{
+    call->req = req;
+    call->results = calloc(call->batch.count > 0 ? call->batch.count : 1, sizeof(*call->results));
+    if (call->results == NULL) {
+        http_response_error(resp, 503, "out of memory");
+        door_call_free(call);
+        return;
+    }
+    for (size_t i = 0; i < call->batch.count; i++)
+        route_prepare_event(&call->batch.events[i]);
+    http_request_suspend(req, door_continue, call);
+    if (ingest_submit_async(app->ingest, &call->batch, call->results, door_done, call,
+                            &call->err) != 0) {
+        call->rc = call->err.code != 0 ? call->err.code : OB_EUNAVAILABLE;
+        http_request_resume(req);
+    }
+}
+
+static struct door_call *door_call_new(enum door_kind kind, struct http_response *resp)
+{
+    struct door_call *call = calloc(1, sizeof(*call));
+
+    if (call == NULL)
+        http_response_error(resp, 503, "out of memory");
+    else
+        call->kind = kind;
+    return call;
+}
+
+void api_ingest_alertmanager(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct door_call *call = door_call_new(DOOR_ALERTMANAGER, resp);
+    struct ob_error err = {0};
+
+    if (call == NULL)
+        return;
+    if (door_parse_alertmanager_api(req->body, req->body_len, store_now_ms(), &call->batch, &err) !=
+        0) {
+        http_response_from_error(resp, &err);
+        door_call_free(call);
+        return;
+    }
+    door_submit(app, req, call, resp);
+}
+
+void api_ingest_webhook(void *app, struct http_request *req, struct http_response *resp)
+{
+    struct door_call *call = door_call_new(DOOR_WEBHOOK, resp);
+    struct ob_error err = {0};
+
+    if (call == NULL)
+        return;
+    if (door_parse_alertmanager_webhook(req->body, req->body_len, http_request_param(req, "key"),
+                                        store_now_ms(), &call->batch, &err) != 0) {
+        http_response_from_error(resp, &err);
+        door_call_free(call);
+        return;
+    }
+    door_submit(app, req, call, resp);
+}
+
 void api_ingest_pagerduty(void *app, struct http_request *req, struct http_response *resp)
 {
-    struct alert_batch batch = {0};
-    struct ingest_result *results = NULL;
+    struct door_call *call = door_call_new(DOOR_PAGERDUTY, resp);
     struct ob_error err = {0};
     json_t *errors = NULL;
 
-    if (door_parse_pagerduty(req->body, req->body_len, store_now_ms(), &batch, &errors, &err) !=
-        0) {
+    if (call == NULL)
+        return;
+    if (door_parse_pagerduty(req->body, req->body_len, store_now_ms(), &call->batch, &errors,
+                             &err) != 0) {
         pagerduty_invalid(resp, err.msg, errors);
+        door_call_free(call);
         return;
     }
-    if (submit_batch(app, req, &batch, &results, resp) != 0)
-        goto out;
-    if (results[0].code == OB_ENOTFOUND) {
-        pagerduty_invalid(resp, "Invalid routing key", NULL);
-        goto out;
+    door_submit(app, req, call, resp);
+}
+
+void api_ingest_generic(void *app, struct http_request *req, struct http_response *resp)
+{
+    const struct auth_principal *p = api_principal(req);
+    struct door_call *call;
+    struct ob_error err = {0};
+
+    if (!api_content_type_is_json(http_request_header(req, "Content-Type"))) {
+        http_response_error(resp, 415, "Content-Type must be application/json");
+        return;
     }
-    if (results[0].code != 0) {
-        http_response_error(resp, ob_code_http_status(results[0].code), "%s", results[0].message);
-        goto out;
+    call = door_call_new(DOOR_GENERIC, resp);
+    if (call == NULL)
+        return;
+    if (door_parse_generic(req->body, req->body_len, store_now_ms(), &call->batch, &err) != 0) {
+        http_response_from_error(resp, &err);
+        door_call_free(call);
+        return;
     }
-    api_reply_json(resp, 202,
-                   json_pack("{s:s, s:s, s:s}", "status", "success", "message", "Event processed",
-                             "dedup_key", results[0].dedup_key));
-out:
-    free(results);
-    alert_batch_release(&batch);
+    /* A team token may send only to its own team's services. */
+    if (p->team[0] != '\0') {
+        struct config *cfg = app_config_get(app);
+        for (size_t i = 0; i < call->batch.count; i++) {
+            struct route_decision route;
+            if (route_event(cfg, &call->batch.events[i], &route, NULL) == 0 &&
+                route.service != NULL && strcmp(route.service->team->name, p->team) != 0) {
+                http_response_error(resp, 403, "token '%s' may send only to team %s", p->name,
+                                    p->team);
+                config_unref(cfg);
+                door_call_free(call);
+                return;
+            }
+        }
+        config_unref(cfg);
+    }
+    door_submit(app, req, call, resp);
 }
 
 /* Alertmanager's boolean query parameters default to true. */

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "daemon/app.h"
 #include "ingest/door.h"
+#include "ingest/ingest.h"
 #include "ingest/matcher.h"
 #include "store/incidents.h"
 #include "store/store.h"
@@ -174,6 +175,7 @@ void api_silences_create(void *app_ptr, struct http_request *req, struct http_re
     audit.details = matchers;
     if (store_audit_append(conn, &audit, &err) != 0 || store_commit(conn, &err) != 0)
         goto fail;
+    ingest_silences_changed(app->ingest);
     api_reply_json(resp, 201, silence_json(&s, now));
     goto out;
 fail:
@@ -247,6 +249,7 @@ void api_silences_expire(void *app_ptr, struct http_request *req, struct http_re
         http_response_from_error(resp, &err);
         goto out;
     }
+    ingest_silences_changed(app->ingest);
     api_reply_json(resp, 200, silence_json(&s, now));
 out:
     silence_release(&s);

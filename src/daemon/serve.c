@@ -150,8 +150,11 @@ int serve_run(const char *config_path, const char *listen_override)
     log_info("daemon", "listening", "url", url, "config", config_path, "version", OPSBELL_VERSION);
     rc = wait_for_signals(&app, &set);
 out:
+    /* Take no new connections, let the writer finish (it resumes every request
+     * still waiting for a commit), then stop HTTP. */
+    http_server_quiesce(app.http);
+    ingest_stop(app.ingest);
     http_server_stop(app.http);
-    ingest_stop(app.ingest); /* after HTTP: no request is waiting on it any more */
     metrics_free(app.metrics);
     router_free(app.router);
     store_close(app.store);

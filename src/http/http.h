@@ -84,6 +84,22 @@ void http_response_add_header(struct http_response *resp, const char *name, cons
 /* Free what resp owns and zero it. */
 void http_response_release(struct http_response *resp);
 
+/* ---- answering later ----------------------------------------------------------- */
+
+/* Produces the response of a suspended request (on an HTTP thread). */
+typedef void (*http_continuation_fn)(void *app, struct http_request *req,
+                                     struct http_response *resp, void *data);
+
+/*
+ * Called by a handler that answers later, instead of setting resp: the
+ * connection is suspended (no thread waits), and once someone calls
+ * http_request_resume(req) - from any thread, exactly once - cont(app, req,
+ * resp, data) runs on an HTTP thread to produce the response. req and its
+ * body and parameters stay valid until then; req->auth does not.
+ */
+void http_request_suspend(struct http_request *req, http_continuation_fn cont, void *data);
+void http_request_resume(struct http_request *req);
+
 /* ---- router ------------------------------------------------------------------ */
 
 struct http_request;
@@ -154,7 +170,10 @@ int http_server_start(const struct http_server_options *opts, struct http_server
                       struct ob_error *err);
 /* The port actually bound (useful with port 0). */
 uint16_t http_server_port(const struct http_server *server);
-/* Stop accepting, finish nothing more, free. Accepts NULL. */
+/* Stop accepting new connections (the ones open are still served). Accepts NULL. */
+void http_server_quiesce(struct http_server *server);
+/* Stop accepting, finish nothing more, free. Accepts NULL. Every suspended
+ * request must have been resumed. */
 void http_server_stop(struct http_server *server);
 
 #endif

@@ -39,7 +39,34 @@ struct request_ctx {
     size_t declared_len; /* Content-Length, when given */
     int too_large;
     int responded_early;
+    /* Set by http_request_suspend(): the response comes later, from cont. */
+    http_continuation_fn cont;
+    void *cont_data;
+    int suspended;
 };
+
+/* The request is the first member of its context. */
+static struct request_ctx *ctx_of(struct http_request *req)
+{
+    return (struct request_ctx *)(void *)req;
+}
+
+void http_request_suspend(struct http_request *req, http_continuation_fn cont, void *data)
+{
+    struct request_ctx *ctx = ctx_of(req);
+
+    ctx->cont = cont;
+    ctx->cont_data = data;
+    ctx->suspended = 1;
+    /* Suspended before any other thread can learn of the request, so a
+     * resume can never come first. */
+    MHD_suspend_connection(req->conn);
+}
+
+void http_request_resume(struct http_request *req)
+{
+    MHD_resume_connection(req->conn);
+}
 
 static double elapsed_seconds(const struct timespec *since)
 {
@@ -222,6 +249,28 @@ static enum MHD_Result handle_complete_request(struct http_server *server,
             http_response_error(&resp, 404, "no such endpoint: %s", ctx->req.path);
         }
     }
+    if (ctx->suspended && resp.status == 0) {
+        /* The handler will answer through its continuation after a resume. */
+        http_response_release(&resp);
+        return MHD_YES;
+    }
+    status = resp.status != 0 ? resp.status : 500;
+    ret = send_response(conn, ctx, &resp);
+    finish_request(server, ctx, status);
+    http_response_release(&resp);
+    return ret;
+}
+
+/* Called again by MHD after http_request_resume(): produce the response. */
+static enum MHD_Result handle_resumed_request(struct http_server *server,
+                                              struct MHD_Connection *conn, struct request_ctx *ctx)
+{
+    struct http_response resp = {0};
+    enum MHD_Result ret;
+    int status;
+
+    ctx->suspended = 0;
+    ctx->cont(server->opts.app, &ctx->req, &resp, ctx->cont_data);
     status = resp.status != 0 ? resp.status : 500;
     ret = send_response(conn, ctx, &resp);
     finish_request(server, ctx, status);
@@ -280,6 +329,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 
     if (ctx == NULL)
         return begin_request(server, conn, url, method, req_cls);
+    if (ctx->suspended)
+        return handle_resumed_request(server, conn, ctx);
     if (ctx->responded_early) {
         *upload_data_size = 0; /* discard; the connection is closed after the reply */
         return MHD_YES;
@@ -375,7 +426,8 @@ int http_server_start(const struct http_server_options *opts, struct http_server
                       struct ob_error *err)
 {
     struct http_server *server;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                         MHD_ALLOW_SUSPEND_RESUME;
     int family = AF_INET;
     int fd;
 
@@ -419,6 +471,12 @@ int http_server_start(const struct http_server_options *opts, struct http_server
 uint16_t http_server_port(const struct http_server *server)
 {
     return server->port;
+}
+
+void http_server_quiesce(struct http_server *server)
+{
+    if (server != NULL)
+        MHD_quiesce_daemon(server->daemon);
 }
 
 void http_server_stop(struct http_server *server)

@@ -118,6 +118,18 @@ void ingest_stop(struct ingest *ing);
 int ingest_submit(struct ingest *ing, const struct alert_batch *batch,
                   struct ingest_result *results, struct ob_error *err);
 
+/*
+ * The same without waiting: returns 0 when the batch is queued, and then
+ * done(arg, rc, err) is called exactly once, from the writer thread, after
+ * the commit (rc as ingest_submit would return; err NULL when rc is 0).
+ * batch and results are borrowed until done() is called. On a negative
+ * return nothing was queued and done() is never called.
+ */
+typedef void (*ingest_done_fn)(void *arg, int rc, const struct ob_error *err);
+int ingest_submit_async(struct ingest *ing, const struct alert_batch *batch,
+                        struct ingest_result *results, ingest_done_fn done, void *arg,
+                        struct ob_error *err);
+
 /* Resolve firing alerts whose ends_at <= now_ms; returns how many (tests, sweep). */
 int ingest_expire_now(struct ingest *ing, int64_t now_ms, struct ob_error *err);
 
@@ -131,6 +143,10 @@ int heartbeat_checkin(struct ingest *ing, const struct config_heartbeat *hb, int
 /* Check every configured heartbeat; raise an alert for each one overdue (the
  * writer's sweeper calls it about once a second). */
 int heartbeat_check(struct ingest *ing, int64_t now_ms, struct ob_error *err);
+
+/* A silence was created or expired: the next commit reloads the silences.
+ * (Changes made by other nodes are picked up within a second.) */
+void ingest_silences_changed(struct ingest *ing);
 
 /* Counters for /metrics. */
 struct ingest_stats {

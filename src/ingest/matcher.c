@@ -211,30 +211,40 @@ static bool regex_interval(const char *v, size_t *i, size_t *min, size_t *max)
  * match the empty string; about the last atom, what a repetition would act on.
  */
 struct regex_scan {
-    size_t size[RE_MAX_DEPTH + 1];    /* nodes of each open group so far */
-    bool alt_empty[RE_MAX_DEPTH + 1]; /* an earlier alternative can match "" */
-    bool seq_empty[RE_MAX_DEPTH + 1]; /* the current alternative so far can */
+    size_t size[RE_MAX_DEPTH + 1];     /* nodes of each open group so far */
+    bool alt_empty[RE_MAX_DEPTH + 1];  /* an earlier alternative can match "" */
+    bool seq_empty[RE_MAX_DEPTH + 1];  /* the current alternative so far can */
+    size_t opt_open[RE_MAX_DEPTH + 1]; /* optional parts before the group opened */
     size_t depth;
     size_t last;       /* nodes of the last atom; 0 = nothing to repeat */
+    size_t last_opt;   /* optional parts in the last atom */
     bool last_empty;   /* the last atom can match "" */
     bool before_empty; /* the alternative before the last atom can match "" */
     int repeated;      /* 1 just after a repetition, 2 after a lazy '?' */
-    size_t optional;   /* parts that may be skipped, in the whole regex */
+    size_t optional;   /* parts that may match "", in the whole regex */
 };
 
 static const char regex_too_large[] = "it is too large once its repetitions are expanded";
 static const char regex_too_optional[] = "it has too many optional parts ('*', '?', '{0,n}', ...)";
 
-static const char *regex_atom(struct regex_scan *st, size_t nodes, bool empty)
+/*
+ * An atom of nodes nodes, inner of the optional parts already counted being
+ * inside it (a group's). An atom that can match "" is an optional part too.
+ */
+static const char *regex_atom(struct regex_scan *st, size_t nodes, size_t inner, bool empty)
 {
     size_t d = st->depth;
 
     st->before_empty = st->seq_empty[d];
     st->size[d] += nodes;
     st->last = nodes;
+    st->last_opt = inner + (empty ? 1 : 0);
+    st->optional += empty ? 1 : 0;
     st->last_empty = empty;
     st->seq_empty[d] = st->before_empty && empty;
     st->repeated = 0;
+    if (st->optional > RE_MAX_OPTIONAL)
+        return regex_too_optional;
     return st->size[d] > RE_MAX_SIZE ? regex_too_large : NULL;
 }
 
@@ -242,7 +252,7 @@ static const char *regex_atom(struct regex_scan *st, size_t nodes, bool empty)
 static const char *regex_repeat(struct regex_scan *st, size_t min, size_t max)
 {
     size_t d = st->depth;
-    size_t copies;
+    size_t copies, created;
 
     if (st->last == 0) /* nothing to repeat: regcomp refuses it */
         return NULL;
@@ -262,9 +272,11 @@ static const char *regex_repeat(struct regex_scan *st, size_t min, size_t max)
     st->size[d] += st->last * (copies - 1) + 1;
     st->last *= copies;
     if (max == SIZE_MAX)
-        st->optional += 1;
-    else if (max > min)
-        st->optional += max - min;
+        created = 1;
+    else
+        created = max > min ? max - min : 0;
+    st->optional += st->last_opt * (copies - 1) + created;
+    st->last_opt = st->last_opt * copies + created;
     st->last_empty = st->last_empty || min == 0;
     st->seq_empty[d] = st->before_empty && st->last_empty;
     st->repeated = 1;
@@ -284,7 +296,8 @@ static const char *regex_repeat(struct regex_scan *st, size_t min, size_t max)
  *     refused by RE2 too ("a*?" and "a??" are allowed: see '?' below);
  *   - a loop over a part that can match "" ("(a*)*", "(a|)+"): refused; it
  *     always has a simpler form;
- *   - long chains of optional parts: at most RE_MAX_OPTIONAL.
+ *   - long chains of parts that can match "" (counted once copied by
+ *     intervals): at most RE_MAX_OPTIONAL.
  */
 static const char *regex_check(const char *v)
 {
@@ -305,12 +318,12 @@ static const char *regex_check(const char *v)
             if (v[i + 1] >= '1' && v[i + 1] <= '9')
                 return "back-references are not supported";
             /* glibc's zero-width escapes: word boundaries, buffer ends */
-            why = regex_atom(&st, 1, strchr("bB<>`'", v[i + 1]) != NULL);
+            why = regex_atom(&st, 1, 0, strchr("bB<>`'", v[i + 1]) != NULL);
             i += 2;
             break;
         case '[':
             i = regex_bracket_end(v, i);
-            why = regex_atom(&st, 1, false);
+            why = regex_atom(&st, 1, 0, false);
             break;
         case '(':
             if (d == RE_MAX_DEPTH)
@@ -319,6 +332,7 @@ static const char *regex_check(const char *v)
             st.size[d] = 0;
             st.alt_empty[d] = false;
             st.seq_empty[d] = true;
+            st.opt_open[d] = st.optional;
             st.last = 0;
             st.repeated = 0;
             i++;
@@ -327,7 +341,8 @@ static const char *regex_check(const char *v)
             if (d == 0)
                 return "unmatched ')'";
             st.depth = d - 1;
-            why = regex_atom(&st, st.size[d] + 1, st.alt_empty[d] || st.seq_empty[d]);
+            why = regex_atom(&st, st.size[d] + 1, st.optional - st.opt_open[d],
+                             st.alt_empty[d] || st.seq_empty[d]);
             i++;
             break;
         case '|':
@@ -340,7 +355,7 @@ static const char *regex_check(const char *v)
             break;
         case '^':
         case '$':
-            why = regex_atom(&st, 1, true);
+            why = regex_atom(&st, 1, 0, true);
             i++;
             break;
         case '?':
@@ -350,6 +365,7 @@ static const char *regex_check(const char *v)
             if (st.repeated == 1 && st.last_empty) {
                 st.repeated = 2;
                 st.size[d] += 1;
+                st.last_opt += 1;
                 if (++st.optional > RE_MAX_OPTIONAL)
                     why = regex_too_optional;
                 break;

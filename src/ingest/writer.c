@@ -25,13 +25,14 @@
 #define DEFAULT_MAX_EVENTS 2048
 #define DEFAULT_EXPIRY_MS  1000
 #define EXPIRY_BATCH       500
+#define SILENCE_REFRESH_MS 1000
 
+/* One submitted batch; heap-allocated, freed by the writer after done(). */
 struct ingest_request {
     const struct alert_batch *batch;
     struct ingest_result *results;
-    int rc;
-    struct ob_error err;
-    bool done;
+    ingest_done_fn done;
+    void *arg;
     struct ingest_request *next;
 };
 
@@ -40,7 +41,6 @@ struct ingest {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;         /* the writer: work arrived or stopping */
-    pthread_cond_t done;         /* submitters: some request finished */
     pthread_cond_t sweeper_wake; /* the sweeper: stopping */
     pthread_t sweeper;
     bool has_sweeper;
@@ -48,6 +48,12 @@ struct ingest {
     bool stopping; /* the writer finishes the queue and ends */
     bool sweeper_stopping;
     _Atomic uint64_t events, commits, failed_events;
+    /* The writer's copy of the silences in force: reloaded when a silence
+     * changed here (generation) or after SILENCE_REFRESH_MS (another node). */
+    struct silence_cache silences;
+    int64_t silences_loaded_ms;
+    uint64_t silences_loaded_gen;
+    _Atomic uint64_t silences_gen;
     _Atomic uint64_t by_outcome[INGEST_UNROUTABLE + 1];
 };
 
@@ -98,7 +104,6 @@ static void apply_one(const struct apply_ctx *ctx, const struct alert_event *ev,
 /* Apply every event of the requests in list in one transaction. */
 static int commit_requests(struct ingest *ing, struct ingest_request *list, struct ob_error *err)
 {
-    struct silence_cache silences = {0};
     struct store_conn *conn = NULL;
     struct config *cfg = ing->opts.get_config(ing->opts.config_ctx);
     struct apply_ctx ctx;
@@ -114,10 +119,20 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
     ctx.conn = conn;
     ctx.cfg = cfg;
     ctx.now_ms = now_ms();
-    ctx.silences = &silences;
-    rc = silence_cache_load(conn, ctx.now_ms, &silences, err);
-    if (rc != 0)
-        goto out;
+    if (ing->silences_loaded_gen != atomic_load(&ing->silences_gen) ||
+        ctx.now_ms - ing->silences_loaded_ms >= SILENCE_REFRESH_MS ||
+        ctx.now_ms < ing->silences_loaded_ms) {
+        struct silence_cache fresh;
+        uint64_t gen = atomic_load(&ing->silences_gen);
+        rc = silence_cache_load(conn, ctx.now_ms, &fresh, err);
+        if (rc != 0)
+            goto out;
+        silence_cache_release(&ing->silences);
+        ing->silences = fresh;
+        ing->silences_loaded_ms = ctx.now_ms;
+        ing->silences_loaded_gen = gen;
+    }
+    ctx.silences = &ing->silences;
     for (struct ingest_request *r = list; r != NULL; r = r->next) {
         for (size_t i = 0; i < r->batch->count; i++) {
             apply_one(&ctx, &r->batch->events[i], &r->results[i]);
@@ -138,7 +153,6 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
         }
     }
 out:
-    silence_cache_release(&silences);
     store_release(conn); /* rolls back when the commit was not reached */
     config_unref(cfg);
     return rc;
@@ -234,13 +248,15 @@ static void *writer_main(void *arg)
         if (rc != 0)
             log_error("ingest", "commit failed; the batch was not accepted", "error", err.msg);
 
-        pthread_mutex_lock(&ing->lock);
-        for (struct ingest_request *r = list; r != NULL; r = r->next) {
-            r->rc = rc;
-            r->err = err;
-            r->done = true;
+        /* done() is the last use of each request: the submitter may free
+         * what it lent us as soon as it is called. */
+        for (struct ingest_request *r = list; r != NULL;) {
+            struct ingest_request *next = r->next;
+            r->done(r->arg, rc, rc != 0 ? &err : NULL);
+            free(r);
+            r = next;
         }
-        pthread_cond_broadcast(&ing->done);
+        pthread_mutex_lock(&ing->lock);
     }
     pthread_mutex_unlock(&ing->lock);
     return NULL;
@@ -285,34 +301,82 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
-int ingest_submit(struct ingest *ing, const struct alert_batch *batch,
-                  struct ingest_result *results, struct ob_error *err)
+int ingest_submit_async(struct ingest *ing, const struct alert_batch *batch,
+                        struct ingest_result *results, ingest_done_fn done, void *arg,
+                        struct ob_error *err)
 {
-    struct ingest_request req = {.batch = batch, .results = results};
+    struct ingest_request *req;
 
-    if (batch->count == 0)
+    if (batch->count == 0) {
+        done(arg, 0, NULL);
         return 0;
+    }
+    req = calloc(1, sizeof(*req));
+    if (req == NULL)
+        return ob_fail(err, OB_ENOMEM, "out of memory");
+    req->batch = batch;
+    req->results = results;
+    req->done = done;
+    req->arg = arg;
     pthread_mutex_lock(&ing->lock);
     if (ing->stopping) {
         pthread_mutex_unlock(&ing->lock);
+        free(req);
         return ob_fail(err, OB_EUNAVAILABLE, "shutting down");
     }
-    /* req lives on this stack frame until the writer marks it done, below. */
     if (ing->tail != NULL)
-        ing->tail->next = &req; // cppcheck-suppress autoVariables
+        ing->tail->next = req;
     else
-        ing->head = &req; // cppcheck-suppress autoVariables
-    ing->tail = &req;     // cppcheck-suppress autoVariables
+        ing->head = req;
+    ing->tail = req;
     pthread_cond_signal(&ing->wake);
-    while (!req.done)
-        pthread_cond_wait(&ing->done, &ing->lock);
     pthread_mutex_unlock(&ing->lock);
-    if (req.rc != 0) {
-        if (err != NULL)
-            *err = req.err;
-        return req.rc;
-    }
     return 0;
+}
+
+/* ingest_submit() waits for its own request with one of these. */
+struct sync_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+    struct ob_error err;
+};
+
+static void sync_done(void *arg, int rc, const struct ob_error *err)
+{
+    struct sync_wait *w = arg;
+
+    pthread_mutex_lock(&w->lock);
+    w->rc = rc;
+    if (err != NULL)
+        w->err = *err;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+int ingest_submit(struct ingest *ing, const struct alert_batch *batch,
+                  struct ingest_result *results, struct ob_error *err)
+{
+    struct sync_wait w = {.done = false};
+    int rc;
+
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    rc = ingest_submit_async(ing, batch, results, sync_done, &w, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&w.lock);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.lock);
+        pthread_mutex_unlock(&w.lock);
+        rc = w.rc;
+        if (rc != 0 && err != NULL)
+            *err = w.err;
+    }
+    pthread_mutex_destroy(&w.lock);
+    pthread_cond_destroy(&w.cond);
+    return rc;
 }
 
 int ingest_start(const struct ingest_options *opts, struct ingest **out, struct ob_error *err)
@@ -327,14 +391,13 @@ int ingest_start(const struct ingest_options *opts, struct ingest **out, struct 
         ing->opts.max_events_per_commit = DEFAULT_MAX_EVENTS;
     if (ing->opts.expiry_interval_ms == 0)
         ing->opts.expiry_interval_ms = DEFAULT_EXPIRY_MS;
+    atomic_store(&ing->silences_gen, 1); /* loaded_gen 0: the first commit loads them */
     pthread_mutex_init(&ing->lock, NULL);
     pthread_cond_init(&ing->wake, NULL);
-    pthread_cond_init(&ing->done, NULL);
     pthread_cond_init(&ing->sweeper_wake, NULL);
     if (pthread_create(&ing->thread, NULL, writer_main, ing) != 0) {
         pthread_mutex_destroy(&ing->lock);
         pthread_cond_destroy(&ing->wake);
-        pthread_cond_destroy(&ing->done);
         pthread_cond_destroy(&ing->sweeper_wake);
         free(ing);
         return ob_fail(err, OB_EINTERNAL, "cannot start the ingest writer thread");
@@ -366,11 +429,17 @@ void ingest_stop(struct ingest *ing)
     pthread_cond_broadcast(&ing->wake);
     pthread_mutex_unlock(&ing->lock);
     pthread_join(ing->thread, NULL);
+    silence_cache_release(&ing->silences);
     pthread_mutex_destroy(&ing->lock);
     pthread_cond_destroy(&ing->wake);
-    pthread_cond_destroy(&ing->done);
     pthread_cond_destroy(&ing->sweeper_wake);
     free(ing);
+}
+
+void ingest_silences_changed(struct ingest *ing)
+{
+    if (ing != NULL)
+        atomic_fetch_add(&ing->silences_gen, 1);
 }
 
 struct store *ingest_store(struct ingest *ing)

@@ -10,6 +10,7 @@
 #   make fuzz         build the libFuzzer targets (clang) into build/fuzz/
 #   make format       clang-format -i every source file (format-check: verify only)
 #   make lint         cppcheck over src/
+#   make bench        ingestion benchmark against Alertmanager (bench/, docs/PERFORMANCE.md)
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
 BUILD   ?= dev
@@ -62,7 +63,7 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 
-.PHONY: all run check unit fuzz format format-check lint deps clean install e2e FORCE
+.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench FORCE
 
 $(VERSION_H): FORCE
 	@mkdir -p $(GEN_DIR)
@@ -125,6 +126,10 @@ e2e: $(BIN)
 
 deps:
 	@scripts/bootstrap.sh
+
+# Ingestion benchmark against Prometheus Alertmanager (docs/PERFORMANCE.md).
+bench:
+	@bench/ingest/run.sh
 
 format:
 	clang-format -i $$(find src tests fuzz -name '*.[ch]')

@@ -101,6 +101,18 @@ static void apply_one(const struct apply_ctx *ctx, const struct alert_event *ev,
     }
 }
 
+/* Apply every event without savepoints; false as soon as one fails. */
+static bool apply_all_optimistic(const struct apply_ctx *ctx, struct ingest_request *list)
+{
+    for (struct ingest_request *r = list; r != NULL; r = r->next) {
+        for (size_t i = 0; i < r->batch->count; i++) {
+            if (apply_event(ctx, &r->batch->events[i], &r->results[i], NULL) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
 /* Apply every event of the requests in list in one transaction. */
 static int commit_requests(struct ingest *ing, struct ingest_request *list, struct ob_error *err)
 {
@@ -133,12 +145,24 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
         ing->silences_loaded_gen = gen;
     }
     ctx.silences = &ing->silences;
-    for (struct ingest_request *r = list; r != NULL; r = r->next) {
-        for (size_t i = 0; i < r->batch->count; i++) {
-            apply_one(&ctx, &r->batch->events[i], &r->results[i]);
-            n_events++;
+    /*
+     * Optimistic pass: every event without a savepoint (two statements fewer
+     * per event). Events almost never fail; when one does, the transaction
+     * is rolled back and the batch applied again with a savepoint per event,
+     * so that only the failing event fails.
+     */
+    if (!apply_all_optimistic(&ctx, list)) {
+        store_rollback(conn);
+        rc = store_begin(conn, err);
+        if (rc != 0)
+            goto out;
+        for (struct ingest_request *r = list; r != NULL; r = r->next) {
+            for (size_t i = 0; i < r->batch->count; i++)
+                apply_one(&ctx, &r->batch->events[i], &r->results[i]);
         }
     }
+    for (struct ingest_request *r = list; r != NULL; r = r->next)
+        n_events += r->batch->count;
     rc = store_commit(conn, err);
     if (rc != 0)
         goto out;

@@ -36,7 +36,7 @@
 #define RE_MAX_DEPTH    32   /* nested groups in a regex */
 #define RE_MAX_SIZE     4096 /* regex size once glibc has expanded repetitions */
 #define RE_MAX_INTERVAL 1000 /* largest bound in {m,n} (as in RE2) */
-#define RE_MAX_OPTIONAL 128  /* optional parts ('*', '?', ...) in a regex */
+#define RE_MAX_OPTIONAL 256  /* optional parts ('*', '?', ...) in a regex */
 
 static bool is_space(char c)
 {
@@ -385,11 +385,11 @@ static const char *regex_check(const char *v)
                 why = regex_repeat(&st, min, max);
                 break;
             }
-            why = regex_atom(&st, 1, false);
+            why = regex_atom(&st, 1, 0, false);
             i++;
             break;
         default:
-            why = regex_atom(&st, 1, false);
+            why = regex_atom(&st, 1, 0, false);
             i++;
             break;
         }

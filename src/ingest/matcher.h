@@ -30,7 +30,7 @@ struct matcher {
     char *name;
     enum matcher_op op;
     char *value; /* the literal, or the regex source as written */
-    regex_t re;  /* compiled ^(?:value)$ for MATCH_REGEX / MATCH_NOT_REGEX */
+    regex_t re;  /* compiled "^(" value ")$" for MATCH_REGEX / MATCH_NOT_REGEX */
     bool has_re;
 };
 
@@ -57,7 +57,8 @@ void matcher_release(struct matcher *m);
  * braces = empty set). Returns 0 or OB_EINVAL.
  */
 int matcher_set_parse(const char *text, struct matcher_set *out, struct ob_error *err);
-/* Append a parsed matcher (moved: m is left zeroed). 0 or OB_ENOMEM / OB_EINVAL (too many). */
+/* Append a parsed matcher. m is always taken: left zeroed on success and released and
+ * zeroed on failure. 0 or OB_ENOMEM / OB_EINVAL (too many). */
 int matcher_set_add(struct matcher_set *set, struct matcher *m, struct ob_error *err);
 void matcher_set_release(struct matcher_set *set);
 

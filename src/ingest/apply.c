@@ -266,36 +266,66 @@ out:
     return rc;
 }
 
+/* Count one repeat on incident_id, to be written by apply_flush_counts. */
+static int pending_add(struct pending_counts *p, int64_t incident_id, struct ob_error *err)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        if (p->items[i].incident_id == incident_id) {
+            p->items[i].alerts++;
+            return 0;
+        }
+    }
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 32;
+        struct pending_count *n = realloc(p->items, cap * sizeof(*n));
+        if (n == NULL)
+            return ob_fail(err, OB_ENOMEM, "out of memory");
+        p->items = n;
+        p->cap = cap;
+    }
+    p->items[p->count++] = (struct pending_count){incident_id, 1};
+    return 0;
+}
+
+int apply_flush_counts(const struct apply_ctx *ctx, struct ob_error *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < ctx->pending->count && rc == 0; i++)
+        rc = store_incident_count_alerts(ctx->conn, ctx->pending->items[i].incident_id,
+                                         ctx->pending->items[i].alerts, 0, ctx->now_ms, NULL, err);
+    ctx->pending->count = 0;
+    return rc;
+}
+
 static int apply_trigger(const struct apply_ctx *ctx, const struct alert_event *ev,
                          const struct config_service *svc, const char *alert_open_key,
                          struct ingest_result *result, struct ob_error *err)
 {
-    struct alert_row row = {0};
     int64_t silenced_by = silence_match(ctx->silences, ev, svc);
-    char *annotations = NULL;
+    int64_t alert_id = 0, incident_id = 0;
+    char *annotations = labels_json(ev->annotations, ev->annotation_count);
     int rc;
 
     result->silenced = silenced_by != 0;
-    rc = store_alert_find_firing(ctx->conn, alert_open_key, &row, err);
-    if (rc == OB_ENOTFOUND)
-        return apply_new_alert(ctx, ev, svc, alert_open_key, silenced_by, result, err);
-    if (rc != 0)
-        goto out;
-    annotations = labels_json(ev->annotations, ev->annotation_count);
-    if (annotations == NULL) {
-        rc = ob_fail(err, OB_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = store_alert_refresh(ctx->conn, row.id, ev->summary, annotations, ev->ends_at_ms,
-                             silenced_by, ctx->now_ms, err);
-    if (rc == 0 && row.incident_id != 0)
-        rc = store_incident_count_alerts(ctx->conn, row.incident_id, 1, 0, ctx->now_ms, NULL, err);
-    result->outcome = row.incident_id != 0 ? INGEST_DEDUPLICATED : INGEST_UNROUTABLE;
-    result->alert_id = row.id;
-    result->incident_id = row.incident_id;
-out:
+    if (annotations == NULL)
+        return ob_fail(err, OB_ENOMEM, "out of memory");
+    /* The common case, a repeat of a firing alert, is one statement. */
+    rc = store_alert_refresh_by_key(ctx->conn, alert_open_key, ev->summary, annotations,
+                                    ev->ends_at_ms, silenced_by, ctx->now_ms, &alert_id,
+                                    &incident_id, err);
     free(annotations);
-    alert_row_release(&row);
+    if (rc == OB_ENOTFOUND) {
+        ob_error_clear(err);
+        return apply_new_alert(ctx, ev, svc, alert_open_key, silenced_by, result, err);
+    }
+    if (rc != 0)
+        return rc;
+    if (incident_id != 0)
+        rc = pending_add(ctx->pending, incident_id, err);
+    result->outcome = incident_id != 0 ? INGEST_DEDUPLICATED : INGEST_UNROUTABLE;
+    result->alert_id = alert_id;
+    result->incident_id = incident_id;
     return rc;
 }
 

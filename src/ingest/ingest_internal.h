@@ -26,13 +26,32 @@ int silence_cache_load(struct store_conn *conn, int64_t now_ms, struct silence_c
                        struct ob_error *err);
 void silence_cache_release(struct silence_cache *cache);
 
+/*
+ * Repeats counted on their incidents, added up over a commit and written
+ * once per incident just before it (apply_flush_counts), instead of one
+ * UPDATE per repeat.
+ */
+struct pending_count {
+    int64_t incident_id;
+    int64_t alerts;
+};
+
+struct pending_counts {
+    struct pending_count *items;
+    size_t count, cap;
+};
+
 /* Everything one event needs while the transaction is open. */
 struct apply_ctx {
     struct store_conn *conn;
     const struct config *cfg;
     const struct silence_cache *silences;
     int64_t now_ms;
+    struct pending_counts *pending; /* owned by the writer, emptied per pass */
 };
+
+/* Write the pending counts (inside the transaction) and empty them. */
+int apply_flush_counts(const struct apply_ctx *ctx, struct ob_error *err);
 
 /*
  * Apply one event inside the open transaction. Returns 0 (result filled) or

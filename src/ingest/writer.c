@@ -54,6 +54,7 @@ struct ingest {
     int64_t silences_loaded_ms;
     uint64_t silences_loaded_gen;
     _Atomic uint64_t silences_gen;
+    struct pending_counts pending; /* the writer's; see apply_flush_counts */
     _Atomic uint64_t by_outcome[INGEST_UNROUTABLE + 1];
 };
 
@@ -145,14 +146,17 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
         ing->silences_loaded_gen = gen;
     }
     ctx.silences = &ing->silences;
+    ctx.pending = &ing->pending;
     /*
      * Optimistic pass: every event without a savepoint (two statements fewer
      * per event). Events almost never fail; when one does, the transaction
      * is rolled back and the batch applied again with a savepoint per event,
      * so that only the failing event fails.
      */
+    ing->pending.count = 0;
     if (!apply_all_optimistic(&ctx, list)) {
         store_rollback(conn);
+        ing->pending.count = 0;
         rc = store_begin(conn, err);
         if (rc != 0)
             goto out;
@@ -161,6 +165,9 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
                 apply_one(&ctx, &r->batch->events[i], &r->results[i]);
         }
     }
+    rc = apply_flush_counts(&ctx, err);
+    if (rc != 0)
+        goto out;
     for (struct ingest_request *r = list; r != NULL; r = r->next)
         n_events += r->batch->count;
     rc = store_commit(conn, err);
@@ -454,6 +461,7 @@ void ingest_stop(struct ingest *ing)
     pthread_mutex_unlock(&ing->lock);
     pthread_join(ing->thread, NULL);
     silence_cache_release(&ing->silences);
+    free(ing->pending.items);
     pthread_mutex_destroy(&ing->lock);
     pthread_cond_destroy(&ing->wake);
     pthread_cond_destroy(&ing->sweeper_wake);

@@ -141,6 +141,13 @@ int store_alert_find_firing(struct store_conn *conn, const char *open_key, struc
 int store_alert_refresh(struct store_conn *conn, int64_t id, const char *summary,
                         const char *annotations, int64_t ends_at_ms, int64_t silenced_by,
                         int64_t now_ms, struct ob_error *err);
+/* The same as find_firing + refresh in one statement, by the alert's open_key:
+ * *id and *incident_id (0 = none) of the refreshed alert, or OB_ENOTFOUND
+ * when no alert with that key is firing (nothing changed). */
+int store_alert_refresh_by_key(struct store_conn *conn, const char *open_key, const char *summary,
+                               const char *annotations, int64_t ends_at_ms, int64_t silenced_by,
+                               int64_t now_ms, int64_t *id, int64_t *incident_id,
+                               struct ob_error *err);
 /* Mark resolved (clears open_key), ends_at = at_ms. */
 int store_alert_resolve(struct store_conn *conn, int64_t id, int64_t at_ms, struct ob_error *err);
 

@@ -234,6 +234,41 @@ int store_alert_refresh(struct store_conn *conn, int64_t id, const char *summary
     return alerts_not_firing(conn, id, err);
 }
 
+int store_alert_refresh_by_key(struct store_conn *conn, const char *open_key, const char *summary,
+                               const char *annotations, int64_t ends_at_ms, int64_t silenced_by,
+                               int64_t now_ms, int64_t *id, int64_t *incident_id,
+                               struct ob_error *err)
+{
+    struct db_param params[6];
+    struct db_result *res = NULL;
+    int rc;
+
+    params[0] = DB_P_TEXT(open_key);
+    params[1] = DB_P_TEXT(summary);
+    params[2] = DB_P_TEXT(annotations);
+    params[3] = alerts_zero_null(ends_at_ms);
+    params[4] = DB_P_INT(now_ms);
+    params[5] = alerts_zero_null(silenced_by);
+    /* One statement for the hot path: find the firing alert and count the repeat. */
+    rc = store_exec(conn,
+                    "UPDATE alerts SET event_count = event_count + 1, "
+                    "summary = COALESCE($2, summary), annotations = COALESCE($3, annotations), "
+                    "ends_at = $4, updated_at = $5, silenced_by = $6 "
+                    "WHERE open_key = $1 RETURNING id, incident_id",
+                    params, 6, &res, NULL, err);
+    if (rc != 0)
+        goto out;
+    if (db_result_rows(res) == 0) {
+        rc = ob_fail(err, OB_ENOTFOUND, "no firing alert with that key");
+        goto out;
+    }
+    *id = db_result_int64(res, 0, 0);
+    *incident_id = db_result_int64(res, 0, 1);
+out:
+    db_result_free(res);
+    return rc;
+}
+
 int store_alert_resolve(struct store_conn *conn, int64_t id, int64_t at_ms, struct ob_error *err)
 {
     struct db_param params[2];

@@ -461,6 +461,54 @@ int64_t db_result_int64(const struct db_result *res, size_t row, size_t col)
     return (int64_t)v;
 }
 
+int store_select_one(struct store_conn *conn, const char *sql, struct db_param param,
+                     const char *what, size_t item_size, store_row_fn from_row, void *out,
+                     struct ob_error *err)
+{
+    struct db_result *res = NULL;
+    int rc;
+
+    memset(out, 0, item_size);
+    rc = store_exec(conn, sql, &param, 1, &res, NULL, err);
+    if (rc == 0 && db_result_rows(res) == 0)
+        rc = ob_fail(err, OB_ENOTFOUND, "%s", what);
+    if (rc == 0)
+        rc = from_row(res, 0, out, err);
+    db_result_free(res);
+    return rc;
+}
+
+int store_rows_collect(const struct db_result *res, size_t item_size, store_row_fn from_row,
+                       store_item_release_fn release, void **items, size_t *count,
+                       struct ob_error *err)
+{
+    size_t rows = db_result_rows(res), n = 0;
+    char *arr;
+    int rc = 0;
+
+    *items = NULL;
+    *count = 0;
+    if (rows == 0)
+        return 0;
+    arr = calloc(rows, item_size);
+    if (arr == NULL)
+        return ob_fail(err, OB_ENOMEM, "out of memory");
+    for (; n < rows; n++) {
+        rc = from_row(res, n, arr + n * item_size, err);
+        if (rc != 0)
+            break;
+    }
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++)
+            release(arr + i * item_size);
+        free(arr);
+        return rc;
+    }
+    *items = arr;
+    *count = rows;
+    return 0;
+}
+
 char *db_result_dup(const struct db_result *res, size_t row, size_t col, bool *ok)
 {
     const char *text = db_result_text(res, row, col);

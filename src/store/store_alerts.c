@@ -41,9 +41,10 @@ static int64_t alerts_limit(size_t limit)
 }
 
 /* Fill a from a row selected with ALERT_COLUMNS. */
-static int alerts_from_row(const struct db_result *res, size_t row, struct alert_row *a,
+static int alerts_from_row(const struct db_result *res, size_t row, void *item,
                            struct ob_error *err)
 {
+    struct alert_row *a = item;
     bool ok = true;
 
     memset(a, 0, sizeof(*a));
@@ -74,29 +75,21 @@ static int alerts_from_row(const struct db_result *res, size_t row, struct alert
     return 0;
 }
 
+static void alerts_release_item(void *item)
+{
+    alert_row_release(item);
+}
+
 /* Every row of res into an owned array. */
 static int alerts_from_rows(const struct db_result *res, struct alert_row **out, size_t *count,
                             struct ob_error *err)
 {
-    struct alert_row *arr;
-    size_t n = 0;
-    int rc = 0;
+    void *items = NULL;
+    int rc = store_rows_collect(res, sizeof(**out), alerts_from_row, alerts_release_item, &items,
+                                count, err);
 
-    if (db_result_rows(res) == 0)
-        return 0;
-    arr = calloc(db_result_rows(res), sizeof(*arr));
-    if (arr == NULL)
-        return ob_fail(err, OB_ENOMEM, "out of memory");
-    for (; n < db_result_rows(res); n++) {
-        rc = alerts_from_row(res, n, &arr[n], err);
-        if (rc != 0)
-            goto out;
-    }
-    *out = arr;
-    *count = n;
-    arr = NULL;
-out:
-    alert_row_array_free(arr, n);
+    if (rc == 0)
+        *out = items;
     return rc;
 }
 
@@ -165,21 +158,7 @@ int store_alert_insert(struct store_conn *conn, struct alert_row *a, const char 
 static int alerts_get_one(struct store_conn *conn, const char *sql, struct db_param param,
                           const char *what, struct alert_row *out, struct ob_error *err)
 {
-    struct db_result *res = NULL;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    rc = store_exec(conn, sql, &param, 1, &res, NULL, err);
-    if (rc != 0)
-        goto out;
-    if (db_result_rows(res) == 0) {
-        rc = ob_fail(err, OB_ENOTFOUND, "%s", what);
-        goto out;
-    }
-    rc = alerts_from_row(res, 0, out, err);
-out:
-    db_result_free(res);
-    return rc;
+    return store_select_one(conn, sql, param, what, sizeof(*out), alerts_from_row, out, err);
 }
 
 int store_alert_find_firing(struct store_conn *conn, const char *open_key, struct alert_row *out,

@@ -45,9 +45,9 @@ int store_audit_append(struct store_conn *conn, struct audit_event *ev, struct o
     return rc;
 }
 
-static int audit_from_row(const struct db_result *res, size_t row, struct audit_event *ev,
-                          struct ob_error *err)
+static int audit_from_row(const struct db_result *res, size_t row, void *item, struct ob_error *err)
 {
+    struct audit_event *ev = item;
     bool ok = true;
 
     memset(ev, 0, sizeof(*ev));
@@ -64,6 +64,11 @@ static int audit_from_row(const struct db_result *res, size_t row, struct audit_
         return ob_fail(err, OB_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+static void audit_release_item(void *item)
+{
+    audit_event_release(item);
 }
 
 /*
@@ -104,9 +109,8 @@ int store_audit_list(struct store_conn *conn, const struct audit_filter *filter,
     struct strbuf sql = STRBUF_INIT;
     struct db_param params[4];
     struct db_result *res = NULL;
-    struct audit_event *arr = NULL;
+    void *items = NULL;
     size_t n_params;
-    size_t n = 0;
     int rc;
 
     *out = NULL;
@@ -115,23 +119,11 @@ int store_audit_list(struct store_conn *conn, const struct audit_filter *filter,
         filter = &no_filter;
     n_params = audit_build_query(filter, &sql, params);
     rc = store_exec(conn, strbuf_str(&sql), params, n_params, &res, NULL, err);
-    if (rc != 0 || db_result_rows(res) == 0)
-        goto out;
-    arr = calloc(db_result_rows(res), sizeof(*arr));
-    if (arr == NULL) {
-        rc = ob_fail(err, OB_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (; n < db_result_rows(res); n++) {
-        rc = audit_from_row(res, n, &arr[n], err);
-        if (rc != 0)
-            goto out;
-    }
-    *out = arr;
-    *count = n;
-    arr = NULL;
-out:
-    audit_event_array_free(arr, n);
+    if (rc == 0)
+        rc = store_rows_collect(res, sizeof(**out), audit_from_row, audit_release_item, &items,
+                                count, err);
+    if (rc == 0)
+        *out = items;
     db_result_free(res);
     strbuf_release(&sql);
     return rc;

@@ -30,9 +30,10 @@ static bool incidents_empty(const char *s)
 }
 
 /* Fill inc from a row selected with INCIDENT_COLUMNS. */
-static int incidents_from_row(const struct db_result *res, size_t row, struct incident *inc,
+static int incidents_from_row(const struct db_result *res, size_t row, void *item,
                               struct ob_error *err)
 {
+    struct incident *inc = item;
     bool ok = true;
 
     memset(inc, 0, sizeof(*inc));
@@ -57,6 +58,11 @@ static int incidents_from_row(const struct db_result *res, size_t row, struct in
         return ob_fail(err, OB_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+static void incidents_release_item(void *item)
+{
+    incident_release(item);
 }
 
 int store_incident_insert(struct store_conn *conn, struct incident *inc, const char *open_key,
@@ -112,21 +118,7 @@ int store_incident_insert(struct store_conn *conn, struct incident *inc, const c
 static int incidents_get_one(struct store_conn *conn, const char *sql, struct db_param param,
                              const char *what, struct incident *out, struct ob_error *err)
 {
-    struct db_result *res = NULL;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    rc = store_exec(conn, sql, &param, 1, &res, NULL, err);
-    if (rc != 0)
-        goto out;
-    if (db_result_rows(res) == 0) {
-        rc = ob_fail(err, OB_ENOTFOUND, "%s", what);
-        goto out;
-    }
-    rc = incidents_from_row(res, 0, out, err);
-out:
-    db_result_free(res);
-    return rc;
+    return store_select_one(conn, sql, param, what, sizeof(*out), incidents_from_row, out, err);
 }
 
 int store_incident_find_open(struct store_conn *conn, const char *open_key, struct incident *out,
@@ -275,9 +267,8 @@ int store_incident_list(struct store_conn *conn, const struct incident_filter *f
     struct strbuf sql = STRBUF_INIT;
     struct db_param params[5];
     struct db_result *res = NULL;
-    struct incident *arr = NULL;
+    void *items = NULL;
     size_t n_params;
-    size_t n = 0;
     int rc;
 
     *out = NULL;
@@ -289,23 +280,11 @@ int store_incident_list(struct store_conn *conn, const struct incident_filter *f
                        "incident status filter must be open, triggered, acknowledged or resolved");
     n_params = incidents_build_query(filter, &sql, params);
     rc = store_exec(conn, strbuf_str(&sql), params, n_params, &res, NULL, err);
-    if (rc != 0 || db_result_rows(res) == 0)
-        goto out;
-    arr = calloc(db_result_rows(res), sizeof(*arr));
-    if (arr == NULL) {
-        rc = ob_fail(err, OB_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (; n < db_result_rows(res); n++) {
-        rc = incidents_from_row(res, n, &arr[n], err);
-        if (rc != 0)
-            goto out;
-    }
-    *out = arr;
-    *count = n;
-    arr = NULL;
-out:
-    incident_array_free(arr, n);
+    if (rc == 0)
+        rc = store_rows_collect(res, sizeof(**out), incidents_from_row, incidents_release_item,
+                                &items, count, err);
+    if (rc == 0)
+        *out = items;
     db_result_free(res);
     strbuf_release(&sql);
     return rc;
@@ -379,9 +358,10 @@ out:
     return rc;
 }
 
-static int incidents_event_from_row(const struct db_result *res, size_t row,
-                                    struct incident_event *ev, struct ob_error *err)
+static int incidents_event_from_row(const struct db_result *res, size_t row, void *item,
+                                    struct ob_error *err)
 {
+    struct incident_event *ev = item;
     bool ok = true;
 
     memset(ev, 0, sizeof(*ev));
@@ -399,13 +379,17 @@ static int incidents_event_from_row(const struct db_result *res, size_t row,
     return 0;
 }
 
+static void incidents_event_release_item(void *item)
+{
+    incident_event_release(item);
+}
+
 int store_incident_events(struct store_conn *conn, int64_t incident_id, size_t limit,
                           struct incident_event **out, size_t *count, struct ob_error *err)
 {
     struct db_param params[2];
     struct db_result *res = NULL;
-    struct incident_event *arr = NULL;
-    size_t n = 0;
+    void *items = NULL;
     int rc;
 
     *out = NULL;
@@ -417,23 +401,11 @@ int store_incident_events(struct store_conn *conn, int64_t incident_id, size_t l
                     "SELECT " EVENT_COLUMNS " FROM incident_events WHERE incident_id = $1 "
                     "ORDER BY id LIMIT $2",
                     params, 2, &res, NULL, err);
-    if (rc != 0 || db_result_rows(res) == 0)
-        goto out;
-    arr = calloc(db_result_rows(res), sizeof(*arr));
-    if (arr == NULL) {
-        rc = ob_fail(err, OB_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (; n < db_result_rows(res); n++) {
-        rc = incidents_event_from_row(res, n, &arr[n], err);
-        if (rc != 0)
-            goto out;
-    }
-    *out = arr;
-    *count = n;
-    arr = NULL;
-out:
-    incident_event_array_free(arr, n);
+    if (rc == 0)
+        rc = store_rows_collect(res, sizeof(**out), incidents_event_from_row,
+                                incidents_event_release_item, &items, count, err);
+    if (rc == 0)
+        *out = items;
     db_result_free(res);
     return rc;
 }

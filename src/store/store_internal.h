@@ -120,4 +120,26 @@ int migrations_render(const struct store_driver *driver, const char *sql, struct
  */
 size_t sqlite_rewrite_placeholders(char *sql);
 
+/*
+ * Every row of res into a calloc'd array of item_size-byte items, each
+ * filled by from_row (which leaves nothing to free when it fails). Returns
+ * 0 with *items (NULL when there are no rows; the caller frees it with the
+ * type's *_array_free) and *count; on failure everything is released.
+ */
+typedef void (*store_item_release_fn)(void *item);
+typedef int (*store_row_fn)(const struct db_result *res, size_t row, void *item,
+                            struct ob_error *err);
+
+/*
+ * The one row that sql (with $1 = param) selects, filled into out
+ * (item_size bytes, zeroed first) by from_row; OB_ENOTFOUND with the
+ * message `what` when there is none.
+ */
+int store_select_one(struct store_conn *conn, const char *sql, struct db_param param,
+                     const char *what, size_t item_size, store_row_fn from_row, void *out,
+                     struct ob_error *err);
+int store_rows_collect(const struct db_result *res, size_t item_size, store_row_fn from_row,
+                       store_item_release_fn release, void **items, size_t *count,
+                       struct ob_error *err);
+
 #endif

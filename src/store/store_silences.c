@@ -30,9 +30,10 @@ static bool silences_empty(const char *s)
 
 /* ---- silences ---------------------------------------------------------------------- */
 
-static int silences_from_row(const struct db_result *res, size_t row, struct silence *s,
+static int silences_from_row(const struct db_result *res, size_t row, void *item,
                              struct ob_error *err)
 {
+    struct silence *s = item;
     bool ok = true;
 
     memset(s, 0, sizeof(*s));
@@ -49,6 +50,11 @@ static int silences_from_row(const struct db_result *res, size_t row, struct sil
         return ob_fail(err, OB_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+static void silences_release_item(void *item)
+{
+    silence_release(item);
 }
 
 int store_silence_insert(struct store_conn *conn, struct silence *s, struct ob_error *err)
@@ -119,23 +125,9 @@ int store_silence_expire(struct store_conn *conn, int64_t id, int64_t now_ms, st
 int store_silence_get(struct store_conn *conn, int64_t id, struct silence *out,
                       struct ob_error *err)
 {
-    struct db_param param = DB_P_INT(id);
-    struct db_result *res = NULL;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    rc = store_exec(conn, "SELECT " SILENCE_COLUMNS " FROM silences WHERE id = $1", &param, 1, &res,
-                    NULL, err);
-    if (rc != 0)
-        goto out;
-    if (db_result_rows(res) == 0) {
-        rc = ob_fail(err, OB_ENOTFOUND, "no such silence");
-        goto out;
-    }
-    rc = silences_from_row(res, 0, out, err);
-out:
-    db_result_free(res);
-    return rc;
+    return store_select_one(conn, "SELECT " SILENCE_COLUMNS " FROM silences WHERE id = $1",
+                            DB_P_INT(id), "no such silence", sizeof(*out), silences_from_row, out,
+                            err);
 }
 
 int store_silence_list(struct store_conn *conn, int64_t active_at_ms, size_t limit,
@@ -143,8 +135,7 @@ int store_silence_list(struct store_conn *conn, int64_t active_at_ms, size_t lim
 {
     struct db_param params[2];
     struct db_result *res = NULL;
-    struct silence *arr = NULL;
-    size_t n = 0;
+    void *items = NULL;
     int rc;
 
     *out = NULL;
@@ -165,23 +156,11 @@ int store_silence_list(struct store_conn *conn, int64_t active_at_ms, size_t lim
         rc = store_exec(conn, "SELECT " SILENCE_COLUMNS " FROM silences ORDER BY id DESC LIMIT $1",
                         params, 1, &res, NULL, err);
     }
-    if (rc != 0 || db_result_rows(res) == 0)
-        goto out;
-    arr = calloc(db_result_rows(res), sizeof(*arr));
-    if (arr == NULL) {
-        rc = ob_fail(err, OB_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (; n < db_result_rows(res); n++) {
-        rc = silences_from_row(res, n, &arr[n], err);
-        if (rc != 0)
-            goto out;
-    }
-    *out = arr;
-    *count = n;
-    arr = NULL;
-out:
-    silence_array_free(arr, n);
+    if (rc == 0)
+        rc = store_rows_collect(res, sizeof(**out), silences_from_row, silences_release_item,
+                                &items, count, err);
+    if (rc == 0)
+        *out = items;
     db_result_free(res);
     return rc;
 }
@@ -207,9 +186,10 @@ void silence_array_free(struct silence *arr, size_t count)
 
 /* ---- heartbeats ---------------------------------------------------------------------- */
 
-static int heartbeats_from_row(const struct db_result *res, size_t row, struct heartbeat_state *h,
+static int heartbeats_from_row(const struct db_result *res, size_t row, void *item,
                                struct ob_error *err)
 {
+    struct heartbeat_state *h = item;
     bool ok = true;
 
     memset(h, 0, sizeof(*h));
@@ -222,6 +202,11 @@ static int heartbeats_from_row(const struct db_result *res, size_t row, struct h
         return ob_fail(err, OB_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+static void heartbeats_release_item(void *item)
+{
+    heartbeat_state_release(item);
 }
 
 int store_heartbeat_checkin(struct store_conn *conn, const char *name, int64_t now_ms,
@@ -286,31 +271,18 @@ int store_heartbeat_list(struct store_conn *conn, struct heartbeat_state **out, 
                          struct ob_error *err)
 {
     struct db_result *res = NULL;
-    struct heartbeat_state *arr = NULL;
-    size_t n = 0;
+    void *items = NULL;
     int rc;
 
     *out = NULL;
     *count = 0;
     rc = store_exec(conn, "SELECT " HEARTBEAT_COLUMNS " FROM heartbeats ORDER BY name", NULL, 0,
                     &res, NULL, err);
-    if (rc != 0 || db_result_rows(res) == 0)
-        goto out;
-    arr = calloc(db_result_rows(res), sizeof(*arr));
-    if (arr == NULL) {
-        rc = ob_fail(err, OB_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (; n < db_result_rows(res); n++) {
-        rc = heartbeats_from_row(res, n, &arr[n], err);
-        if (rc != 0)
-            goto out;
-    }
-    *out = arr;
-    *count = n;
-    arr = NULL;
-out:
-    heartbeat_state_array_free(arr, n);
+    if (rc == 0)
+        rc = store_rows_collect(res, sizeof(**out), heartbeats_from_row, heartbeats_release_item,
+                                &items, count, err);
+    if (rc == 0)
+        *out = items;
     db_result_free(res);
     return rc;
 }

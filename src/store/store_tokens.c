@@ -49,9 +49,10 @@ static struct db_param tokens_time_param(int64_t ms)
 }
 
 /* Fill t from a row selected with TOKENS_COLUMNS. */
-static int tokens_from_row(const struct db_result *res, size_t row, struct store_token *t,
+static int tokens_from_row(const struct db_result *res, size_t row, void *item,
                            struct ob_error *err)
 {
+    struct store_token *t = item;
     bool ok = true;
 
     memset(t, 0, sizeof(*t));
@@ -69,6 +70,11 @@ static int tokens_from_row(const struct db_result *res, size_t row, struct store
         return ob_fail(err, OB_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+static void tokens_release_item(void *item)
+{
+    store_token_release(item);
 }
 
 int store_token_insert(struct store_conn *conn, struct store_token *t, const char *hash_hex,
@@ -114,21 +120,8 @@ int store_token_insert(struct store_conn *conn, struct store_token *t, const cha
 static int tokens_get_one(struct store_conn *conn, const char *sql, struct db_param param,
                           struct store_token *out, struct ob_error *err)
 {
-    struct db_result *res = NULL;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    rc = store_exec(conn, sql, &param, 1, &res, NULL, err);
-    if (rc != 0)
-        goto out;
-    if (db_result_rows(res) == 0) {
-        rc = ob_fail(err, OB_ENOTFOUND, "no such token");
-        goto out;
-    }
-    rc = tokens_from_row(res, 0, out, err);
-out:
-    db_result_free(res);
-    return rc;
+    return store_select_one(conn, sql, param, "no such token", sizeof(*out), tokens_from_row, out,
+                            err);
 }
 
 int store_token_find_by_hash(struct store_conn *conn, const char *hash_hex, struct store_token *out,
@@ -155,31 +148,18 @@ int store_token_list(struct store_conn *conn, struct store_token **out, size_t *
                      struct ob_error *err)
 {
     struct db_result *res = NULL;
-    struct store_token *arr = NULL;
-    size_t n = 0;
+    void *items = NULL;
     int rc;
 
     *out = NULL;
     *count = 0;
     rc = store_exec(conn, "SELECT " TOKENS_COLUMNS " FROM api_tokens ORDER BY id", NULL, 0, &res,
                     NULL, err);
-    if (rc != 0 || db_result_rows(res) == 0)
-        goto out;
-    arr = calloc(db_result_rows(res), sizeof(*arr));
-    if (arr == NULL) {
-        rc = ob_fail(err, OB_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (; n < db_result_rows(res); n++) {
-        rc = tokens_from_row(res, n, &arr[n], err);
-        if (rc != 0)
-            goto out;
-    }
-    *out = arr;
-    *count = n;
-    arr = NULL;
-out:
-    store_token_array_free(arr, n);
+    if (rc == 0)
+        rc = store_rows_collect(res, sizeof(**out), tokens_from_row, tokens_release_item, &items,
+                                count, err);
+    if (rc == 0)
+        *out = items;
     db_result_free(res);
     return rc;
 }

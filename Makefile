@@ -13,6 +13,8 @@
 #   make bench        ingestion benchmark against Alertmanager (bench/, docs/PERFORMANCE.md)
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
+.DEFAULT_GOAL := all
+
 BUILD   ?= dev
 BUILDDIR := build/$(BUILD)
 CC      ?= gcc
@@ -20,7 +22,7 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
-PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl
+PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl libical
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -130,6 +132,10 @@ deps:
 # Ingestion benchmark against Prometheus Alertmanager (docs/PERFORMANCE.md).
 bench:
 	@bench/ingest/run.sh
+
+# Escalation-engine benchmark: 100,000 due steps on SQLite and PostgreSQL, oncall timing.
+bench-engine:
+	@bench/engine/run.sh
 
 format:
 	clang-format -i $$(find src tests fuzz -name '*.[ch]')

@@ -9,7 +9,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format cppcheck
   libmicrohttpd-dev libjansson-dev libcyaml-dev libyaml-dev
   libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev
-  libcmocka-dev python3 python3-pytest
+  libcmocka-dev libical-dev tzdata python3 python3-pytest
   postgresql sqlite3 curl procps
   prometheus prometheus-alertmanager wrk
 )

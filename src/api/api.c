@@ -49,6 +49,19 @@ const struct route api_routes[] = {
     {"GET", "/api/v1/silences", api_silences_list, SCOPE_READ, NULL, 0},
     {"POST", "/api/v1/silences", api_silences_create, SCOPE_WRITE, NULL, 1},
     {"DELETE", "/api/v1/silences/{id}", api_silences_expire, SCOPE_WRITE, NULL, 1},
+    /* On call. Handlers limit team tokens to their team's schedules. */
+    {"GET", "/api/v1/schedules", api_schedules_list, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/schedules/{schedule}", api_schedule_show, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/schedules/{schedule}/overrides", api_overrides_list, SCOPE_READ, NULL, 0},
+    {"POST", "/api/v1/schedules/{schedule}/overrides", api_overrides_create, SCOPE_WRITE, NULL, 0},
+    {"DELETE", "/api/v1/overrides/{id}", api_override_delete, SCOPE_WRITE, NULL, 0},
+    {"GET", "/api/v1/oncall", api_oncall, SCOPE_READ, NULL, 0},
+    {"GET", "/api/v1/ical-feeds", api_ical_feeds_list, SCOPE_READ, NULL, 0},
+    {"POST", "/api/v1/ical-feeds", api_ical_feeds_create, SCOPE_WRITE, NULL, 0},
+    {"DELETE", "/api/v1/ical-feeds/{id}", api_ical_feed_revoke, SCOPE_WRITE, NULL, 0},
+    /* A calendar client has no bearer token: the secret in the path
+     * ("<token>.ics") is the credential, and the access log masks it. */
+    {"GET", "/ical/{token}", api_ical_feed, 0, NULL, 0},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -116,5 +116,31 @@ void api_incident_ack(void *app, struct http_request *req, struct http_response 
 void api_incident_resolve(void *app, struct http_request *req, struct http_response *resp);
 void api_incident_escalate(void *app, struct http_request *req, struct http_response *resp);
 void api_incident_note(void *app, struct http_request *req, struct http_response *resp);
+void api_schedules_list(void *app, struct http_request *req, struct http_response *resp);
+void api_schedule_show(void *app, struct http_request *req, struct http_response *resp);
+void api_oncall(void *app, struct http_request *req, struct http_response *resp);
+void api_overrides_list(void *app, struct http_request *req, struct http_response *resp);
+void api_overrides_create(void *app, struct http_request *req, struct http_response *resp);
+void api_override_delete(void *app, struct http_request *req, struct http_response *resp);
+void api_ical_feeds_create(void *app, struct http_request *req, struct http_response *resp);
+void api_ical_feeds_list(void *app, struct http_request *req, struct http_response *resp);
+void api_ical_feed_revoke(void *app, struct http_request *req, struct http_response *resp);
+void api_ical_feed(void *app, struct http_request *req, struct http_response *resp);
+
+/* ---- shared by handlers (handlers_oncall.c) ---------------------------------------- */
+
+struct config_schedule;
+struct store_conn;
+
+/* An instant as an RFC 3339 UTC string ("2026-03-08T07:00:00Z", with
+ * milliseconds when not whole), or JSON null for 0 and out-of-range. */
+json_t *api_time_json(int64_t ms);
+/*
+ * Who is on call for sched at at_ms, the schedule's overrides applied:
+ * {schedule, team, at, oncall: {user, start, end} | null, next: ... | null}.
+ * Returns a new reference, or NULL with err set.
+ */
+json_t *api_oncall_json(struct store_conn *conn, const struct config_schedule *sched, int64_t at_ms,
+                        struct ob_error *err);
 
 #endif

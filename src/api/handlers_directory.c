@@ -1,12 +1,14 @@
 /*
  * handlers_directory.c - read-only views of the configuration: teams,
  * services, escalation policies and users. A team-limited token sees only
- * its own team's objects; users are a shared directory.
+ * its own team's objects; users are a shared directory.  A policy shown
+ * alone says who is on call now for each schedule it pages.
  */
 #include "api/api.h"
 
 #include "config/config.h"
 #include "daemon/app.h"
+#include "store/store.h"
 #include "util/error.h"
 
 #include <string.h>
@@ -180,19 +182,68 @@ void api_policies_list(void *app, struct http_request *req, struct http_response
     config_unref(cfg);
 }
 
+/*
+ * Each step's schedule targets with who is on call for them now:
+ * steps[i].oncall = [{schedule, team, at, oncall, next}, ...].  A schedule
+ * of another team is shown too: the policy pages whoever is on call there.
+ */
+static int policy_add_oncall(struct app *app, const struct config_escalation_policy *pol,
+                             json_t *obj, struct ob_error *err)
+{
+    json_t *steps = json_object_get(obj, "steps");
+    struct store_conn *conn = NULL;
+    int64_t now = store_now_ms();
+    int rc = store_acquire(app->store, &conn, err);
+
+    for (unsigned i = 0; rc == 0 && i < pol->step_count; i++) {
+        const struct config_escalation_step *st = &pol->steps[i];
+        json_t *arr = json_array();
+
+        json_object_set_new(json_array_get(steps, i), "oncall", arr);
+        for (unsigned k = 0; k < st->schedule_count; k++) {
+            const struct config_schedule *sched =
+                st->schedule_refs != NULL ? st->schedule_refs[k] : NULL;
+            json_t *entry;
+
+            if (sched == NULL) {
+                json_array_append_new(
+                    arr, json_pack("{s:s, s:n}", "schedule", st->schedules[k], "oncall"));
+                continue;
+            }
+            entry = api_oncall_json(conn, sched, now, err);
+            if (entry == NULL) {
+                rc = err->code != 0 ? err->code : OB_EINTERNAL;
+                break;
+            }
+            json_array_append_new(arr, entry);
+        }
+    }
+    store_release(conn);
+    return rc;
+}
+
 void api_policy_show(void *app, struct http_request *req, struct http_response *resp)
 {
     struct config *cfg = app_config_get(app);
     const char *name = http_request_param(req, "policy");
     const struct config_escalation_policy *pol = config_find_policy(cfg, name);
+    struct ob_error err = {0};
+    json_t *obj;
 
-    if (pol == NULL)
+    if (pol == NULL) {
         http_response_error(resp, 404, "no escalation policy named '%s'", name);
-    else if (!visible(req, pol->team->name))
+    } else if (!visible(req, pol->team->name)) {
         http_response_error(resp, 403, "escalation policy '%s' belongs to team %s, not %s", name,
                             pol->team->name, api_principal(req)->team);
-    else
-        api_reply_json(resp, 200, policy_json(pol));
+    } else {
+        obj = policy_json(pol);
+        if (policy_add_oncall(app, pol, obj, &err) != 0) {
+            json_decref(obj);
+            http_response_from_error(resp, &err);
+        } else {
+            api_reply_json(resp, 200, obj);
+        }
+    }
     config_unref(cfg);
 }
 

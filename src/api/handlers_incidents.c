@@ -1,11 +1,15 @@
 /*
- * handlers_incidents.c - /api/v1/incidents: list, show (with alerts and
- * timeline), acknowledge, resolve, escalate, notes. Every action is written
- * with its timeline entry and its audit event in one transaction.
+ * handlers_incidents.c - /api/v1/incidents: list, show (with alerts,
+ * timeline, escalation state and notifications), acknowledge, resolve,
+ * escalate, notes. Every action is written with its timeline entry and its
+ * audit event in one transaction.
  */
 #include "api/api.h"
 
+#include "config/config.h"
 #include "daemon/app.h"
+#include "engine/engine.h"
+#include "store/engine.h"
 #include "store/incidents.h"
 #include "store/store.h"
 #include "util/error.h"
@@ -163,6 +167,71 @@ static int load_incident(struct store_conn *conn, struct http_request *req, stru
     return 0;
 }
 
+/* A time as both RFC 3339 (`key`) and milliseconds (`key`_ms); null when 0. */
+static void set_time(json_t *obj, const char *key, int64_t ms)
+{
+    char key_ms[64];
+
+    snprintf(key_ms, sizeof(key_ms), "%s_ms", key);
+    json_object_set_new(obj, key, api_time_json(ms));
+    json_object_set_new(obj, key_ms, ms_or_null(ms));
+}
+
+/*
+ * obj.escalation: where the incident is in its policy (null when it never
+ * walked one); steps and passes counted from 1 for people.
+ * obj.notifications: every notification attempt, oldest first.
+ */
+static int escalation_and_notifications(struct store_conn *conn, int64_t incident_id, json_t *obj,
+                                        struct ob_error *err)
+{
+    struct escalation esc = {0};
+    struct outbox_row *rows = NULL;
+    size_t n = 0;
+    json_t *arr;
+    int rc = store_escalation_get(conn, incident_id, &esc, err);
+
+    if (rc == OB_ENOTFOUND) {
+        ob_error_clear(err);
+        json_object_set_new(obj, "escalation", json_null());
+    } else if (rc != 0) {
+        return rc;
+    } else {
+        json_t *e = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?}", "policy", esc.policy, "state",
+                              esc.state, "next_step", (json_int_t)(esc.next_step + 1), "pass",
+                              (json_int_t)(esc.next_pass + 1), "steps_taken", (json_int_t)esc.seq,
+                              "stop_reason", esc.stop_reason);
+        if (esc.stop_reason == NULL)
+            json_object_set_new(e, "stop_reason", json_null());
+        set_time(e, "next_at", esc.next_at_ms);
+        set_time(e, "started_at", esc.started_at_ms);
+        json_object_set_new(obj, "escalation", e);
+        escalation_release(&esc);
+    }
+    rc = store_outbox_list(conn, incident_id, &rows, &n, err);
+    if (rc != 0)
+        return rc;
+    arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct outbox_row *r = &rows[i];
+        json_t *o =
+            json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:s?, s:s?}", "id", (json_int_t)r->id,
+                      "user", r->user_name, "type", r->contact_type, "address", r->address, "state",
+                      r->state, "seq", (json_int_t)r->seq, "attempts", (json_int_t)r->attempts,
+                      "provider", r->provider, "detail", r->detail);
+        if (r->provider == NULL)
+            json_object_set_new(o, "provider", json_null());
+        if (r->detail == NULL)
+            json_object_set_new(o, "detail", json_null());
+        set_time(o, "due_at", r->due_at_ms);
+        set_time(o, "sent_at", r->sent_at_ms);
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(obj, "notifications", arr);
+    outbox_row_array_free(rows, n);
+    return 0;
+}
+
 void api_incident_show(void *app_ptr, struct http_request *req, struct http_response *resp)
 {
     struct app *app = app_ptr;
@@ -213,6 +282,11 @@ void api_incident_show(void *app_ptr, struct http_request *req, struct http_resp
     }
     json_object_set_new(obj, "alerts", alert_arr);
     json_object_set_new(obj, "timeline", timeline);
+    if (escalation_and_notifications(conn, inc.id, obj, &err) != 0) {
+        json_decref(obj);
+        http_response_from_error(resp, &err);
+        goto out;
+    }
     api_reply_json(resp, 200, obj);
 out:
     incident_release(&inc);
@@ -227,8 +301,9 @@ out:
  */
 static void incident_action(struct app *app, struct http_request *req, struct http_response *resp,
                             const char *new_status, const char *kind, const char *message,
-                            int ok_status)
+                            int ok_status, bool escalate)
 {
+    struct config *cfg = escalate ? app_config_get(app) : NULL;
     struct audit_origin origin = api_origin(req);
     struct incident inc = {0};
     struct store_conn *conn = NULL;
@@ -240,13 +315,15 @@ static void incident_action(struct app *app, struct http_request *req, struct ht
     json_t *details = NULL;
     char *details_text = NULL;
 
-    if (store_acquire(app->store, &conn, &err) != 0) {
-        http_response_from_error(resp, &err);
-        return;
-    }
+    if (store_acquire(app->store, &conn, &err) != 0)
+        goto fail;
     if (load_incident(conn, req, &inc, resp) != 0)
         goto out;
     if (store_begin(conn, &err) != 0)
+        goto fail;
+    /* The engine makes the next step due now (or begins the escalation);
+     * it notices after the commit, through engine_hint. */
+    if (escalate && engine_escalate_now(conn, cfg, inc.id, origin.actor, now, &err) != 0)
         goto fail;
     if (new_status != NULL &&
         store_incident_set_status(conn, inc.id, new_status, origin.actor, now, &err) != 0)
@@ -279,6 +356,8 @@ static void incident_action(struct app *app, struct http_request *req, struct ht
     audit.details = details_text;
     if (store_audit_append(conn, &audit, &err) != 0 || store_commit(conn, &err) != 0)
         goto fail;
+    if (escalate)
+        engine_hint(app->engine, now);
     incident_release(&inc);
     if (store_incident_get(conn, ev.incident_id, &inc, &err) != 0)
         goto fail;
@@ -291,23 +370,24 @@ out:
     json_decref(details);
     incident_release(&inc);
     store_release(conn); /* rolls back an unfinished transaction */
+    config_unref(cfg);
 }
 
 void api_incident_ack(void *app, struct http_request *req, struct http_response *resp)
 {
-    incident_action(app, req, resp, "acknowledged", "incident.acknowledged", NULL, 200);
+    incident_action(app, req, resp, "acknowledged", "incident.acknowledged", NULL, 200, false);
 }
 
 void api_incident_resolve(void *app, struct http_request *req, struct http_response *resp)
 {
-    incident_action(app, req, resp, "resolved", "incident.resolved", NULL, 200);
+    incident_action(app, req, resp, "resolved", "incident.resolved", NULL, 200, false);
 }
 
-/* Until the escalation engine exists, an escalation request is recorded on the
- * timeline and audited; the engine picks such requests up from there. */
+/* The next step now: OB_ECONFLICT (409) when the incident is resolved or
+ * its service has no escalation policy. */
 void api_incident_escalate(void *app, struct http_request *req, struct http_response *resp)
 {
-    incident_action(app, req, resp, NULL, "escalation.requested", NULL, 202);
+    incident_action(app, req, resp, NULL, "escalation.requested", NULL, 202, true);
 }
 
 void api_incident_note(void *app, struct http_request *req, struct http_response *resp)
@@ -328,7 +408,7 @@ void api_incident_note(void *app, struct http_request *req, struct http_response
         http_response_error(resp, 400, "field 'text' must not be empty");
         goto out;
     }
-    incident_action(app, req, resp, NULL, "note", text, 201);
+    incident_action(app, req, resp, NULL, "note", text, 201, false);
 out:
     json_decref(body);
 }

@@ -4,6 +4,7 @@
 
 #include "config/config.h"
 #include "daemon/app.h"
+#include "engine/engine.h"
 #include "ingest/ingest.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -63,6 +64,7 @@ void api_metrics(void *app_ptr, struct http_request *req, struct http_response *
 
     metrics_render(app->metrics, &out);
     render_ingest_metrics(app->ingest, &out);
+    engine_render_metrics(app->engine, &out);
     text = strbuf_detach(&out, &len);
     http_response_take(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -276,6 +276,59 @@ static int parse_incident_args(int argc, char **argv, const char *name, int want
     return -1;
 }
 
+static void print_escalation(json_t *esc)
+{
+    if (!json_is_object(esc)) {
+        printf("\nescalation: none\n");
+        return;
+    }
+    printf("\nescalation: policy %s, %s", str_of(esc, "policy"), str_of(esc, "state"));
+    if (str_of(esc, "state") != NULL && strcmp(str_of(esc, "state"), "active") == 0)
+        printf(", step %lld of pass %lld due %s",
+               (long long)json_integer_value(json_object_get(esc, "next_step")),
+               (long long)json_integer_value(json_object_get(esc, "pass")),
+               str_of(esc, "next_at") != NULL ? str_of(esc, "next_at") : "-");
+    printf(", %lld step(s) taken",
+           (long long)json_integer_value(json_object_get(esc, "steps_taken")));
+    if (str_of(esc, "stop_reason") != NULL)
+        printf(" (%s)", str_of(esc, "stop_reason"));
+    printf("\n");
+}
+
+static void print_notifications(json_t *rows)
+{
+    static const char *const headers[] = {"ID",    "USER",     "TYPE",     "ADDRESS",
+                                          "STATE", "PROVIDER", "DUE/SENT", "DETAIL"};
+    struct table table;
+    json_t *n;
+    size_t i;
+
+    if (json_array_size(rows) == 0) {
+        printf("\nnotifications: none\n");
+        return;
+    }
+    printf("\nnotifications:\n");
+    table_init(&table, 8, headers);
+    json_array_foreach(rows, i, n)
+    {
+        char id[24];
+        const char *when =
+            str_of(n, "sent_at") != NULL ? str_of(n, "sent_at") : str_of(n, "due_at");
+        snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(n, "id")));
+        const char *row[] = {id,
+                             str_of(n, "user"),
+                             str_of(n, "type"),
+                             str_of(n, "address"),
+                             str_of(n, "state"),
+                             str_of(n, "provider"),
+                             when,
+                             str_of(n, "detail")};
+        table_add_row(&table, row);
+    }
+    table_print(&table, stdout);
+    table_release(&table);
+}
+
 int cmd_incident_show(int argc, char **argv)
 {
     const char *id = NULL, *text = NULL;
@@ -315,6 +368,8 @@ int cmd_incident_show(int argc, char **argv)
         printf("  %-8s %s  %s\n", str_of(alert, "status"), str_of(alert, "fingerprint"),
                str_of(alert, "summary"));
     }
+    print_escalation(json_object_get(reply, "escalation"));
+    print_notifications(json_object_get(reply, "notifications"));
     printf("\ntimeline:\n");
     json_array_foreach(json_object_get(reply, "timeline"), i, ev)
     {
@@ -369,7 +424,7 @@ int cmd_incident_resolve(int argc, char **argv)
 
 int cmd_incident_escalate(int argc, char **argv)
 {
-    return incident_post(argc, argv, "escalate", "escalate", 0, "escalation requested");
+    return incident_post(argc, argv, "escalate", "escalate", 0, "escalated");
 }
 
 int cmd_incident_note(int argc, char **argv)

@@ -24,10 +24,25 @@ int cmd_incident_note(int argc, char **argv);
 int cmd_silence_add(int argc, char **argv);
 int cmd_silence_list(int argc, char **argv);
 int cmd_silence_expire(int argc, char **argv);
+int cmd_oncall(int argc, char **argv);
+int cmd_override_add(int argc, char **argv);
+int cmd_override_list(int argc, char **argv);
+int cmd_override_delete(int argc, char **argv);
+int cmd_schedule_list(int argc, char **argv);
+int cmd_schedule_show(int argc, char **argv);
+int cmd_policy_list(int argc, char **argv);
+int cmd_policy_show(int argc, char **argv);
+int cmd_ical_create(int argc, char **argv);
+int cmd_ical_list(int argc, char **argv);
+int cmd_ical_revoke(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
     "                      /etc/opsbell/opsbell.yaml)\n"
+#define TIME_FORMS                                                                                 \
+    "TIME is RFC 3339 (2026-03-08T06:30:00Z, 2026-03-08T01:30:00-05:00), a local time in the\n"    \
+    "schedule's time zone (2026-03-08T01:30 or '2026-03-08 01:30'), now, or now plus or\n"         \
+    "minus a duration (+2h, -30m, +1d).\n"
 #define CLIENT_ENV                                                                                 \
     "\nTalks to the server at $OPSBELL_URL (default http://127.0.0.1:8080) with the token in\n"    \
     "$OPSBELL_TOKEN.\n"
@@ -96,14 +111,18 @@ const struct cli_command cli_commands[] = {
      "List incidents, newest first; open ones (triggered or acknowledged) by "
      "default.\n" CLIENT_ENV},
     {"incident", "show", cmd_incident_show, "show an incident with its alerts and timeline",
-     "usage: opsbell incident show ID [--json]\n" CLIENT_ENV},
+     "usage: opsbell incident show ID [--json]\n\n"
+     "Show an incident: its alerts, where it is in its escalation policy, every\n"
+     "notification sent or due, and its timeline.\n" CLIENT_ENV},
     {"incident", "ack", cmd_incident_ack, "acknowledge an incident",
      "usage: opsbell incident ack ID [--json]\n" CLIENT_ENV},
     {"incident", "resolve", cmd_incident_resolve, "resolve an incident",
      "usage: opsbell incident resolve ID [--json]\n" CLIENT_ENV},
     {"incident", "escalate", cmd_incident_escalate, "ask for the next escalation step now",
      "usage: opsbell incident escalate ID [--json]\n\n"
-     "Record an escalation request on the incident's timeline.\n" CLIENT_ENV},
+     "Take the incident's next escalation step now (restarting a stopped escalation; an\n"
+     "acknowledged incident is triggered again). Refused for a resolved incident or a\n"
+     "service without an escalation policy.\n" CLIENT_ENV},
     {"incident", "note", cmd_incident_note, "add a note to an incident's timeline",
      "usage: opsbell incident note ID TEXT [--json]\n" CLIENT_ENV},
     {"silence", "add", cmd_silence_add, "silence matching alerts for a while",
@@ -122,6 +141,52 @@ const struct cli_command cli_commands[] = {
      "them.\n" CLIENT_ENV},
     {"silence", "expire", cmd_silence_expire, "end a silence now",
      "usage: opsbell silence expire ID\n" CLIENT_ENV},
+    {"oncall", NULL, cmd_oncall, "who is on call now (or at a given time)",
+     "usage: opsbell oncall [TEAM|SCHEDULE] [--at TIME] [--json]\n\n"
+     "For every schedule (of TEAM, or just SCHEDULE; all the token may see without one):\n"
+     "who is on call and from when until when, and who is next. Overrides are applied.\n"
+     "Times are printed in UTC.\n\n"
+     "  -a, --at TIME       ask about another instant than now\n"
+     "      --json          print JSON\n\n" TIME_FORMS CLIENT_ENV},
+    {"schedule", "list", cmd_schedule_list, "list on-call schedules",
+     "usage: opsbell schedule list [--team TEAM] [--json]\n\n"
+     "List the schedules the token may see, with their team, time zone and layers.\n" CLIENT_ENV},
+    {"schedule", "show", cmd_schedule_show, "show a schedule's layers and timeline",
+     "usage: opsbell schedule show NAME [--from TIME] [--until TIME] [--json]\n\n"
+     "Show a schedule's layers (rotation rule, handoff, users, restrictions) and who is on\n"
+     "call when, overrides applied, from --from (default now) until --until (default a\n"
+     "week later).\n\n" TIME_FORMS CLIENT_ENV},
+    {"override", "add", cmd_override_add, "put someone on call for a while",
+     "usage: opsbell override add SCHEDULE --user USER [--from TIME] --until TIME\n"
+     "                            [--reason TEXT] [--json]\n\n"
+     "USER covers SCHEDULE from --from (default now) until --until, whoever the rotation\n"
+     "says. Overrides of one schedule may not overlap; one ending in the past is refused.\n\n"
+     "  -u, --user USER     who covers\n"
+     "  -f, --from TIME     start (default now)\n"
+     "  -t, --until TIME    end\n"
+     "  -r, --reason TEXT   why (shown in lists and the audit log)\n\n" TIME_FORMS CLIENT_ENV},
+    {"override", "list", cmd_override_list, "list a schedule's current and future overrides",
+     "usage: opsbell override list SCHEDULE [--json]\n" CLIENT_ENV},
+    {"override", "delete", cmd_override_delete, "delete an override",
+     "usage: opsbell override delete ID [--json]\n\n"
+     "Delete an override: the rotation applies again. The deletion is audited.\n" CLIENT_ENV},
+    {"policy", "list", cmd_policy_list, "list escalation policies",
+     "usage: opsbell policy list [--team TEAM] [--json]\n" CLIENT_ENV},
+    {"policy", "show", cmd_policy_show, "show an escalation policy and who it pages now",
+     "usage: opsbell policy show NAME [--json]\n\n"
+     "Show a policy's steps: their delays, users and schedules, with who is on call now\n"
+     "for each schedule.\n" CLIENT_ENV},
+    {"ical", "create", cmd_ical_create, "make a calendar feed of shifts",
+     "usage: opsbell ical create (--user USER | --schedule NAME) [--json]\n\n"
+     "Create an iCalendar feed (RFC 5545) of a user's shifts on every schedule, or of one\n"
+     "schedule's shifts, and print its URL once: the URL is the secret (only its SHA-256\n"
+     "is stored). Subscribe to it from a calendar application; revoke it when it leaks.\n"
+     "A user's feed needs a token for every team.\n" CLIENT_ENV},
+    {"ical", "list", cmd_ical_list, "list calendar feeds",
+     "usage: opsbell ical list [--json]\n\nList iCal feeds (never their URLs).\n" CLIENT_ENV},
+    {"ical", "revoke", cmd_ical_revoke, "revoke a calendar feed",
+     "usage: opsbell ical revoke ID [--json]\n\nRevoke a feed: its URL answers 404 from "
+     "now on.\n" CLIENT_ENV},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"

@@ -7,6 +7,7 @@
 #include "config/internal.h"
 #include "config/yamlpos.h"
 
+#include "oncall/schedule.h"
 #include "util/error.h"
 
 #include <dirent.h>
@@ -487,10 +488,30 @@ static void config_free_team(struct config_team *t)
         for (unsigned k = 0; p->steps != NULL && k < p->step_count; k++) {
             config_free_strings(p->steps[k].users, p->steps[k].user_count);
             config_free_strings(p->steps[k].schedules, p->steps[k].schedule_count);
+            free(p->steps[k].user_refs);
+            free(p->steps[k].schedule_refs);
         }
         free(p->steps);
     }
     free(t->policies);
+    for (unsigned i = 0; t->schedules != NULL && i < t->schedule_count; i++) {
+        struct config_schedule *s = &t->schedules[i];
+        free(s->name);
+        free(s->description);
+        free(s->time_zone);
+        for (unsigned l = 0; s->layers != NULL && l < s->layer_count; l++) {
+            struct config_schedule_layer *layer = &s->layers[l];
+            free(layer->name);
+            free(layer->time_zone);
+            free(layer->start);
+            free(layer->rrule);
+            config_free_strings(layer->users, layer->user_count);
+            free(layer->restrictions);
+            rotation_free(layer->rotation);
+        }
+        free(s->layers);
+    }
+    free(t->schedules);
 }
 
 static void config_free_user(struct config_user *u)
@@ -508,6 +529,7 @@ static void config_free_user(struct config_user *u)
     for (unsigned i = 0; u->contact_methods != NULL && i < u->contact_method_count; i++)
         free(u->contact_methods[i].address);
     free(u->contact_methods);
+    free(u->notification_rules);
 }
 
 void config_free_model(struct config *cfg)
@@ -519,6 +541,8 @@ void config_free_model(struct config *cfg)
     free(cfg->listen_host);
     free(cfg->storage_url);
     free(cfg->public_url);
+    free(cfg->default_notification_rules);
+    free(p->log.path);
     free(p->slack.api_url);
     secret_release(&p->slack.bot_token);
     secret_release(&p->slack.signing_secret);
@@ -844,6 +868,18 @@ const struct config_heartbeat *config_find_heartbeat(const struct config *cfg, c
         for (unsigned i = 0; i < team->heartbeat_count; i++) {
             if (strcmp(team->heartbeats[i].name, name) == 0)
                 return &team->heartbeats[i];
+        }
+    }
+    return NULL;
+}
+
+const struct config_schedule *config_find_schedule(const struct config *cfg, const char *name)
+{
+    for (unsigned t = 0; cfg != NULL && name != NULL && t < cfg->team_count; t++) {
+        const struct config_team *team = &cfg->teams[t];
+        for (unsigned i = 0; i < team->schedule_count; i++) {
+            if (strcmp(team->schedules[i].name, name) == 0)
+                return &team->schedules[i];
         }
     }
     return NULL;

@@ -16,7 +16,7 @@
  *                                teams_dir (default teams)
  *   users.yaml                   users: [...]
  *   teams/<team>/<file>.yaml     team:, services:, escalation_policies:,
- *                                heartbeats:
+ *                                heartbeats:, schedules:
  *
  * Ownership: a struct config is reference counted.  config_load() hands out
  * one reference; config_ref()/config_unref() take and drop more; the last
@@ -85,6 +85,13 @@ struct config_chat_id {
     char *id;       /* the provider's user id, e.g. U024BE7LH */
 };
 
+/* "Reach me by `type` `after_seconds` after I am notified for an incident":
+ * one rule covers every contact method of that type the user has. */
+struct config_notification_rule {
+    enum contact_type type;
+    uint32_t after_seconds; /* 0 .. 1d */
+};
+
 struct config_user {
     char *name;      /* unique login-like name: [a-z0-9][a-z0-9._-]* */
     char *full_name; /* may be NULL */
@@ -95,14 +102,24 @@ struct config_user {
     unsigned chat_id_count;
     struct config_contact_method *contact_methods;
     unsigned contact_method_count;
+    /* The user's own `notification_rules`, or (when the user wrote none) the
+     * configuration's defaults; in the order written.  Never names a type
+     * the user has no contact method for (such default rules are dropped;
+     * such own rules are a configuration error). */
+    struct config_notification_rule *notification_rules;
+    unsigned notification_rule_count;
 };
+
+struct config_schedule;
 
 struct config_escalation_step {
     uint32_t delay_seconds; /* wait before the next step */
     char **users;           /* names of users */
     unsigned user_count;
-    char **schedules; /* names of schedules (none exist yet: any is dangling) */
+    const struct config_user **user_refs; /* resolved, user_count entries */
+    char **schedules;                     /* names of schedules (any team's) */
     unsigned schedule_count;
+    const struct config_schedule **schedule_refs; /* resolved, schedule_count entries */
 };
 
 struct config_escalation_policy {
@@ -147,6 +164,47 @@ struct config_heartbeat {
     char *severity; /* "critical" (default) | "error" | "warning" | "info" (lower case) */
 };
 
+/* A time-of-week window in which a layer is on call at all ("weekdays
+ * 09:00-17:00"); outside every window of a layer, the layer has nobody. */
+struct config_restriction {
+    uint8_t days;          /* bit 0 = Monday ... bit 6 = Sunday; the days the window starts on */
+    uint32_t from_seconds; /* local time of day the window opens, 0 .. 86399 */
+    uint32_t to_seconds;   /* local time of day it closes; <= from: on the next day */
+};
+
+struct rotation; /* compiled recurrence, oncall/schedule.h */
+
+/*
+ * One layer of a schedule: a rotation.  Handoffs happen at the occurrences
+ * of `rrule` starting at `start` + `handoff` (local time in time_zone, so
+ * 09:00 stays 09:00 across daylight-saving changes); occurrence k hands
+ * over to users[k % user_count], who stays on call until the next
+ * occurrence, within the restrictions (none = always).
+ */
+struct config_schedule_layer {
+    char *name;               /* unique within the schedule */
+    char *time_zone;          /* IANA name; defaults to the schedule's */
+    char *start;              /* "YYYY-MM-DD": the date of the first handoff */
+    uint32_t handoff_seconds; /* local time of day of each handoff ("09:00") */
+    char *rrule;              /* RFC 5545 RRULE value, e.g. "FREQ=WEEKLY;INTERVAL=1" */
+    char **users;             /* the rotation, in order; user names */
+    unsigned user_count;      /* >= 1 */
+    struct config_restriction *restrictions;
+    unsigned restriction_count;
+    struct rotation *rotation; /* compiled at load; owned by the config */
+};
+
+/* Layers in order: a later (higher) layer overrides the ones before it
+ * wherever it has somebody on call. */
+struct config_schedule {
+    char *name; /* unique across all teams */
+    const struct config_team *team;
+    char *description;
+    char *time_zone; /* IANA name; default "UTC" */
+    struct config_schedule_layer *layers;
+    unsigned layer_count; /* >= 1 */
+};
+
 struct config_team {
     char *name; /* the directory name under teams_dir */
     char *description;
@@ -164,6 +222,8 @@ struct config_team {
     const struct config_service *fallback_service; /* resolved; in services; NULL when unset */
     struct config_heartbeat *heartbeats;
     unsigned heartbeat_count;
+    struct config_schedule *schedules;
+    unsigned schedule_count;
 };
 
 struct config_slack {
@@ -197,7 +257,15 @@ struct config_sip {
     struct secret password; /* ref/value NULL when not given */
 };
 
+/* The `log` provider delivers every notification by appending one JSON line
+ * to a file: for tests and dry runs ("who would have been paged, when"). */
+struct config_log_provider {
+    int enabled;
+    char *path; /* made absolute */
+};
+
 struct config_providers {
+    struct config_log_provider log;
     struct config_slack slack;
     struct config_twilio twilio;
     struct config_smtp smtp;
@@ -217,6 +285,14 @@ struct config {
     enum log_level log_level;
 
     struct config_providers providers;
+
+    /* Notification rules of users who wrote none (opsbell.yaml
+     * `notification_rules`; built-in default: slack and email at 0m, sms,
+     * voice and sip at 1m, webhook at 0m). */
+    struct config_notification_rule *default_notification_rules;
+    unsigned default_notification_rule_count;
+    uint32_t ical_horizon_seconds; /* opsbell.yaml `ical.horizon`; default 30d, 1d .. 366d */
+    uint32_t engine_poll_ms;       /* opsbell.yaml `engine.poll_interval`; default 1s */
 
     struct config_user *users;
     unsigned user_count;
@@ -260,6 +336,7 @@ const struct config_service *config_find_service(const struct config *cfg, const
 const struct config_escalation_policy *config_find_policy(const struct config *cfg,
                                                           const char *name);
 const struct config_heartbeat *config_find_heartbeat(const struct config *cfg, const char *name);
+const struct config_schedule *config_find_schedule(const struct config *cfg, const char *name);
 /*
  * Look-ups by credential: the service whose integration_key is
  * integration_key, the heartbeat whose key is key.  Every candidate is

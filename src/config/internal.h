@@ -84,6 +84,13 @@ int value_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "HOST:PORT" or "[IPv6]:PORT"; *host is malloc'd. 0, OB_EINVAL or OB_ENOMEM. */
 int value_parse_listen(const char *s, char **host, uint16_t *port);
 
+/* "HH:MM" (H:MM too), 00:00 .. 23:59, to seconds after midnight. 0 or OB_EINVAL. */
+int value_parse_clock(const char *s, uint32_t *seconds);
+/* "YYYY-MM-DD", a real date in 1970 .. 2999 (checked with libical). */
+int value_is_date(const char *s);
+/* "mon" .. "sun" to its bit (bit 0 = Monday). 0 or OB_EINVAL. */
+int value_parse_weekday(const char *s, uint8_t *bit);
+
 /* ---- mainfile.c ---- */
 
 /* Check raw (opsbell.yaml) and fill the top-level fields of cfg. */
@@ -95,6 +102,15 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
 /* Check raw (users.yaml) and fill cfg->users. */
 void users_convert(struct cfgctx *c, const struct cfgfile *f, const struct raw_users *raw,
                    struct config *cfg);
+
+/*
+ * Check and convert a notification_rules: list at `prefix` ("notification_rules"
+ * or "users.3.notification_rules"); `who` starts the messages.  *out is
+ * malloc'd (never NULL, even when empty), *count its length.
+ */
+void users_convert_rules(struct cfgctx *c, const struct cfgfile *f, const char *prefix,
+                         const char *who, const struct raw_notification_rule *raw, unsigned n,
+                         struct config_notification_rule **out, unsigned *count);
 
 /* ---- teams.c ---- */
 

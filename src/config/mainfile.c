@@ -3,6 +3,7 @@
  * and their secrets) and the top-level fields of struct config they fill.
  */
 #include "config/internal.h"
+#include "config/yamlpos.h"
 
 #include "util/error.h"
 
@@ -16,6 +17,13 @@
 #define SLACK_DEFAULT_API  "https://slack.com/api"
 #define TWILIO_DEFAULT_API "https://api.twilio.com"
 #define DEFAULT_STORAGE    "sqlite:opsbell.db"
+#define DEFAULT_LOG_PATH   "deliveries.jsonl"
+#define ICAL_HORIZON_MIN   (24U * 3600)
+#define ICAL_HORIZON_MAX   (366U * 24 * 3600)
+#define ICAL_HORIZON_DEF   (30U * 24 * 3600)
+#define ENGINE_POLL_MIN_MS 100U
+#define ENGINE_POLL_MAX_MS 60000U
+#define ENGINE_POLL_DEF_MS 1000U
 
 static void main_listen(struct cfgctx *c, const struct cfgfile *f, const char *text,
                         struct config *cfg)
@@ -210,6 +218,93 @@ static void main_sip(struct cfgctx *c, const struct cfgfile *f, const struct raw
     main_secret(c, f, "providers.sip.password", "sip password", raw->password, &out->password);
 }
 
+/* The `log` provider: its path, relative to the main file's directory. */
+static void main_log_provider(struct cfgctx *c, const struct cfgfile *f,
+                              const struct raw_log_provider *raw, struct config_log_provider *out)
+{
+    const char *path;
+
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    path = raw->path != NULL ? raw->path : DEFAULT_LOG_PATH;
+    if (path[0] == '\0') {
+        diag_report(c, f, "providers.log.path", "log provider path must not be empty");
+        return;
+    }
+    if (path[0] != '/' && c->base_dir != NULL) {
+        size_t len = strlen(c->base_dir) + strlen(path) + 2;
+        out->path = malloc(len);
+        if (out->path == NULL) {
+            c->oom = 1;
+            return;
+        }
+        snprintf(out->path, len, "%s/%s", c->base_dir, path);
+        return;
+    }
+    out->path = cfgctx_dup(c, path);
+}
+
+/* "250ms", or a duration in whole seconds ("1s", "1m"). 0 or OB_EINVAL. */
+static int main_parse_ms(const char *text, uint32_t *ms)
+{
+    size_t len = text != NULL ? strlen(text) : 0;
+    uint32_t seconds;
+
+    if (len > 2 && strcmp(text + len - 2, "ms") == 0) {
+        char digits[16];
+        uint64_t v;
+        if (len - 2 >= sizeof(digits))
+            return OB_EINVAL;
+        memcpy(digits, text, len - 2);
+        digits[len - 2] = '\0';
+        if (value_parse_uint(digits, 0, UINT32_MAX, &v) != 0)
+            return OB_EINVAL;
+        *ms = (uint32_t)v;
+        return 0;
+    }
+    if (config_parse_duration(text, &seconds) != 0 || seconds > UINT32_MAX / 1000)
+        return OB_EINVAL;
+    *ms = seconds * 1000;
+    return 0;
+}
+
+static void main_oncall(struct cfgctx *c, const struct cfgfile *f, const struct raw_main *raw,
+                        struct config *cfg)
+{
+    unsigned line, col;
+
+    cfg->ical_horizon_seconds = ICAL_HORIZON_DEF;
+    cfg->engine_poll_ms = ENGINE_POLL_DEF_MS;
+    if (raw->ical != NULL && raw->ical->horizon != NULL) {
+        uint32_t v = 0;
+        if (config_parse_duration(raw->ical->horizon, &v) != 0 || v < ICAL_HORIZON_MIN ||
+            v > ICAL_HORIZON_MAX)
+            diag_report(c, f, "ical.horizon",
+                        "ical horizon '%s' is not a duration from 1d to 366d (e.g. 30d)",
+                        raw->ical->horizon);
+        else
+            cfg->ical_horizon_seconds = v;
+    }
+    if (raw->engine != NULL && raw->engine->poll_interval != NULL) {
+        uint32_t v = 0;
+        if (main_parse_ms(raw->engine->poll_interval, &v) != 0 || v < ENGINE_POLL_MIN_MS ||
+            v > ENGINE_POLL_MAX_MS)
+            diag_report(c, f, "engine.poll_interval",
+                        "engine poll_interval '%s' is not a duration from 100ms to 60s (e.g. "
+                        "500ms or 1s)",
+                        raw->engine->poll_interval);
+        else
+            cfg->engine_poll_ms = v;
+    }
+    /* Absent: the built-in defaults (users.c); present, even empty: these. */
+    if (raw->notification_rules != NULL ||
+        (f->pos != NULL && yamlpos_find(f->pos, "notification_rules", &line, &col) == 0))
+        users_convert_rules(c, f, "notification_rules", "default", raw->notification_rules,
+                            raw->notification_rule_count, &cfg->default_notification_rules,
+                            &cfg->default_notification_rule_count);
+}
+
 void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct raw_main *raw,
                       struct config *cfg)
 {
@@ -229,7 +324,9 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
         log_level_parse(raw->log->level, &cfg->log_level) != 0)
         diag_report(c, f, "log.level", "log level '%s' is not one of debug, info, warn, error",
                     raw->log->level);
+    main_oncall(c, f, raw, cfg);
     if (prov != NULL) {
+        main_log_provider(c, f, prov->log, &cfg->providers.log);
         main_slack(c, f, prov->slack, &cfg->providers.slack);
         main_twilio(c, f, prov->twilio, &cfg->providers.twilio);
         main_smtp(c, f, prov->smtp, &cfg->providers.smtp);

@@ -83,7 +83,14 @@ static const cyaml_schema_field_t schema_sip_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t schema_log_provider_fields[] = {
+    STR_FIELD("path", OPT, struct raw_log_provider, path),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_providers_fields[] = {
+    CYAML_FIELD_MAPPING_PTR("log", CYAML_FLAG_POINTER | OPT, struct raw_providers, log,
+                            schema_log_provider_fields),
     CYAML_FIELD_MAPPING_PTR("slack", CYAML_FLAG_POINTER | OPT, struct raw_providers, slack,
                             schema_slack_fields),
     CYAML_FIELD_MAPPING_PTR("twilio", CYAML_FLAG_POINTER | OPT, struct raw_providers, twilio,
@@ -92,6 +99,26 @@ static const cyaml_schema_field_t schema_providers_fields[] = {
                             schema_smtp_fields),
     CYAML_FIELD_MAPPING_PTR("sip", CYAML_FLAG_POINTER | OPT, struct raw_providers, sip,
                             schema_sip_fields),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t schema_rule_fields[] = {
+    STR_FIELD("type", REQ, struct raw_notification_rule, type),
+    STR_FIELD("after", REQ, struct raw_notification_rule, after),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t schema_rule_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_notification_rule, schema_rule_fields),
+};
+
+static const cyaml_schema_field_t schema_ical_fields[] = {
+    STR_FIELD("horizon", OPT, struct raw_ical, horizon),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t schema_engine_fields[] = {
+    STR_FIELD("poll_interval", OPT, struct raw_engine, poll_interval),
     CYAML_FIELD_END,
 };
 
@@ -107,6 +134,13 @@ static const cyaml_schema_field_t schema_main_fields[] = {
                             schema_providers_fields),
     STR_FIELD("users_file", OPT, struct raw_main, users_file),
     STR_FIELD("teams_dir", OPT, struct raw_main, teams_dir),
+    CYAML_FIELD_SEQUENCE_COUNT("notification_rules", CYAML_FLAG_POINTER_NULL | OPT, struct raw_main,
+                               notification_rules, notification_rule_count, &schema_rule_entry, 0,
+                               CONFIG_MAX_RULES),
+    CYAML_FIELD_MAPPING_PTR("ical", CYAML_FLAG_POINTER | OPT, struct raw_main, ical,
+                            schema_ical_fields),
+    CYAML_FIELD_MAPPING_PTR("engine", CYAML_FLAG_POINTER | OPT, struct raw_main, engine,
+                            schema_engine_fields),
     CYAML_FIELD_END,
 };
 
@@ -147,6 +181,9 @@ static const cyaml_schema_field_t schema_user_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("contact_methods", CYAML_FLAG_POINTER_NULL | OPT, struct raw_user,
                                contact_methods, contact_method_count, &schema_contact_entry, 0,
                                CONFIG_MAX_CONTACTS),
+    CYAML_FIELD_SEQUENCE_COUNT("notification_rules", CYAML_FLAG_POINTER_NULL | OPT, struct raw_user,
+                               notification_rules, notification_rule_count, &schema_rule_entry, 0,
+                               CONFIG_MAX_RULES),
     CYAML_FIELD_END,
 };
 
@@ -246,6 +283,50 @@ static const cyaml_schema_value_t schema_heartbeat_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_heartbeat, schema_heartbeat_fields),
 };
 
+static const cyaml_schema_field_t schema_restriction_fields[] = {
+    CYAML_FIELD_SEQUENCE_COUNT("days", CYAML_FLAG_POINTER_NULL | OPT, struct raw_restriction, days,
+                               day_count, &schema_string_entry, 0, 7),
+    STR_FIELD("from", REQ, struct raw_restriction, from),
+    STR_FIELD("to", REQ, struct raw_restriction, to),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t schema_restriction_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_restriction, schema_restriction_fields),
+};
+
+static const cyaml_schema_field_t schema_layer_fields[] = {
+    STR_FIELD("name", REQ, struct raw_layer, name),
+    STR_FIELD("start", REQ, struct raw_layer, start),
+    STR_FIELD("handoff", OPT, struct raw_layer, handoff),
+    STR_FIELD("rrule", REQ, struct raw_layer, rrule),
+    STR_FIELD("time_zone", OPT, struct raw_layer, time_zone),
+    CYAML_FIELD_SEQUENCE_COUNT("users", CYAML_FLAG_POINTER_NULL | OPT, struct raw_layer, users,
+                               user_count, &schema_string_entry, 0, CONFIG_MAX_ROTATION),
+    CYAML_FIELD_SEQUENCE_COUNT("restrictions", CYAML_FLAG_POINTER_NULL | OPT, struct raw_layer,
+                               restrictions, restriction_count, &schema_restriction_entry, 0,
+                               CONFIG_MAX_RESTRICT),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t schema_layer_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_layer, schema_layer_fields),
+};
+
+static const cyaml_schema_field_t schema_schedule_fields[] = {
+    STR_FIELD("name", REQ, struct raw_schedule, name),
+    STR_FIELD("team", OPT, struct raw_schedule, team),
+    STR_FIELD("description", OPT, struct raw_schedule, description),
+    STR_FIELD("time_zone", OPT, struct raw_schedule, time_zone),
+    CYAML_FIELD_SEQUENCE_COUNT("layers", CYAML_FLAG_POINTER_NULL | OPT, struct raw_schedule, layers,
+                               layer_count, &schema_layer_entry, 0, CONFIG_MAX_LAYERS),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t schema_schedule_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_schedule, schema_schedule_fields),
+};
+
 static const cyaml_schema_field_t schema_team_file_fields[] = {
     CYAML_FIELD_MAPPING_PTR("team", CYAML_FLAG_POINTER | OPT, struct raw_team_file, team,
                             schema_team_fields),
@@ -258,6 +339,9 @@ static const cyaml_schema_field_t schema_team_file_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("heartbeats", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team_file,
                                heartbeats, heartbeat_count, &schema_heartbeat_entry, 0,
                                CONFIG_MAX_HEARTBEATS),
+    CYAML_FIELD_SEQUENCE_COUNT("schedules", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team_file,
+                               schedules, schedule_count, &schema_schedule_entry, 0,
+                               CONFIG_MAX_SCHEDULES),
     CYAML_FIELD_END,
 };
 

@@ -32,6 +32,11 @@ struct yamlpos;
 #define CONFIG_MAX_HEARTBEATS 10000               /* per file and in total */
 #define CONFIG_MAX_MATCHERS   MATCHER_MAX_PER_SET /* entries of one match: list */
 #define CONFIG_MAX_DEDUP      64                  /* dedup_labels of one service */
+#define CONFIG_MAX_SCHEDULES  10000               /* per file and in total */
+#define CONFIG_MAX_LAYERS     20                  /* layers of one schedule */
+#define CONFIG_MAX_ROTATION   1000                /* users of one layer */
+#define CONFIG_MAX_RESTRICT   32                  /* restrictions of one layer */
+#define CONFIG_MAX_RULES      32                  /* notification rules of a user or the defaults */
 
 /* ---- opsbell.yaml ---- */
 
@@ -71,11 +76,29 @@ struct raw_sip {
     char *password;
 };
 
+struct raw_log_provider {
+    char *path;
+};
+
 struct raw_providers {
+    struct raw_log_provider *log;
     struct raw_slack *slack;
     struct raw_twilio *twilio;
     struct raw_smtp *smtp;
     struct raw_sip *sip;
+};
+
+struct raw_notification_rule {
+    char *type;
+    char *after;
+};
+
+struct raw_ical {
+    char *horizon;
+};
+
+struct raw_engine {
+    char *poll_interval;
 };
 
 struct raw_main {
@@ -87,6 +110,10 @@ struct raw_main {
     struct raw_providers *providers;
     char *users_file;
     char *teams_dir;
+    struct raw_notification_rule *notification_rules;
+    unsigned notification_rule_count;
+    struct raw_ical *ical;
+    struct raw_engine *engine;
 };
 
 /* ---- users.yaml ---- */
@@ -111,6 +138,8 @@ struct raw_user {
     unsigned chat_id_count;
     struct raw_contact *contact_methods;
     unsigned contact_method_count;
+    struct raw_notification_rule *notification_rules;
+    unsigned notification_rule_count;
 };
 
 struct raw_users {
@@ -175,6 +204,34 @@ struct raw_heartbeat {
     char *severity;
 };
 
+struct raw_restriction {
+    char **days; /* NULL: every day */
+    unsigned day_count;
+    char *from;
+    char *to;
+};
+
+struct raw_layer {
+    char *name;
+    char *time_zone;
+    char *start;
+    char *handoff;
+    char *rrule;
+    char **users;
+    unsigned user_count;
+    struct raw_restriction *restrictions;
+    unsigned restriction_count;
+};
+
+struct raw_schedule {
+    char *name;
+    char *team;
+    char *description;
+    char *time_zone;
+    struct raw_layer *layers;
+    unsigned layer_count;
+};
+
 struct raw_team_file {
     struct raw_team *team; /* NULL when the file has no team: section */
     struct raw_service *services;
@@ -183,6 +240,8 @@ struct raw_team_file {
     unsigned policy_count;
     struct raw_heartbeat *heartbeats;
     unsigned heartbeat_count;
+    struct raw_schedule *schedules;
+    unsigned schedule_count;
 };
 
 /*

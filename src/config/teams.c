@@ -12,6 +12,7 @@
  */
 #include "config/internal.h"
 
+#include "oncall/schedule.h"
 #include "util/error.h"
 
 #include <stdio.h>
@@ -31,7 +32,8 @@ enum teams_sym_kind {
     TEAMS_SYM_POLICY,    /* escalation policy names */
     TEAMS_SYM_SVC_KEY,   /* service integration keys */
     TEAMS_SYM_HEARTBEAT, /* heartbeat names */
-    TEAMS_SYM_HB_KEY     /* heartbeat keys */
+    TEAMS_SYM_HB_KEY,    /* heartbeat keys */
+    TEAMS_SYM_SCHEDULE   /* schedule names */
 };
 
 /* A named object of some team file, in a table sorted by name. */
@@ -95,13 +97,6 @@ static void teams_check_step(struct cfgctx *c, const struct cfgfile *f, unsigned
         snprintf(path, sizeof(path), "escalation_policies.%u.steps.%u.targets", pi, si);
         diag_report(c, f, path, "escalation policy '%s' step %u has no targets", p->name, si + 1);
         return;
-    }
-    /* Schedules do not exist yet, so every schedule reference dangles. */
-    for (unsigned k = 0; k < s->targets->schedule_count; k++) {
-        snprintf(path, sizeof(path), "escalation_policies.%u.steps.%u.targets.schedules.%u", pi, si,
-                 k);
-        diag_report(c, f, path, "escalation policy '%s' step %u names unknown schedule '%s'",
-                    p->name, si + 1, s->targets->schedules[k]);
     }
 }
 
@@ -301,6 +296,148 @@ static void teams_check_heartbeat(struct cfgctx *c, const struct cfgfile *f, uns
     }
 }
 
+/* ---- schedules ---- */
+
+#define TEAMS_TZ_HINT "use an IANA name such as Europe/Berlin"
+
+static int teams_tz_ok(const char *tz)
+{
+    return value_time_zone_exists(tz) && oncall_time_zone_known(tz);
+}
+
+static void teams_check_restriction(struct cfgctx *c, const struct cfgfile *f, const char *lpath,
+                                    const char *sched, const char *layer, unsigned r,
+                                    const struct raw_restriction *res)
+{
+    char path[192];
+    uint32_t seconds;
+    uint8_t bit;
+
+    for (unsigned d = 0; d < res->day_count; d++) {
+        if (value_parse_weekday(res->days[d], &bit) == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s.restrictions.%u.days.%u", lpath, r, d);
+        diag_report(c, f, path,
+                    "schedule '%s' layer '%s' restriction %u has unknown day '%s' (expected mon, "
+                    "tue, wed, thu, fri, sat or sun)",
+                    sched, layer, r + 1, res->days[d]);
+    }
+    if (value_parse_clock(res->from, &seconds) != 0) {
+        snprintf(path, sizeof(path), "%s.restrictions.%u.from", lpath, r);
+        diag_report(c, f, path,
+                    "schedule '%s' layer '%s' restriction %u has invalid from '%s' (use a local "
+                    "time HH:MM)",
+                    sched, layer, r + 1, res->from);
+    }
+    if (value_parse_clock(res->to, &seconds) != 0) {
+        snprintf(path, sizeof(path), "%s.restrictions.%u.to", lpath, r);
+        diag_report(c, f, path,
+                    "schedule '%s' layer '%s' restriction %u has invalid to '%s' (use a local "
+                    "time HH:MM)",
+                    sched, layer, r + 1, res->to);
+    }
+}
+
+/* sched_tz: the schedule's zone when it is valid, else NULL. */
+static void teams_check_layer(struct cfgctx *c, const struct cfgfile *f, unsigned si,
+                              const struct raw_schedule *s, unsigned li, const char *sched_tz)
+{
+    const struct raw_layer *l = &s->layers[li];
+    const char *tz = sched_tz;
+    char lpath[96], path[160], where[512];
+    uint32_t handoff = 0;
+    int ok = 1;
+
+    snprintf(lpath, sizeof(lpath), "schedules.%u.layers.%u", si, li);
+    snprintf(path, sizeof(path), "%s.name", lpath);
+    if (!value_is_name(l->name))
+        diag_report(c, f, path,
+                    "schedule '%s' layer name '%s' is invalid (use 1 to 63 of a-z, 0-9, '.', "
+                    "'_', '-', starting with a letter or digit)",
+                    s->name, l->name);
+    for (unsigned k = 0; k < li; k++) {
+        char first[160];
+        if (strcmp(s->layers[k].name, l->name) != 0)
+            continue;
+        snprintf(first, sizeof(first), "schedules.%u.layers.%u.name", si, k);
+        diag_where(f, first, 0, where, sizeof(where));
+        diag_report(c, f, path, "duplicate layer name '%s' in schedule '%s' (first defined at %s)",
+                    l->name, s->name, where);
+        break;
+    }
+    if (l->time_zone != NULL) {
+        tz = l->time_zone;
+        if (!teams_tz_ok(l->time_zone)) {
+            snprintf(path, sizeof(path), "%s.time_zone", lpath);
+            diag_report(c, f, path, "schedule '%s' layer '%s' has unknown time zone '%s' (%s)",
+                        s->name, l->name, l->time_zone, TEAMS_TZ_HINT);
+            tz = NULL;
+        }
+    }
+    if (!value_is_date(l->start)) {
+        snprintf(path, sizeof(path), "%s.start", lpath);
+        diag_report(c, f, path,
+                    "schedule '%s' layer '%s' has invalid start '%s' (use the date of the first "
+                    "handoff, YYYY-MM-DD)",
+                    s->name, l->name, l->start);
+        ok = 0;
+    }
+    if (l->handoff != NULL && value_parse_clock(l->handoff, &handoff) != 0) {
+        snprintf(path, sizeof(path), "%s.handoff", lpath);
+        diag_report(c, f, path,
+                    "schedule '%s' layer '%s' has invalid handoff '%s' (use a local time HH:MM)",
+                    s->name, l->name, l->handoff);
+        ok = 0;
+    }
+    if (l->user_count == 0) {
+        snprintf(path, sizeof(path), "%s.users", lpath);
+        diag_report(c, f, path,
+                    "schedule '%s' layer '%s' has an empty rotation (list at least one user)",
+                    s->name, l->name);
+    }
+    for (unsigned r = 0; r < l->restriction_count; r++)
+        teams_check_restriction(c, f, lpath, s->name, l->name, r, &l->restrictions[r]);
+    /* The rule is compiled now, so that libical's refusal stops the load. */
+    if (ok && tz != NULL) {
+        struct rotation *rot = NULL;
+        struct ob_error err;
+        int rc;
+
+        ob_error_clear(&err);
+        rc = rotation_compile(l->rrule, l->start, handoff, tz, &rot, &err);
+        rotation_free(rot);
+        if (rc == OB_ENOMEM) {
+            c->oom = 1;
+        } else if (rc != 0) {
+            snprintf(path, sizeof(path), "%s.rrule", lpath);
+            diag_report(c, f, path, "schedule '%s' layer '%s' has an invalid rrule: %s", s->name,
+                        l->name, err.msg);
+        }
+    }
+}
+
+static void teams_check_schedule(struct cfgctx *c, const struct cfgfile *f, unsigned i)
+{
+    const struct raw_schedule *s = &teams_raw(f)->schedules[i];
+    const char *tz = s->time_zone != NULL ? s->time_zone : "UTC";
+    char path[64];
+
+    teams_check_name(c, f, "schedule", "schedules", i, s->name);
+    teams_check_owner(c, f, "schedule", "schedules", i, s->name, s->team);
+    if (s->time_zone != NULL && !teams_tz_ok(s->time_zone)) {
+        snprintf(path, sizeof(path), "schedules.%u.time_zone", i);
+        diag_report(c, f, path, "schedule '%s' has unknown time zone '%s' (%s)", s->name,
+                    s->time_zone, TEAMS_TZ_HINT);
+        tz = NULL;
+    }
+    if (s->layer_count == 0) {
+        snprintf(path, sizeof(path), "schedules.%u.layers", i);
+        diag_report(c, f, path, "schedule '%s' has no layers", s->name);
+    }
+    for (unsigned l = 0; l < s->layer_count; l++)
+        teams_check_layer(c, f, i, s, l, tz);
+}
+
 void teams_check_file(struct cfgctx *c, const struct cfgfile *f)
 {
     const struct raw_team_file *raw = teams_raw(f);
@@ -312,6 +449,8 @@ void teams_check_file(struct cfgctx *c, const struct cfgfile *f)
         teams_check_policy(c, f, i);
     for (unsigned i = 0; i < raw->heartbeat_count; i++)
         teams_check_heartbeat(c, f, i);
+    for (unsigned i = 0; i < raw->schedule_count; i++)
+        teams_check_schedule(c, f, i);
 }
 
 /* ---- across files ---- */
@@ -369,6 +508,8 @@ static unsigned teams_sym_count(const struct raw_team_file *raw, enum teams_sym_
     case TEAMS_SYM_HEARTBEAT:
     case TEAMS_SYM_HB_KEY:
         return raw->heartbeat_count;
+    case TEAMS_SYM_SCHEDULE:
+        return raw->schedule_count;
     case TEAMS_SYM_SERVICE:
     case TEAMS_SYM_SVC_KEY:
     default:
@@ -388,6 +529,8 @@ static const char *teams_sym_text(const struct raw_team_file *raw, enum teams_sy
         return raw->heartbeats[j].name;
     case TEAMS_SYM_HB_KEY:
         return raw->heartbeats[j].key;
+    case TEAMS_SYM_SCHEDULE:
+        return raw->schedules[j].name;
     case TEAMS_SYM_SERVICE:
     default:
         return raw->services[j].name;
@@ -522,6 +665,33 @@ static void teams_check_service_refs(struct cfgctx *c, struct cfgfile *const *fi
     }
 }
 
+/* Escalation steps may name any team's schedule (names are global). */
+static void teams_check_schedule_refs(struct cfgctx *c, struct cfgfile *const *files,
+                                      unsigned nfiles, const struct teams_sym *schedules,
+                                      size_t nschedules)
+{
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct cfgfile *f = files[i];
+        const struct raw_team_file *raw = teams_raw(f);
+        for (unsigned p = 0; p < raw->policy_count; p++) {
+            const struct raw_policy *pol = &raw->policies[p];
+            for (unsigned s = 0; s < pol->step_count; s++) {
+                const struct raw_targets *t = pol->steps[s].targets;
+                for (unsigned k = 0; t != NULL && k < t->schedule_count; k++) {
+                    char path[128];
+                    if (teams_find(schedules, nschedules, t->schedules[k], NULL) != NULL)
+                        continue;
+                    snprintf(path, sizeof(path),
+                             "escalation_policies.%u.steps.%u.targets.schedules.%u", p, s, k);
+                    diag_report(c, f, path,
+                                "escalation policy '%s' step %u names unknown schedule '%s'",
+                                pol->name, s + 1, t->schedules[k]);
+                }
+            }
+        }
+    }
+}
+
 /*
  * Heartbeat keys are unique among heartbeats and differ from every
  * integration key (both are looked up by the key alone).  A clash is
@@ -604,6 +774,19 @@ static void teams_check_user_refs(struct cfgctx *c, struct cfgfile *const *files
                 }
             }
         }
+        for (unsigned si = 0; si < raw->schedule_count; si++) {
+            const struct raw_schedule *sch = &raw->schedules[si];
+            for (unsigned l = 0; l < sch->layer_count; l++) {
+                const struct raw_layer *layer = &sch->layers[l];
+                for (unsigned u = 0; u < layer->user_count; u++) {
+                    if (teams_user_exists(names, users->user_count, layer->users[u]))
+                        continue;
+                    snprintf(path, sizeof(path), "schedules.%u.layers.%u.users.%u", si, l, u);
+                    diag_report(c, f, path, "schedule '%s' layer '%s' names unknown user '%s'",
+                                sch->name, layer->name, layer->users[u]);
+                }
+            }
+        }
     }
     free(names);
 }
@@ -652,8 +835,8 @@ void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned 
                        int all_files, const struct config *users)
 {
     struct teams_sym *services = NULL, *policies = NULL, *keys = NULL;
-    struct teams_sym *heartbeats = NULL, *hb_keys = NULL;
-    size_t nservices = 0, npolicies = 0, nkeys = 0, nheartbeats = 0, nhb_keys = 0;
+    struct teams_sym *heartbeats = NULL, *hb_keys = NULL, *schedules = NULL;
+    size_t nservices = 0, npolicies = 0, nkeys = 0, nheartbeats = 0, nhb_keys = 0, nschedules = 0;
 
     teams_check_sections(c, files, nfiles);
     services = teams_symbols(c, files, nfiles, TEAMS_SYM_SERVICE, &nservices);
@@ -661,9 +844,12 @@ void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned 
     keys = teams_symbols(c, files, nfiles, TEAMS_SYM_SVC_KEY, &nkeys);
     heartbeats = teams_symbols(c, files, nfiles, TEAMS_SYM_HEARTBEAT, &nheartbeats);
     hb_keys = teams_symbols(c, files, nfiles, TEAMS_SYM_HB_KEY, &nhb_keys);
+    schedules = teams_symbols(c, files, nfiles, TEAMS_SYM_SCHEDULE, &nschedules);
     if (services == NULL || policies == NULL || keys == NULL || heartbeats == NULL ||
-        hb_keys == NULL)
+        hb_keys == NULL || schedules == NULL)
         goto out;
+    teams_check_total(c, schedules, nschedules, CONFIG_MAX_SCHEDULES, "schedules", "schedules");
+    teams_report_duplicates(c, schedules, nschedules, "schedules", "name", "schedule");
     teams_check_total(c, services, nservices, CONFIG_MAX_SERVICES, "services", "services");
     teams_check_total(c, policies, npolicies, CONFIG_MAX_POLICIES, "escalation_policies",
                       "escalation policies");
@@ -678,6 +864,7 @@ void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned 
     if (all_files) {
         teams_check_policy_refs(c, files, nfiles, policies, npolicies);
         teams_check_service_refs(c, files, nfiles, services, nservices);
+        teams_check_schedule_refs(c, files, nfiles, schedules, nschedules);
     }
     if (users != NULL)
         teams_check_user_refs(c, files, nfiles, users);
@@ -687,6 +874,7 @@ out:
     free(keys);
     free(heartbeats);
     free(hb_keys);
+    free(schedules);
 }
 
 /* ---- building the model ---- */
@@ -833,6 +1021,65 @@ static int teams_build_heartbeat(const struct raw_heartbeat *raw, const struct c
     return out->service != NULL ? 0 : OB_EINTERNAL;
 }
 
+static int teams_build_layer(const struct raw_layer *raw, const char *sched_tz,
+                             struct config_schedule_layer *out)
+{
+    int rc;
+
+    if (teams_dup(raw->name, &out->name) != 0 ||
+        teams_dup(raw->time_zone != NULL ? raw->time_zone : sched_tz, &out->time_zone) != 0 ||
+        teams_dup(raw->start, &out->start) != 0 || teams_dup(raw->rrule, &out->rrule) != 0 ||
+        teams_dup_list(raw->users, raw->user_count, &out->users, &out->user_count) != 0)
+        return OB_ENOMEM;
+    if (raw->handoff != NULL && value_parse_clock(raw->handoff, &out->handoff_seconds) != 0)
+        return OB_EINTERNAL;
+    if (raw->restriction_count > 0) {
+        out->restrictions = calloc(raw->restriction_count, sizeof(*out->restrictions));
+        if (out->restrictions == NULL)
+            return OB_ENOMEM;
+        out->restriction_count = raw->restriction_count;
+    }
+    for (unsigned r = 0; r < raw->restriction_count; r++) {
+        const struct raw_restriction *rr = &raw->restrictions[r];
+        struct config_restriction *res = &out->restrictions[r];
+        res->days = rr->day_count == 0 ? 0x7f : 0;
+        for (unsigned d = 0; d < rr->day_count; d++) {
+            uint8_t bit;
+            if (value_parse_weekday(rr->days[d], &bit) != 0)
+                return OB_EINTERNAL;
+            res->days |= bit;
+        }
+        if (value_parse_clock(rr->from, &res->from_seconds) != 0 ||
+            value_parse_clock(rr->to, &res->to_seconds) != 0)
+            return OB_EINTERNAL;
+    }
+    rc = rotation_compile(out->rrule, out->start, out->handoff_seconds, out->time_zone,
+                          &out->rotation, NULL);
+    if (rc != 0)
+        return rc == OB_ENOMEM ? OB_ENOMEM : OB_EINTERNAL;
+    return 0;
+}
+
+static int teams_build_schedule(const struct raw_schedule *raw, const struct config_team *team,
+                                struct config_schedule *out)
+{
+    out->team = team;
+    if (teams_dup(raw->name, &out->name) != 0 ||
+        teams_dup(raw->description != NULL ? raw->description : "", &out->description) != 0 ||
+        teams_dup(raw->time_zone != NULL ? raw->time_zone : "UTC", &out->time_zone) != 0)
+        return OB_ENOMEM;
+    out->layers = calloc(raw->layer_count > 0 ? raw->layer_count : 1, sizeof(*out->layers));
+    if (out->layers == NULL)
+        return OB_ENOMEM;
+    out->layer_count = raw->layer_count;
+    for (unsigned l = 0; l < raw->layer_count; l++) {
+        int rc = teams_build_layer(&raw->layers[l], out->time_zone, &out->layers[l]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* The team: section (in at most one of the team's files). */
 static int teams_build_section(struct config_team *team, const struct raw_team *raw)
 {
@@ -855,7 +1102,8 @@ static int teams_build_section(struct config_team *team, const struct raw_team *
  * then heartbeats and the fallback service, which point at services). */
 static int teams_build_one(struct config_team *team, struct cfgfile *const *files, unsigned nfiles)
 {
-    unsigned nservices = 0, npolicies = 0, nheartbeats = 0, si = 0, pi = 0, hi = 0;
+    unsigned nservices = 0, npolicies = 0, nheartbeats = 0, nschedules = 0;
+    unsigned si = 0, pi = 0, hi = 0, ci = 0;
     int section_seen = 0;
     int rc;
 
@@ -866,6 +1114,7 @@ static int teams_build_one(struct config_team *team, struct cfgfile *const *file
         nservices += raw->service_count;
         npolicies += raw->policy_count;
         nheartbeats += raw->heartbeat_count;
+        nschedules += raw->schedule_count;
         if (raw->team != NULL && !section_seen) {
             section_seen = 1;
             rc = teams_build_section(team, raw->team);
@@ -878,11 +1127,24 @@ static int teams_build_one(struct config_team *team, struct cfgfile *const *file
     team->services = calloc(nservices > 0 ? nservices : 1, sizeof(*team->services));
     team->policies = calloc(npolicies > 0 ? npolicies : 1, sizeof(*team->policies));
     team->heartbeats = calloc(nheartbeats > 0 ? nheartbeats : 1, sizeof(*team->heartbeats));
-    if (team->services == NULL || team->policies == NULL || team->heartbeats == NULL)
+    team->schedules = calloc(nschedules > 0 ? nschedules : 1, sizeof(*team->schedules));
+    if (team->services == NULL || team->policies == NULL || team->heartbeats == NULL ||
+        team->schedules == NULL)
         return OB_ENOMEM;
     team->service_count = nservices;
     team->policy_count = npolicies;
     team->heartbeat_count = nheartbeats;
+    team->schedule_count = nschedules;
+    for (unsigned i = 0; i < nfiles; i++) {
+        const struct raw_team_file *raw = teams_raw(files[i]);
+        if (strcmp(files[i]->team, team->name) != 0)
+            continue;
+        for (unsigned j = 0; j < raw->schedule_count; j++) {
+            rc = teams_build_schedule(&raw->schedules[j], team, &team->schedules[ci++]);
+            if (rc != 0)
+                return rc;
+        }
+    }
     for (unsigned i = 0; i < nfiles; i++) {
         const struct raw_team_file *raw = teams_raw(files[i]);
         if (strcmp(files[i]->team, team->name) != 0)
@@ -921,6 +1183,37 @@ static int teams_build_one(struct config_team *team, struct cfgfile *const *file
     return 0;
 }
 
+/* Point every escalation step at the users and schedules it names. */
+static int teams_resolve_steps(struct config *cfg)
+{
+    for (unsigned t = 0; t < cfg->team_count; t++) {
+        const struct config_team *team = &cfg->teams[t];
+        for (unsigned p = 0; p < team->policy_count; p++) {
+            const struct config_escalation_policy *pol = &team->policies[p];
+            for (unsigned s = 0; s < pol->step_count; s++) {
+                struct config_escalation_step *step = &pol->steps[s];
+                step->user_refs =
+                    calloc(step->user_count > 0 ? step->user_count : 1, sizeof(*step->user_refs));
+                step->schedule_refs = calloc(step->schedule_count > 0 ? step->schedule_count : 1,
+                                             sizeof(*step->schedule_refs));
+                if (step->user_refs == NULL || step->schedule_refs == NULL)
+                    return OB_ENOMEM;
+                for (unsigned k = 0; k < step->user_count; k++) {
+                    step->user_refs[k] = config_find_user(cfg, step->users[k]);
+                    if (step->user_refs[k] == NULL)
+                        return OB_EINTERNAL;
+                }
+                for (unsigned k = 0; k < step->schedule_count; k++) {
+                    step->schedule_refs[k] = config_find_schedule(cfg, step->schedules[k]);
+                    if (step->schedule_refs[k] == NULL)
+                        return OB_EINTERNAL;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 int teams_build(struct config *cfg, char **team_names, unsigned team_count,
                 struct cfgfile *const *files, unsigned nfiles)
 {
@@ -937,5 +1230,5 @@ int teams_build(struct config *cfg, char **team_names, unsigned team_count,
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return teams_resolve_steps(cfg);
 }

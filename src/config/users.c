@@ -11,6 +11,15 @@
 #include <string.h>
 #include <strings.h>
 
+#define USERS_RULE_AFTER_MAX (24U * 3600)
+
+/* Used when opsbell.yaml has no notification_rules: chat, e-mail and web
+ * hooks at once, the phone a minute later. */
+static const struct config_notification_rule users_default_rules[] = {
+    {CONTACT_SLACK, 0}, {CONTACT_EMAIL, 0},  {CONTACT_WEBHOOK, 0},
+    {CONTACT_SMS, 60},  {CONTACT_VOICE, 60}, {CONTACT_SIP, 60},
+};
+
 /* One user in a table sorted by name or nickname, to find duplicates. */
 struct users_ref {
     const char *key;
@@ -101,6 +110,93 @@ static void users_chat_id(struct cfgctx *c, const struct cfgfile *f, const char 
     if (raw->id[0] == '\0' || value_has_space(raw->id)) {
         snprintf(path, sizeof(path), "users.%u.chat_ids.%u.id", ui, ci);
         diag_report(c, f, path, "user '%s' has an empty or blank %s chat id", user, raw->provider);
+    }
+}
+
+void users_convert_rules(struct cfgctx *c, const struct cfgfile *f, const char *prefix,
+                         const char *who, const struct raw_notification_rule *raw, unsigned n,
+                         struct config_notification_rule **out, unsigned *count)
+{
+    *count = 0;
+    *out = calloc(n > 0 ? n : 1, sizeof(**out));
+    if (*out == NULL) {
+        c->oom = 1;
+        return;
+    }
+    *count = n;
+    for (unsigned k = 0; k < n; k++) {
+        char path[128];
+        if (value_parse_contact_type(raw[k].type, &(*out)[k].type) != 0) {
+            snprintf(path, sizeof(path), "%s.%u.type", prefix, k);
+            diag_report(c, f, path,
+                        "%s notification rule %u has type '%s' (expected one of voice, sms, sip, "
+                        "email, slack, webhook)",
+                        who, k + 1, raw[k].type);
+        }
+        snprintf(path, sizeof(path), "%s.%u.after", prefix, k);
+        if (config_parse_duration(raw[k].after, &(*out)[k].after_seconds) != 0)
+            diag_report(c, f, path,
+                        "%s notification rule %u has after '%s' that is not a duration (use e.g. "
+                        "0m, 90s or 5m)",
+                        who, k + 1, raw[k].after);
+        else if ((*out)[k].after_seconds > USERS_RULE_AFTER_MAX)
+            diag_report(c, f, path, "%s notification rule %u has after '%s' outside 0s to 1d", who,
+                        k + 1, raw[k].after);
+    }
+}
+
+static int users_has_type(const struct config_user *u, enum contact_type type)
+{
+    for (unsigned i = 0; i < u->contact_method_count; i++) {
+        if (u->contact_methods[i].type == type)
+            return 1;
+    }
+    return 0;
+}
+
+/* The user's own rules (each type must be one the user can be reached by),
+ * else the defaults the user can use. */
+static void users_rules(struct cfgctx *c, const struct cfgfile *f, unsigned i,
+                        const struct raw_user *raw, const struct config *cfg,
+                        struct config_user *out)
+{
+    const struct config_notification_rule *defs = cfg->default_notification_rules;
+    unsigned ndefs = cfg->default_notification_rule_count;
+    char prefix[64], who[96];
+
+    if (raw->notification_rules != NULL) {
+        snprintf(prefix, sizeof(prefix), "users.%u.notification_rules", i);
+        snprintf(who, sizeof(who), "user '%s'", raw->name);
+        users_convert_rules(c, f, prefix, who, raw->notification_rules,
+                            raw->notification_rule_count, &out->notification_rules,
+                            &out->notification_rule_count);
+        for (unsigned k = 0; out->notification_rules != NULL && k < out->notification_rule_count;
+             k++) {
+            char path[128];
+            enum contact_type type;
+            if (value_parse_contact_type(raw->notification_rules[k].type, &type) != 0 ||
+                users_has_type(out, type))
+                continue;
+            snprintf(path, sizeof(path), "%s.%u.type", prefix, k);
+            diag_report(c, f, path,
+                        "user '%s' notification rule %u is for %s but the user has no %s "
+                        "contact method",
+                        raw->name, k + 1, contact_type_name(type), contact_type_name(type));
+        }
+        return;
+    }
+    if (defs == NULL) {
+        defs = users_default_rules;
+        ndefs = sizeof(users_default_rules) / sizeof(users_default_rules[0]);
+    }
+    out->notification_rules = calloc(ndefs > 0 ? ndefs : 1, sizeof(*out->notification_rules));
+    if (out->notification_rules == NULL) {
+        c->oom = 1;
+        return;
+    }
+    for (unsigned k = 0; k < ndefs; k++) {
+        if (users_has_type(out, defs[k].type))
+            out->notification_rules[out->notification_rule_count++] = defs[k];
     }
 }
 
@@ -246,8 +342,10 @@ void users_convert(struct cfgctx *c, const struct cfgfile *f, const struct raw_u
         return;
     }
     cfg->user_count = raw->user_count;
-    for (unsigned i = 0; i < raw->user_count; i++)
+    for (unsigned i = 0; i < raw->user_count; i++) {
         users_one(c, f, i, &raw->users[i], &cfg->users[i]);
+        users_rules(c, f, i, &raw->users[i], cfg, &cfg->users[i]);
+    }
     users_check_unique(c, f, raw, 0);
     users_check_unique(c, f, raw, 1);
 }

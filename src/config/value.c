@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <libical/ical.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -361,4 +362,61 @@ int config_parse_duration(const char *text, uint32_t *seconds)
     }
     *seconds = (uint32_t)total;
     return 0;
+}
+
+int value_parse_clock(const char *s, uint32_t *seconds)
+{
+    unsigned h = 0, m = 0;
+    const char *p = s;
+    int digits = 0;
+
+    if (s == NULL)
+        return OB_EINVAL;
+    while (value_is_digit(*p) && digits < 3) {
+        h = h * 10 + (unsigned)(*p++ - '0');
+        digits++;
+    }
+    if (digits < 1 || digits > 2 || *p++ != ':')
+        return OB_EINVAL;
+    if (!value_is_digit(p[0]) || !value_is_digit(p[1]) || p[2] != '\0')
+        return OB_EINVAL;
+    m = (unsigned)(p[0] - '0') * 10 + (unsigned)(p[1] - '0');
+    if (h > 23 || m > 59)
+        return OB_EINVAL;
+    *seconds = h * 3600 + m * 60;
+    return 0;
+}
+
+int value_parse_weekday(const char *s, uint8_t *bit)
+{
+    static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+    for (unsigned i = 0; s != NULL && i < 7; i++) {
+        if (strcmp(s, days[i]) == 0) {
+            *bit = (uint8_t)(1U << i);
+            return 0;
+        }
+    }
+    return OB_EINVAL;
+}
+
+int value_is_date(const char *s)
+{
+    int v[3] = {0, 0, 0};
+    static const int widths[3] = {4, 2, 2};
+    const char *p = s;
+
+    if (s == NULL)
+        return 0;
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < widths[k]; i++, p++) {
+            if (!value_is_digit(*p))
+                return 0;
+            v[k] = v[k] * 10 + (*p - '0');
+        }
+        if (k < 2 && *p++ != '-')
+            return 0;
+    }
+    return *p == '\0' && v[0] >= 1970 && v[0] <= 2999 && v[1] >= 1 && v[1] <= 12 && v[2] >= 1 &&
+           v[2] <= icaltime_days_in_month(v[1], v[0]);
 }

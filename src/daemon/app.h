@@ -14,6 +14,7 @@
 struct audit_origin;
 struct config;
 struct config_diags;
+struct engine;
 struct http_server;
 struct ingest;
 struct metrics;
@@ -27,6 +28,7 @@ struct app {
     struct router *router;    /* owned */
     struct http_server *http; /* owned */
     struct ingest *ingest;    /* owned: the alert pipeline's writer */
+    struct engine *engine;    /* owned: escalations and notifications; NULL in tools */
     int64_t started_ms;
 
     pthread_mutex_t config_lock; /* guards config (the pointer, not its contents) */

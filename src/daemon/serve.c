@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "config/config.h"
 #include "daemon/app.h"
+#include "engine/engine.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "metrics/metrics.h"
@@ -34,6 +35,14 @@ static void format_url(const char *host, uint16_t port, char *out, size_t cap)
 static struct config *serve_config_get(void *ctx)
 {
     return app_config_get(ctx);
+}
+
+/* The ingest writer started an escalation: wake the engine for it. */
+static void serve_escalation_hint(void *ctx, int64_t due_ms)
+{
+    struct app *app = ctx;
+
+    engine_hint(app->engine, due_ms);
 }
 
 static int wait_for_signals(struct app *app, const sigset_t *set)
@@ -88,7 +97,7 @@ int serve_run(const char *config_path, const char *listen_override)
     if (app.config_path == NULL)
         goto out;
 
-    if (store_open(cfg->storage_url, cfg->http_threads + 2, &app.store, &err) != 0) {
+    if (store_open(cfg->storage_url, cfg->http_threads + 3, &app.store, &err) != 0) {
         log_error("store", "cannot open the store", "error", err.msg);
         goto out;
     }
@@ -97,11 +106,17 @@ int serve_run(const char *config_path, const char *listen_override)
             .store = app.store,
             .get_config = serve_config_get,
             .config_ctx = &app,
+            .escalation_hint = serve_escalation_hint,
+            .hint_ctx = &app,
         };
         if (ingest_start(&iopts, &app.ingest, &err) != 0) {
             log_error("ingest", "cannot start the alert pipeline", "error", err.msg);
             goto out;
         }
+    }
+    if (engine_start(&app, getenv("OPSBELL_NODE_ID"), &app.engine, &err) != 0) {
+        log_error("engine", "cannot start the engine", "error", err.msg);
+        goto out;
     }
     app.router = router_new(api_routes, api_route_count);
     app.metrics = app.router != NULL ? metrics_new(app.router) : NULL;
@@ -154,6 +169,7 @@ out:
      * still waiting for a commit), then stop HTTP. */
     http_server_quiesce(app.http);
     ingest_stop(app.ingest);
+    engine_stop(app.engine);
     http_server_stop(app.http);
     metrics_free(app.metrics);
     router_free(app.router);

@@ -209,10 +209,11 @@ static void finish_request(struct http_server *server, struct request_ctx *ctx, 
     snprintf(status_text, sizeof(status_text), "%d", status);
     snprintf(duration, sizeof(duration), "%.3f", secs * 1000.0);
     snprintf(bytes, sizeof(bytes), "%zu", ctx->req.body_len);
-    /* A path whose route carries a credential ({key}) is logged as its pattern. */
+    /* A path whose route carries a credential ({key}, {token}) is logged as its pattern. */
     log_emit(LOG_LEVEL_INFO, "http", ctx->req.request_id, "request", "method", ctx->req.method,
              "path",
-             ctx->req.route != NULL && strstr(ctx->req.route->pattern, "{key}") != NULL
+             ctx->req.route != NULL && (strstr(ctx->req.route->pattern, "{key}") != NULL ||
+                                        strstr(ctx->req.route->pattern, "{token}") != NULL)
                  ? ctx->req.route->pattern
                  : ctx->req.path,
              "route", ctx->req.route != NULL ? ctx->req.route->pattern : "-", "status", status_text,

@@ -13,6 +13,7 @@
 #include "ingest/ingest_internal.h"
 
 #include "config/config.h"
+#include "engine/engine.h"
 #include "store/incidents.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -220,6 +221,12 @@ static int apply_new_alert(const struct apply_ctx *ctx, const struct alert_event
             rc = store_incident_insert(ctx->conn, &inc, inc_open_key, err);
             if (rc == 0)
                 rc = timeline(ctx, inc.id, "incident.triggered", ev->source_name, ev->summary, err);
+            if (rc == 0 && !inc.silenced) {
+                int started = 0;
+                rc = engine_escalation_begin(ctx->conn, svc, inc.id, ctx->now_ms, &started, err);
+                if (started && ctx->escalation_started != NULL)
+                    *ctx->escalation_started = true;
+            }
             result->outcome = INGEST_CREATED;
             /* The strings above are borrowed: forget them before release. */
             inc.service = inc.team = inc.incident_key = inc.summary = inc.severity = NULL;

@@ -100,6 +100,10 @@ struct ingest_options {
     void *config_ctx;
     size_t max_events_per_commit; /* 0 = 2048 */
     int expiry_interval_ms;       /* 0 = 1000; < 0 disables the expiry sweep */
+    /* Called (from the writer thread, after the commit) when a committed
+     * batch started an escalation due at due_ms; may be NULL. */
+    void (*escalation_hint)(void *ctx, int64_t due_ms);
+    void *hint_ctx;
 };
 
 struct ingest;

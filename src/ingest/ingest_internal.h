@@ -48,6 +48,7 @@ struct apply_ctx {
     const struct silence_cache *silences;
     int64_t now_ms;
     struct pending_counts *pending; /* owned by the writer, emptied per pass */
+    bool *escalation_started;       /* set when an event started an escalation */
 };
 
 /* Write the pending counts (inside the transaction) and empty them. */

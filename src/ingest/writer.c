@@ -120,6 +120,7 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
     struct store_conn *conn = NULL;
     struct config *cfg = ing->opts.get_config(ing->opts.config_ctx);
     struct apply_ctx ctx;
+    bool escalation_started = false;
     uint64_t n_events = 0;
     int rc;
 
@@ -147,6 +148,7 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
     }
     ctx.silences = &ing->silences;
     ctx.pending = &ing->pending;
+    ctx.escalation_started = &escalation_started;
     /*
      * Optimistic pass: every event without a savepoint (two statements fewer
      * per event). Events almost never fail; when one does, the transaction
@@ -175,6 +177,8 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
         goto out;
     atomic_fetch_add(&ing->commits, 1);
     atomic_fetch_add(&ing->events, n_events);
+    if (escalation_started && ing->opts.escalation_hint != NULL)
+        ing->opts.escalation_hint(ing->opts.hint_ctx, ctx.now_ms);
     for (struct ingest_request *r = list; r != NULL; r = r->next) {
         for (size_t i = 0; i < r->batch->count; i++) {
             if (r->results[i].code != 0)

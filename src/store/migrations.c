@@ -165,9 +165,94 @@ static const char m2_sql[] =
     "    updated_at BIGINT NOT NULL\n"
     ");\n";
 
+/* ---- migration 3: the on-call engine ----------------------------------------
+ *
+ * escalations: one row per incident that walks a policy; next_at is the
+ * absolute due time of the next step (the engine's durable timer), NULL
+ * once stopped.  escalation_steps: every step taken, unique per (incident,
+ * seq) so that a step can never be taken twice.  outbox: one notification
+ * attempt per (step, user, rule, address), due at due_at; the dispatcher
+ * moves it from queued to a final state.  schedule_overrides: "Ann covers
+ * the schedule from t1 to t2" (deleted ones are kept, marked).  ical_feeds:
+ * revocable feed tokens, stored hashed like API tokens.
+ */
+static const char m3_sql[] =
+    "CREATE TABLE escalations (\n"
+    "    incident_id BIGINT PRIMARY KEY REFERENCES incidents (id),\n"
+    "    policy TEXT NOT NULL,\n"
+    "    state TEXT NOT NULL CHECK (state IN ('active', 'stopped', 'exhausted')),\n"
+    "    next_step INTEGER NOT NULL,\n"     /* 0-based index of the step to take next */
+    "    next_pass INTEGER NOT NULL,\n"     /* 0-based pass over the policy */
+    "    seq INTEGER NOT NULL DEFAULT 0,\n" /* steps taken so far */
+    "    next_at BIGINT,\n"                 /* due time of the next step; NULL unless active */
+    "    started_at BIGINT NOT NULL,\n"
+    "    updated_at BIGINT NOT NULL,\n"
+    "    stop_reason TEXT,\n"
+    "    CHECK ((state = 'active') = (next_at IS NOT NULL))\n"
+    ");\n"
+    "CREATE INDEX escalations_due ON escalations (next_at);\n"
+    "CREATE TABLE escalation_steps (\n"
+    "    id {{ID}},\n"
+    "    incident_id BIGINT NOT NULL REFERENCES incidents (id),\n"
+    "    seq INTEGER NOT NULL,\n"
+    "    step INTEGER NOT NULL,\n"
+    "    pass INTEGER NOT NULL,\n"
+    "    due_at BIGINT NOT NULL,\n"
+    "    taken_at BIGINT NOT NULL,\n"
+    "    node TEXT NOT NULL,\n"
+    "    targets TEXT NOT NULL,\n" /* JSON array of user names notified */
+    "    UNIQUE (incident_id, seq)\n"
+    ");\n"
+    "CREATE TABLE outbox (\n"
+    "    id {{ID}},\n"
+    "    incident_id BIGINT NOT NULL REFERENCES incidents (id),\n"
+    "    seq INTEGER NOT NULL,\n" /* the escalation step (escalation_steps.seq); 0 = direct */
+    "    user_name TEXT NOT NULL,\n"
+    "    contact_type TEXT NOT NULL,\n"
+    "    address TEXT NOT NULL,\n"
+    "    rule_index INTEGER NOT NULL,\n"
+    "    due_at BIGINT NOT NULL,\n"
+    "    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'answered',\n"
+    "        'acknowledged', 'busy', 'no-answer', 'failed-temporary', 'failed-permanent',\n"
+    "        'cancelled')),\n"
+    "    attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "    provider TEXT,\n"
+    "    detail TEXT,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    updated_at BIGINT NOT NULL,\n"
+    "    sent_at BIGINT,\n"
+    "    UNIQUE (incident_id, seq, user_name, rule_index, address)\n"
+    ");\n"
+    "CREATE INDEX outbox_due ON outbox (state, due_at);\n"
+    "CREATE INDEX outbox_incident ON outbox (incident_id, id);\n"
+    "CREATE TABLE schedule_overrides (\n"
+    "    id {{ID}},\n"
+    "    schedule TEXT NOT NULL,\n"
+    "    user_name TEXT NOT NULL,\n"
+    "    starts_at BIGINT NOT NULL,\n"
+    "    ends_at BIGINT NOT NULL,\n"
+    "    reason TEXT,\n"
+    "    created_by TEXT NOT NULL,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    deleted_at BIGINT,\n"
+    "    deleted_by TEXT,\n"
+    "    CHECK (ends_at > starts_at)\n"
+    ");\n"
+    "CREATE INDEX schedule_overrides_schedule ON schedule_overrides (schedule, ends_at);\n"
+    "CREATE TABLE ical_feeds (\n"
+    "    id {{ID}},\n"
+    "    kind TEXT NOT NULL CHECK (kind IN ('user', 'schedule')),\n"
+    "    subject TEXT NOT NULL,\n"
+    "    token_hash TEXT NOT NULL UNIQUE,\n"
+    "    created_by TEXT NOT NULL,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    revoked_at BIGINT\n"
+    ");\n";
+
 static const struct migration migrations[] = {
     {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
     {2, "alerts, incidents, timeline, silences, heartbeats", m2_sql, NULL, NULL},
+    {3, "escalations, outbox, schedule overrides, ical feeds", m3_sql, NULL, NULL},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -7,10 +7,13 @@
  */
 #include "store/incidents.h"
 
+#include "store/engine.h"
+
 #include "store/store_internal.h"
 #include "util/error.h"
 #include "util/strbuf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,8 +208,15 @@ int store_incident_set_status(struct store_conn *conn, int64_t id, const char *s
                        "resolved");
 
     rc = store_exec(conn, sql, params, 3, NULL, &affected, err);
-    if (rc != 0 || affected > 0)
+    if (rc != 0)
         return rc;
+    if (affected > 0) {
+        /* Whoever acknowledged or resolved it, the escalation stops here, in
+         * the same transaction: no step and no queued page outlives it. */
+        char reason[160];
+        snprintf(reason, sizeof(reason), "%s by %s", status, actor);
+        return store_escalation_stop(conn, id, reason, now_ms, NULL, err);
+    }
     /* Nothing changed: tell "absent" from "not allowed from its state". */
     rc = store_incident_get(conn, id, &inc, err);
     if (rc != 0)

@@ -803,3 +803,84 @@ def setup_ingest_env(env, heartbeat=False):
     text = OPS_YAML + (OPS_HEARTBEAT_YAML if heartbeat else "")
     env.write("teams/ops/team.yaml", text)
     return env
+
+
+# ---------------------------------------------------------------------------
+# on call: schedules in three time zones (tests/e2e/test_oncall.py, test_ical.py)
+# ---------------------------------------------------------------------------
+
+# Team alpha: New York (US daylight saving: 2026-03-08, 2026-11-01), a daily
+# 09:00 handoff; Berlin (EU: 2026-03-29, 2026-10-25), a weekly Sunday 12:00
+# handoff.  Team beta: Tokyo (no daylight saving), a daily 09:00 handoff.
+ONCALL_ALPHA_YAML = """\
+# on-call schedules of team alpha
+schedules:
+  - name: ny-primary
+    description: New York, daily at 09:00 local
+    time_zone: America/New_York
+    layers:
+      - name: daily
+        start: "2026-01-01"
+        handoff: "09:00"
+        rrule: FREQ=DAILY
+        users: [alice, bob, carol]
+  - name: berlin-weekly
+    description: Berlin, weekly on Sundays at 12:00 local
+    time_zone: Europe/Berlin
+    layers:
+      - name: weekly
+        start: "2026-01-04"
+        handoff: "12:00"
+        rrule: FREQ=WEEKLY
+        users: [bob, carol]
+escalation_policies:
+  - name: alpha-oncall
+    description: whoever is on call, here and in Tokyo
+    steps:
+      - delay: 5m
+        targets:
+          schedules: [ny-primary, tokyo-primary]
+      - delay: 10m
+        targets:
+          users: [alice]
+          schedules: [berlin-weekly]
+"""
+
+ONCALL_BETA_YAML = """\
+# on-call schedules of team beta
+schedules:
+  - name: tokyo-primary
+    description: Tokyo, daily at 09:00 local
+    time_zone: Asia/Tokyo
+    layers:
+      - name: daily
+        start: "2026-01-01"
+        handoff: "09:00"
+        rrule: FREQ=DAILY
+        users: [carol, alice]
+"""
+
+# (first handoff date, handoff hour, period in days, users) of each schedule,
+# for computing the expected answers independently of the server.
+ONCALL_ROTATIONS = {
+    "ny-primary": ("2026-01-01", 9, 1, ["alice", "bob", "carol"], "America/New_York"),
+    "berlin-weekly": ("2026-01-04", 12, 7, ["bob", "carol"], "Europe/Berlin"),
+    "tokyo-primary": ("2026-01-01", 9, 1, ["carol", "alice"], "Asia/Tokyo"),
+}
+
+
+def setup_oncall_env(env):
+    """Add the schedules of ONCALL_*_YAML to env's teams alpha and beta."""
+    env.write("teams/alpha/schedules.yaml", ONCALL_ALPHA_YAML)
+    env.write("teams/beta/schedules.yaml", ONCALL_BETA_YAML)
+
+
+def iso_utc(ms):
+    """Milliseconds since the epoch -> "2026-03-08T13:00:00Z" (whole seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def parse_utc(text):
+    """"2026-03-08T13:00:00Z" -> milliseconds since the epoch."""
+    import calendar
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 1000

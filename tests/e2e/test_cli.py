@@ -17,6 +17,10 @@ COMMANDS = [
     ["alert", "send"], ["incident", "list"], ["incident", "show"], ["incident", "ack"],
     ["incident", "resolve"], ["incident", "escalate"], ["incident", "note"],
     ["silence", "add"], ["silence", "list"], ["silence", "expire"],
+    ["oncall"], ["schedule", "list"], ["schedule", "show"],
+    ["override", "add"], ["override", "list"], ["override", "delete"],
+    ["policy", "list"], ["policy", "show"],
+    ["ical", "create"], ["ical", "list"], ["ical", "revoke"],
     ["config", "reload"],
 ]
 CLIENT_COMMANDS = [c for c in COMMANDS if c[0] in ("whoami", "team", "service", "user", "audit",

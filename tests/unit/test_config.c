@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "util/error.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +295,7 @@ static void test_example_files_check(void **state)
         {CONFIG_DOC_TEAM, "examples/teams/platform/team.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/platform/services.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/platform/escalation.yaml", "platform"},
+        {CONFIG_DOC_TEAM, "examples/teams/platform/schedules.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/payments/payments.yaml", "payments"},
     };
 
@@ -310,6 +312,170 @@ static void test_example_files_check(void **state)
         free(data);
         config_diags_release(&d);
     }
+}
+
+/* ---- schedules and notification rules ---- */
+
+static void test_schedules_load(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    const struct config_schedule *s;
+    const struct config_schedule_layer *l;
+    const struct config_escalation_policy *p;
+    const struct config_user *u;
+    char want[PATH_MAX + 64], cwd[PATH_MAX];
+
+    (void)state;
+    assert_int_equal(config_load(FIXTURES "/schedules_ok/opsbell.yaml", &cfg, &d), 0);
+    assert_int_equal(d.count, 0);
+    assert_int_equal(cfg->ical_horizon_seconds, 60 * 86400);
+    assert_int_equal(cfg->engine_poll_ms, 250);
+    assert_true(cfg->providers.log.enabled);
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    snprintf(want, sizeof(want), "%s/%s/schedules_ok/out/deliveries.jsonl", cwd, FIXTURES);
+    assert_string_equal(cfg->providers.log.path, want);
+    assert_int_equal(cfg->default_notification_rule_count, 2);
+
+    s = config_find_schedule(cfg, "payments-primary");
+    assert_non_null(s);
+    assert_null(config_find_schedule(cfg, "nope"));
+    assert_string_equal(s->team->name, "payments");
+    assert_string_equal(s->description, "Payments on call");
+    assert_string_equal(s->time_zone, "Europe/Berlin");
+    assert_int_equal(s->layer_count, 2);
+    l = &s->layers[0];
+    assert_string_equal(l->name, "weekly");
+    assert_string_equal(l->time_zone, "Europe/Berlin"); /* the schedule's */
+    assert_int_equal(l->handoff_seconds, 9 * 3600);
+    assert_int_equal(l->user_count, 2);
+    assert_non_null(l->rotation);
+    assert_int_equal(l->restriction_count, 0);
+    l = &s->layers[1];
+    assert_string_equal(l->time_zone, "America/New_York");
+    assert_int_equal(l->restriction_count, 2);
+    assert_int_equal(l->restrictions[0].days, 0x1f);
+    assert_int_equal(l->restrictions[0].from_seconds, 9 * 3600);
+    assert_int_equal(l->restrictions[0].to_seconds, 17 * 3600);
+    assert_int_equal(l->restrictions[1].days, 0x7f); /* no days: every day */
+    assert_int_equal(l->restrictions[1].to_seconds, 2 * 3600);
+    s = config_find_schedule(cfg, "platform-primary");
+    assert_non_null(s);
+    assert_string_equal(s->time_zone, "UTC");
+    assert_int_equal(s->layers[0].handoff_seconds, 0);
+
+    p = config_find_policy(cfg, "payments-default");
+    assert_non_null(p);
+    assert_int_equal(p->steps[0].schedule_count, 2);
+    assert_ptr_equal(p->steps[0].schedule_refs[0], config_find_schedule(cfg, "payments-primary"));
+    assert_ptr_equal(p->steps[0].schedule_refs[1], config_find_schedule(cfg, "platform-primary"));
+    assert_int_equal(p->steps[1].user_count, 1);
+    assert_ptr_equal(p->steps[1].user_refs[0], config_find_user(cfg, "bob"));
+
+    /* ann's own rules; bob gets the defaults he can use (slack, not voice);
+     * carol has no contact method, so no rule. */
+    u = config_find_user(cfg, "ann");
+    assert_int_equal(u->notification_rule_count, 2);
+    assert_int_equal(u->notification_rules[0].type, CONTACT_EMAIL);
+    assert_int_equal(u->notification_rules[1].type, CONTACT_VOICE);
+    assert_int_equal(u->notification_rules[1].after_seconds, 300);
+    u = config_find_user(cfg, "bob");
+    assert_int_equal(u->notification_rule_count, 1);
+    assert_int_equal(u->notification_rules[0].type, CONTACT_SLACK);
+    u = config_find_user(cfg, "carol");
+    assert_int_equal(u->notification_rule_count, 0);
+    config_unref(cfg);
+    config_diags_release(&d);
+}
+
+static void test_default_rules_and_settings(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    const struct config_user *u;
+
+    (void)state;
+    /* No notification_rules, ical or engine in opsbell.yaml: built-in defaults. */
+    assert_int_equal(config_load(FIXTURES "/routing_ok/opsbell.yaml", &cfg, &d), 0);
+    assert_int_equal(cfg->ical_horizon_seconds, 30 * 86400);
+    assert_int_equal(cfg->engine_poll_ms, 1000);
+    assert_false(cfg->providers.log.enabled);
+    for (unsigned i = 0; i < cfg->user_count; i++) {
+        u = &cfg->users[i];
+        for (unsigned k = 0; k < u->notification_rule_count; k++) {
+            enum contact_type t = u->notification_rules[k].type;
+            uint32_t want = (t == CONTACT_SMS || t == CONTACT_VOICE || t == CONTACT_SIP) ? 60 : 0;
+            assert_int_equal(u->notification_rules[k].after_seconds, want);
+        }
+    }
+    config_unref(cfg);
+    config_diags_release(&d);
+}
+
+static void test_bad_schedules(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "bad_schedules",
+        "@/opsbell.yaml:4:12: default notification rule 1 has type 'pager' (expected one of "
+        "voice, sms, sip, email, slack, webhook)",
+        "@/opsbell.yaml:5:24: default notification rule 2 has after '2d' outside 0s to 1d",
+        "@/opsbell.yaml:7:12: ical horizon '2y' is not a duration from 1d to 366d (e.g. 30d)",
+        "@/opsbell.yaml:9:18: engine poll_interval '10ms' is not a duration from 100ms to 60s "
+        "(e.g. 500ms or 1s)",
+        "@/users.yaml:6:16: user 'ann' notification rule 1 is for voice but the user has no "
+        "voice contact method",
+        "@/users.yaml:7:30: user 'ann' notification rule 2 has after 'soon' that is not a "
+        "duration (use e.g. 0m, 90s or 5m)",
+        "@/teams/payments/team.yaml:3:16: schedule 'primary' has unknown time zone "
+        "'Mars/Olympus_Mons' (use an IANA name such as Europe/Berlin)",
+        "@/teams/payments/team.yaml:8:22: schedule 'primary' layer 'weekly' names unknown user "
+        "'zed'",
+        "@/teams/payments/team.yaml:9:15: duplicate layer name 'weekly' in schedule 'primary' "
+        "(first defined at @/teams/payments/team.yaml:5:15)",
+        "@/teams/payments/team.yaml:10:16: schedule 'primary' layer 'weekly' has invalid start "
+        "'2026-13-01' (use the date of the first handoff, YYYY-MM-DD)",
+        "@/teams/payments/team.yaml:11:18: schedule 'primary' layer 'weekly' has invalid handoff "
+        "'25:00' (use a local time HH:MM)",
+        "@/teams/payments/team.yaml:13:20: schedule 'primary' layer 'weekly' has unknown time "
+        "zone 'Europe/Nowhere' (use an IANA name such as Europe/Berlin)",
+        "@/teams/payments/team.yaml:14:16: schedule 'primary' layer 'weekly' has an empty "
+        "rotation (list at least one user)",
+        "@/teams/payments/team.yaml:19:16: schedule 'secondary' layer 'odd' has an invalid "
+        "rrule: libical cannot parse RRULE 'FREQ=FORTNIGHTLY' (MALFORMEDDATA: An input string "
+        "was not correctly formed or a component has missing or extra properties)",
+        "@/teams/payments/team.yaml:23:16: schedule 'secondary' layer 'fine' has an invalid "
+        "rrule: RRULE 'FREQ=MINUTELY' is finer than hourly (use HOURLY or coarser)",
+        "@/teams/payments/team.yaml:26:25: schedule 'secondary' layer 'fine' restriction 1 has "
+        "unknown day 'funday' (expected mon, tue, wed, thu, fri, sat or sun)",
+        "@/teams/payments/team.yaml:27:19: schedule 'secondary' layer 'fine' restriction 1 has "
+        "invalid from '9am' (use a local time HH:MM)",
+        "@/teams/payments/team.yaml:29:5: schedule 'empty' has no layers",
+        "@/teams/payments/team.yaml:35:32: escalation policy 'payments-default' step 1 names "
+        "unknown schedule 'no-such-schedule'",
+        "@/teams/platform/team.yaml:2:11: duplicate schedule name 'primary' (first defined at "
+        "@/teams/payments/team.yaml:2:11)");
+}
+
+static void test_check_buffer_schedules(void **state)
+{
+    (void)state;
+    /* A single team file: the schedule's own checks, no references. */
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "schedules:\n"
+                        "  - name: s\n"
+                        "    layers:\n"
+                        "      - name: l\n"
+                        "        start: \"2026-01-05\"\n"
+                        "        handoff: \"9:7\"\n"
+                        "        rrule: FREQ=WEEKLY\n"
+                        "        users: [ann]\n"
+                        "        restrictions:\n"
+                        "          - {from: \"09:00\", to: \"24:00\"}\n",
+                        "doc.yaml:6:18: schedule 's' layer 'l' has invalid handoff '9:7' (use a "
+                        "local time HH:MM)",
+                        "doc.yaml:10:33: schedule 's' layer 'l' restriction 1 has invalid to "
+                        "'24:00' (use a local time HH:MM)");
 }
 
 /* ---- bad inputs, one fixture each ---- */
@@ -914,7 +1080,8 @@ static void test_schema_positions(void **state)
                         "description, repeat, steps)");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: 127.0.0.1:1\nbogus: 1\n",
                         "doc.yaml:2:1: unknown key 'bogus' (expected one of: listen, storage, "
-                        "public_url, http, log, providers, users_file, teams_dir)");
+                        "public_url, http, log, providers, users_file, teams_dir, "
+                        "notification_rules, ical, engine)");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS, "users:\n  - full_name: Ann\n    email: a@b.c\n",
                         "doc.yaml:2:5: missing required key 'name'");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "services:\n  - {}\n",
@@ -1232,6 +1399,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_loads),
         cmocka_unit_test(test_example_files_check),
+        cmocka_unit_test(test_schedules_load),
+        cmocka_unit_test(test_default_rules_and_settings),
+        cmocka_unit_test(test_bad_schedules),
+        cmocka_unit_test(test_check_buffer_schedules),
         cmocka_unit_test(test_malformed_yaml),
         cmocka_unit_test(test_unknown_key),
         cmocka_unit_test(test_wrong_type),

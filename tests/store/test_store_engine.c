@@ -1,0 +1,483 @@
+/*
+ * test_store_engine.c - the on-call engine's durable state (schema
+ * migration 3): escalations, steps taken, the outbox, and the claims that
+ * keep two nodes from taking the same step, on every driver.
+ *
+ * Runs against OPSBELL_TEST_STORE_URL, or, when unset, a sqlite: file in a
+ * fresh temporary directory.  A PostgreSQL database is wiped first (DROP
+ * SCHEMA public CASCADE), so point it only at a throwaway database, e.g.
+ *   url=$(scripts/pg-test.sh start /tmp/pg | tail -1)
+ *   OPSBELL_TEST_STORE_URL=$url build/dev/tests/store/test_store_engine
+ *   scripts/pg-test.sh stop /tmp/pg
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "store/engine.h"
+#include "store/incidents.h"
+#include "store/store.h"
+#include "store/store_internal.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A fixed clock, so that times compare exactly. */
+#define T0       INT64_C(1700000000000)
+#define HELD_MAX 4
+
+static struct {
+    char url[PATH_MAX + 64];
+    char tmpdir[PATH_MAX]; /* "" unless we made one */
+    struct store *store;   /* opened by the first test */
+    struct store_conn *held[HELD_MAX];
+    size_t n_held;
+} g;
+
+/* ---- helpers ----------------------------------------------------------------- */
+
+static bool is_postgres(void)
+{
+    return strncmp(g.url, "postgres", 8) == 0;
+}
+
+/* Connections a test holds: a failed assertion leaves the test at once, so
+ * test_teardown gives back what it did not (else store_close aborts). */
+static struct store_conn *conn_get(void)
+{
+    struct store_conn *conn = NULL;
+    struct ob_error err;
+
+    assert_non_null(g.store);
+    assert_true(g.n_held < HELD_MAX);
+    assert_int_equal(store_acquire(g.store, &conn, &err), 0);
+    g.held[g.n_held++] = conn;
+    return conn;
+}
+
+static void conn_put(struct store_conn *conn)
+{
+    for (size_t i = 0; i < g.n_held; i++) {
+        if (g.held[i] == conn) {
+            g.held[i] = g.held[--g.n_held];
+            break;
+        }
+    }
+    store_release(conn);
+}
+
+static int test_teardown(void **state)
+{
+    while (g.n_held > 0)
+        conn_put(g.held[g.n_held - 1]);
+    return 0;
+}
+
+static void exec_ok(struct store_conn *conn, const char *sql, const struct db_param *params,
+                    size_t n)
+{
+    struct ob_error err;
+    int rc = store_exec(conn, sql, params, n, NULL, NULL, &err);
+
+    if (rc != 0)
+        fail_msg("%s: %s", sql, err.msg);
+}
+
+static int64_t count_rows(struct store_conn *conn, const char *sql, const struct db_param *params,
+                          size_t n)
+{
+    struct db_result *res = NULL;
+    struct ob_error err;
+    int64_t v;
+    int rc = store_exec(conn, sql, params, n, &res, NULL, &err);
+
+    if (rc != 0)
+        fail_msg("%s: %s", sql, err.msg);
+    assert_int_equal(db_result_rows(res), 1);
+    v = db_result_int64(res, 0, 0);
+    db_result_free(res);
+    return v;
+}
+
+/* Call fn(args..., &err) and fail with the store's message, not just the code. */
+#define CHECK_OK(fn, ...)                                                                          \
+    do {                                                                                           \
+        struct ob_error err_;                                                                      \
+        int rc_;                                                                                   \
+                                                                                                   \
+        ob_error_clear(&err_);                                                                     \
+        rc_ = fn(__VA_ARGS__, &err_);                                                              \
+        if (rc_ != 0)                                                                              \
+            fail_msg("%s: %d %s", #fn, rc_, err_.msg);                                             \
+    } while (0)
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+/* An incident for service/team with open key "<service>\n<key>". */
+static int64_t new_incident(struct store_conn *conn, const char *service, const char *team,
+                            const char *key, int64_t at_ms)
+{
+    struct incident inc = {.service = (char *)service,
+                           .team = (char *)team,
+                           .incident_key = (char *)key,
+                           .summary = "disk full",
+                           .severity = "critical",
+                           .alert_count = 1,
+                           .open_alerts = 1,
+                           .created_at_ms = at_ms};
+    char open_key[256];
+    struct ob_error err;
+
+    snprintf(open_key, sizeof(open_key), "%s\n%s", service, key);
+    if (store_incident_insert(conn, &inc, open_key, &err) != 0)
+        fail_msg("insert incident %s: %s", open_key, err.msg);
+    assert_true(inc.id > 0);
+    return inc.id;
+}
+
+/* ---- group setup: a clean database ------------------------------------------ */
+
+static int group_setup(void **state)
+{
+    struct store *raw = NULL;
+    struct store_conn *conn = NULL;
+    struct ob_error err;
+    int rc = -1;
+
+    if (is_postgres()) {
+        if (store_open_unmigrated(g.url, 1, &raw, &err) != 0) {
+            fprintf(stderr, "cannot reach the test database: %s\n", err.msg);
+            return -1;
+        }
+        if (store_acquire(raw, &conn, &err) != 0 ||
+            store_exec(conn, "DROP SCHEMA public CASCADE", NULL, 0, NULL, NULL, &err) != 0 ||
+            store_exec(conn, "CREATE SCHEMA public", NULL, 0, NULL, NULL, &err) != 0) {
+            fprintf(stderr, "cannot reset the test database: %s\n", err.msg);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    store_release(conn);
+    store_close(raw);
+    return rc;
+}
+
+static int group_teardown(void **state)
+{
+    store_close(g.store);
+    g.store = NULL;
+    if (g.tmpdir[0] != '\0')
+        nftw(g.tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+static void test_open(void **state)
+{
+    struct ob_error err;
+
+    if (store_open(g.url, 3, &g.store, &err) != 0)
+        fail_msg("store_open %s: %s", g.url, err.msg);
+}
+
+static void test_escalation_start_get_stop(void **state)
+{
+    struct store_conn *conn = conn_get();
+    struct escalation esc;
+    struct ob_error err;
+    int64_t id = new_incident(conn, "api", "ops", "start-1", T0);
+    int64_t cancelled = -1;
+
+    CHECK_OK(store_escalation_start, conn, id, "ops-default", T0, T0);
+    assert_int_equal(store_escalation_start(conn, id, "ops-default", T0, T0, &err), OB_ECONFLICT);
+    CHECK_OK(store_escalation_get, conn, id, &esc);
+    assert_string_equal(esc.state, "active");
+    assert_string_equal(esc.policy, "ops-default");
+    assert_int_equal(esc.next_step, 0);
+    assert_int_equal(esc.next_pass, 0);
+    assert_int_equal(esc.seq, 0);
+    assert_int_equal(esc.next_at_ms, T0);
+    escalation_release(&esc);
+
+    /* Two queued notifications and one already delivered. */
+    for (int i = 0; i < 3; i++) {
+        struct outbox_row row = {.incident_id = id,
+                                 .seq = 1,
+                                 .user_name = "ann",
+                                 .contact_type = "email",
+                                 .address = "ann@example.com",
+                                 .rule_index = i,
+                                 .due_at_ms = T0 + i * 1000,
+                                 .created_at_ms = T0};
+        CHECK_OK(store_outbox_insert, conn, &row);
+        assert_true(row.id > 0);
+        if (i == 0)
+            CHECK_OK(store_outbox_finish, conn, row.id, "delivered", "log", "ok", T0, T0);
+    }
+    /* An ack stops the escalation and cancels what is queued, in one go. */
+    CHECK_OK(store_incident_set_status, conn, id, "acknowledged", "user:ann", T0 + 500);
+    CHECK_OK(store_escalation_get, conn, id, &esc);
+    assert_string_equal(esc.state, "stopped");
+    assert_int_equal(esc.next_at_ms, 0);
+    assert_string_equal(esc.stop_reason, "acknowledged by user:ann");
+    escalation_release(&esc);
+    {
+        struct db_param p = DB_P_INT(id);
+        assert_int_equal(count_rows(conn,
+                                    "SELECT COUNT(*) FROM outbox WHERE incident_id = $1 AND "
+                                    "state = 'cancelled'",
+                                    &p, 1),
+                         2);
+        assert_int_equal(count_rows(conn,
+                                    "SELECT COUNT(*) FROM outbox WHERE incident_id = $1 AND "
+                                    "state = 'delivered'",
+                                    &p, 1),
+                         1);
+    }
+    /* Stopping again changes nothing. */
+    CHECK_OK(store_escalation_stop, conn, id, "again", T0 + 600, &cancelled);
+    assert_int_equal(cancelled, 0);
+    assert_int_equal(store_escalation_get(conn, 999999, &esc, &err), OB_ENOTFOUND);
+    conn_put(conn);
+}
+
+static void test_claim_record_and_no_second_taking(void **state)
+{
+    struct store_conn *conn = conn_get();
+    struct escalation *due = NULL, esc;
+    struct escalation_step_row *steps = NULL;
+    size_t n = 0, n_steps = 0;
+    struct ob_error err;
+    int64_t ids[3], next = 0;
+
+    /* Make earlier tests' escalations not due. */
+    exec_ok(conn, "UPDATE escalations SET state = 'stopped', next_at = NULL", NULL, 0);
+    for (int i = 0; i < 3; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "claim-%d", i);
+        ids[i] = new_incident(conn, "api", "ops", key, T0);
+        /* due at T0+3000, T0+1000, T0+2000 */
+        CHECK_OK(store_escalation_start, conn, ids[i], "p", T0 + ((i + 2) % 3 + 1) * 1000, T0);
+    }
+    CHECK_OK(store_escalation_next_due, conn, &next);
+    assert_int_equal(next, T0 + 1000);
+
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_escalation_claim_due, conn, T0 + 2000, 10, &due, &n);
+    assert_int_equal(n, 2); /* oldest due first, not the one due later */
+    assert_int_equal(due[0].incident_id, ids[1]);
+    assert_int_equal(due[1].incident_id, ids[2]);
+    CHECK_OK(store_escalation_record_step, conn, &due[0], 0, 0, T0 + 2005, "node-a", "[\"ann\"]", 1,
+             0, T0 + 62005);
+    CHECK_OK(store_escalation_record_step, conn, &due[1], 0, 0, T0 + 2005, "node-a", "[]", 0, 1, 0);
+    CHECK_OK(store_commit, conn);
+
+    /* A stale claim (same seq) can never take the step a second time. */
+    CHECK_OK(store_begin, conn);
+    assert_int_equal(store_escalation_record_step(conn, &due[0], 0, 0, T0 + 3000, "node-b", "[]", 1,
+                                                  0, T0 + 9000, &err),
+                     OB_ECONFLICT);
+    store_rollback(conn);
+    escalation_array_free(due, n);
+
+    CHECK_OK(store_escalation_get, conn, ids[1], &esc);
+    assert_string_equal(esc.state, "active");
+    assert_int_equal(esc.seq, 1);
+    assert_int_equal(esc.next_step, 1);
+    assert_int_equal(esc.next_at_ms, T0 + 62005);
+    escalation_release(&esc);
+    CHECK_OK(store_escalation_get, conn, ids[2], &esc);
+    assert_string_equal(esc.state, "exhausted");
+    assert_int_equal(esc.next_at_ms, 0);
+    escalation_release(&esc);
+    CHECK_OK(store_escalation_steps, conn, ids[1], &steps, &n_steps);
+    assert_int_equal(n_steps, 1);
+    assert_int_equal(steps[0].seq, 1);
+    assert_int_equal(steps[0].due_at_ms, T0 + 1000);
+    assert_int_equal(steps[0].taken_at_ms, T0 + 2005);
+    assert_string_equal(steps[0].node, "node-a");
+    assert_string_equal(steps[0].targets, "[\"ann\"]");
+    escalation_step_row_array_free(steps, n_steps);
+
+    /* Escalate now: an exhausted escalation comes back for one more pass. */
+    CHECK_OK(store_escalation_advance, conn, ids[2], T0 + 5000, 2);
+    CHECK_OK(store_escalation_get, conn, ids[2], &esc);
+    assert_string_equal(esc.state, "active");
+    assert_int_equal(esc.next_at_ms, T0 + 5000);
+    assert_int_equal(esc.next_step, 0);
+    assert_int_equal(esc.next_pass, 2);
+    escalation_release(&esc);
+    /* ... and an active one is due at once, at the step it was going to take. */
+    CHECK_OK(store_escalation_advance, conn, ids[1], T0 + 5000, 2);
+    CHECK_OK(store_escalation_get, conn, ids[1], &esc);
+    assert_int_equal(esc.next_at_ms, T0 + 5000);
+    assert_int_equal(esc.next_step, 1);
+    escalation_release(&esc);
+    conn_put(conn);
+}
+
+/* Two nodes claim at once: on PostgreSQL each gets rows the other does
+ * not hold (SKIP LOCKED); SQLite's writer lock makes the second wait. */
+static void test_two_claimers_never_share_a_row(void **state)
+{
+    struct store_conn *a, *b;
+    struct escalation *due_a = NULL, *due_b = NULL;
+    size_t n_a = 0, n_b = 0;
+
+    if (!is_postgres())
+        skip();
+    a = conn_get();
+    b = conn_get();
+    exec_ok(a, "UPDATE escalations SET state = 'stopped', next_at = NULL", NULL, 0);
+    for (int i = 0; i < 6; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "two-%d", i);
+        CHECK_OK(store_escalation_start, a, new_incident(a, "api", "ops", key, T0), "p", T0 + i,
+                 T0);
+    }
+    CHECK_OK(store_begin, a);
+    CHECK_OK(store_escalation_claim_due, a, T0 + 100, 4, &due_a, &n_a);
+    CHECK_OK(store_begin, b);
+    CHECK_OK(store_escalation_claim_due, b, T0 + 100, 10, &due_b, &n_b);
+    assert_int_equal(n_a, 4);
+    assert_int_equal(n_b, 2);
+    for (size_t i = 0; i < n_a; i++)
+        for (size_t j = 0; j < n_b; j++)
+            assert_int_not_equal(due_a[i].incident_id, due_b[j].incident_id);
+    store_rollback(b);
+    /* Node A dies: its claims go back with its transaction. */
+    store_rollback(a);
+    escalation_array_free(due_b, n_b);
+    CHECK_OK(store_begin, b);
+    CHECK_OK(store_escalation_claim_due, b, T0 + 100, 10, &due_b, &n_b);
+    assert_int_equal(n_b, 6);
+    store_rollback(b);
+    escalation_array_free(due_a, n_a);
+    escalation_array_free(due_b, n_b);
+    conn_put(b);
+    conn_put(a);
+}
+
+static void test_outbox_claim_and_finish(void **state)
+{
+    struct store_conn *conn = conn_get();
+    struct outbox_row *rows = NULL, *all = NULL;
+    size_t n = 0, n_all = 0;
+    struct ob_error err;
+    int64_t id = new_incident(conn, "api", "ops", "outbox-1", T0), next = 0;
+
+    exec_ok(conn, "UPDATE outbox SET state = 'cancelled' WHERE state = 'queued'", NULL, 0);
+    for (int i = 0; i < 3; i++) {
+        struct outbox_row row = {.incident_id = id,
+                                 .seq = 1,
+                                 .user_name = "bob",
+                                 .contact_type = i == 0 ? "email" : "voice",
+                                 .address = i == 0 ? "bob@example.com" : "+4930111",
+                                 .rule_index = i,
+                                 .due_at_ms = T0 + (2 - i) * 1000,
+                                 .created_at_ms = T0};
+        CHECK_OK(store_outbox_insert, conn, &row);
+    }
+    {
+        struct outbox_row dup = {.incident_id = id,
+                                 .seq = 1,
+                                 .user_name = "bob",
+                                 .contact_type = "email",
+                                 .address = "bob@example.com",
+                                 .rule_index = 0,
+                                 .due_at_ms = T0,
+                                 .created_at_ms = T0};
+        assert_int_equal(store_outbox_insert(conn, &dup, &err), OB_ECONFLICT);
+    }
+    CHECK_OK(store_outbox_next_due, conn, &next);
+    assert_int_equal(next, T0);
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_claim_due, conn, T0 + 1000, 10, &rows, &n);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].due_at_ms, T0);
+    assert_int_equal(rows[1].due_at_ms, T0 + 1000);
+    CHECK_OK(store_outbox_finish, conn, rows[0].id, "delivered", "log", "appended", T0 + 1001,
+             T0 + 1001);
+    CHECK_OK(store_outbox_finish, conn, rows[1].id, "failed-permanent", NULL, "no provider", 0,
+             T0 + 1001);
+    CHECK_OK(store_commit, conn);
+    assert_int_equal(store_outbox_finish(conn, 987654321, "delivered", NULL, NULL, 0, T0, &err),
+                     OB_ENOTFOUND);
+    CHECK_OK(store_outbox_list, conn, id, &all, &n_all);
+    assert_int_equal(n_all, 3);
+    assert_string_equal(all[0].state, "queued"); /* due last, not claimed */
+    assert_string_equal(all[1].state, "failed-permanent");
+    assert_null(all[1].provider);
+    assert_int_equal(all[1].sent_at_ms, 0);
+    assert_string_equal(all[2].state, "delivered");
+    assert_string_equal(all[2].provider, "log");
+    assert_int_equal(all[2].attempts, 1);
+    assert_int_equal(all[2].sent_at_ms, T0 + 1001);
+    outbox_row_array_free(rows, n);
+    outbox_row_array_free(all, n_all);
+    conn_put(conn);
+}
+
+static int pick_url(void)
+{
+    const char *env = getenv("OPSBELL_TEST_STORE_URL");
+    const char *tmp = getenv("TMPDIR");
+
+    if (env != NULL && env[0] != '\0') {
+        snprintf(g.url, sizeof(g.url), "%s", env);
+        if (strncmp(env, "sqlite:", 7) == 0) {
+            /* Start from an empty file, like a fresh PostgreSQL schema. */
+            static const char *const suffixes[] = {"", "-wal", "-shm"};
+
+            for (size_t i = 0; i < 3; i++) {
+                char path[PATH_MAX + 8];
+
+                snprintf(path, sizeof(path), "%s%s", env + 7, suffixes[i]);
+                unlink(path);
+            }
+        }
+        return 0;
+    }
+    snprintf(g.tmpdir, sizeof(g.tmpdir), "%s/opsbell-engine-XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(g.tmpdir) == NULL) {
+        perror("mkdtemp");
+        return -1;
+    }
+    snprintf(g.url, sizeof(g.url), "sqlite:%s/opsbell.db", g.tmpdir);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_open, test_teardown),
+        cmocka_unit_test_teardown(test_escalation_start_get_stop, test_teardown),
+        cmocka_unit_test_teardown(test_claim_record_and_no_second_taking, test_teardown),
+        cmocka_unit_test_teardown(test_two_claimers_never_share_a_row, test_teardown),
+        cmocka_unit_test_teardown(test_outbox_claim_and_finish, test_teardown),
+    };
+    char name[64];
+
+    log_init(LOG_LEVEL_ERROR, 2);
+    if (pick_url() != 0)
+        return 1;
+    snprintf(name, sizeof(name), "store_engine[%s]", is_postgres() ? "postgres" : "sqlite");
+    printf("[ DRIVER   ] %s\n", name);
+    fflush(stdout);
+    return cmocka_run_group_tests_name(name, tests, group_setup, group_teardown);
+}

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "daemon/app.h"
+#include "ingest/ingest.h"
 #include "notify/notify.h"
 #include "store/engine.h"
 #include "store/store.h"
@@ -231,6 +232,24 @@ static int dispatch_batch(struct engine *eng, struct store_conn *conn, const str
     return n;
 }
 
+/* Incidents whose silence ended start paging (ingest/unsilence.c); their
+ * escalations are due at once and taken by the batches that follow. */
+static int silence_batch(struct store_conn *conn, const struct config *cfg, int64_t *next_end,
+                         struct ob_error *err)
+{
+    int started = 0, n, rc;
+
+    rc = store_begin(conn, err);
+    if (rc != 0)
+        return rc;
+    n = ingest_silences_sweep(conn, cfg, wall_ms(), &started, next_end, err);
+    if (n < 0) {
+        store_rollback(conn);
+        return n;
+    }
+    return store_commit(conn, err);
+}
+
 /*
  * Take everything that is due now. Returns 0 and *next_due (the earliest
  * future due time in the database, 0 when none), or a negative code.
@@ -239,10 +258,13 @@ static int engine_round(struct engine *eng, int64_t *next_due, struct ob_error *
 {
     struct config *cfg = app_config_get(eng->app);
     struct store_conn *conn = NULL;
-    int64_t earliest = 0, due_esc = 0, due_out = 0;
+    int64_t earliest = 0, due_esc = 0, due_out = 0, due_silence = 0;
     int n, rc;
 
     rc = store_acquire(eng->app->store, &conn, err);
+    if (rc != 0)
+        goto out;
+    rc = silence_batch(conn, cfg, &due_silence, err);
     if (rc != 0)
         goto out;
     for (int guard = 0; guard < 10000; guard++) {
@@ -270,6 +292,8 @@ static int engine_round(struct engine *eng, int64_t *next_due, struct ob_error *
     *next_due = due_esc;
     if (due_out != 0 && (*next_due == 0 || due_out < *next_due))
         *next_due = due_out;
+    if (due_silence != 0 && (*next_due == 0 || due_silence < *next_due))
+        *next_due = due_silence;
 out:
     store_release(conn);
     config_unref(cfg);

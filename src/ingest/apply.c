@@ -131,8 +131,8 @@ static int label_cmp(const void *a, const void *b)
  * opsbell_service and opsbell_team (unless the alert has labels of those
  * names), so that alerts without labels can be silenced by service.
  */
-static int64_t silence_match(const struct silence_cache *cache, const struct alert_event *ev,
-                             const struct config_service *svc)
+int64_t silence_match(const struct silence_cache *cache, const struct alert_event *ev,
+                      const struct config_service *svc)
 {
     struct alert_label labels[ALERT_MAX_LABELS + 2];
     size_t n = ev->label_count;

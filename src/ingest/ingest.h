@@ -28,6 +28,7 @@ struct config_service;
 struct matcher_set;
 struct ob_error;
 struct store;
+struct store_conn;
 
 /* ---- routing (route.c): pure functions of the configuration -------------- */
 
@@ -147,6 +148,21 @@ int heartbeat_checkin(struct ingest *ing, const struct config_heartbeat *hb, int
 /* Check every configured heartbeat; raise an alert for each one overdue (the
  * writer's sweeper calls it about once a second). */
 int heartbeat_check(struct ingest *ing, int64_t now_ms, struct ob_error *err);
+
+/*
+ * Inside the caller's transaction (the engine's round): incidents that were
+ * silenced, are still triggered and have a firing alert whose silence has
+ * ended (or was expired by hand).  Each such alert is matched again against
+ * the silences in force at now_ms; an incident none of whose firing alerts
+ * is silenced any more is unsilenced ("incident.unsilenced" on its
+ * timeline) and its escalation begins, as if it had just been triggered.
+ * Returns how many incidents were unsilenced (*started of them began an
+ * escalation), or a negative code.  *next_end_ms gets the earliest end of a
+ * silence that still holds such an incident (0 = none): the engine's next
+ * due time for this work.
+ */
+int ingest_silences_sweep(struct store_conn *conn, const struct config *cfg, int64_t now_ms,
+                          int *started, int64_t *next_end_ms, struct ob_error *err);
 
 /* A silence was created or expired: the next commit reloads the silences.
  * (Changes made by other nodes are picked up within a second.) */

@@ -25,6 +25,10 @@ struct silence_cache {
 int silence_cache_load(struct store_conn *conn, int64_t now_ms, struct silence_cache *out,
                        struct ob_error *err);
 void silence_cache_release(struct silence_cache *cache);
+/* The id of the first silence of cache that matches ev (its labels, plus
+ * opsbell_service / opsbell_team of svc), or 0 (apply.c). */
+int64_t silence_match(const struct silence_cache *cache, const struct alert_event *ev,
+                      const struct config_service *svc);
 
 /*
  * Repeats counted on their incidents, added up over a commit and written

@@ -232,6 +232,35 @@ def test_silenced_incident_pages_nobody(env, admin_token):
     assert step_events(d, admin_token, iid) == []
 
 
+def test_incident_pages_once_its_silence_ends(env, admin_token):
+    log = configure(env)
+    d = env.daemon()
+    r = d.request("POST", "/api/v1/silences", {
+        "matchers": ['opsbell_service="esc-api"'],
+        "duration": "3s", "comment": "short maintenance"}, token=admin_token)
+    assert r.status == 201, r
+    held = trigger(d, admin_token, "esc-api", "held-1")
+    # A second silence, expired by hand, holds another service's incident.
+    r2 = d.request("POST", "/api/v1/silences", {
+        "matchers": ['opsbell_service="esc-slow"'],
+        "duration": "1h", "comment": "until we say so"}, token=admin_token)
+    assert r2.status == 201, r2
+    held2 = trigger(d, admin_token, "esc-slow", "held-2")
+    time.sleep(1.0)
+    assert deliveries(log, held) == [] and deliveries(log, held2) == []
+    t_end = r.body["ends_at_ms"]
+    wait_for(lambda: len(step_events(d, admin_token, held)) >= 1, 15, "paging after the end")
+    kinds = [e["kind"] for e in timeline(d, admin_token, held)]
+    assert "incident.unsilenced" in kinds, kinds
+    steps = step_events(d, admin_token, held)
+    assert steps[0]["users"] == ["dave"] and steps[0]["due_at_ms"] >= t_end, steps
+    assert step_events(d, admin_token, held2) == []  # still silenced
+    assert d.request("DELETE", "/api/v1/silences/%d" % r2.body["id"],
+                     token=admin_token).status in (200, 204)
+    wait_for(lambda: len(step_events(d, admin_token, held2)) >= 1, 15, "paging after expiry")
+    assert d.get("/api/v1/incidents/%d" % held2, token=admin_token).body["silenced"] is False
+
+
 def test_restart_mid_escalation_resumes_exactly(env, admin_token):
     log = configure(env, d1="3s", d2="3s")
     d = env.daemon()

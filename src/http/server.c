@@ -198,6 +198,15 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct request
     return ret;
 }
 
+/* A path whose route carries a credential ({key}, {token}) is shown as its pattern. */
+static const char *path_for_log(const struct http_request *req)
+{
+    if (req->route != NULL && (strstr(req->route->pattern, "{key}") != NULL ||
+                               strstr(req->route->pattern, "{token}") != NULL))
+        return req->route->pattern;
+    return req->path;
+}
+
 static void finish_request(struct http_server *server, struct request_ctx *ctx, int status)
 {
     const struct router *router = server->opts.router;
@@ -209,14 +218,9 @@ static void finish_request(struct http_server *server, struct request_ctx *ctx, 
     snprintf(status_text, sizeof(status_text), "%d", status);
     snprintf(duration, sizeof(duration), "%.3f", secs * 1000.0);
     snprintf(bytes, sizeof(bytes), "%zu", ctx->req.body_len);
-    /* A path whose route carries a credential ({key}, {token}) is logged as its pattern. */
     log_emit(LOG_LEVEL_INFO, "http", ctx->req.request_id, "request", "method", ctx->req.method,
-             "path",
-             ctx->req.route != NULL && (strstr(ctx->req.route->pattern, "{key}") != NULL ||
-                                        strstr(ctx->req.route->pattern, "{token}") != NULL)
-                 ? ctx->req.route->pattern
-                 : ctx->req.path,
-             "route", ctx->req.route != NULL ? ctx->req.route->pattern : "-", "status", status_text,
+             "path", path_for_log(&ctx->req), "route",
+             ctx->req.route != NULL ? ctx->req.route->pattern : "-", "status", status_text,
              "duration_ms", duration, "request_bytes", bytes, "remote", ctx->req.remote_addr,
              (const char *)NULL);
 }
@@ -243,8 +247,16 @@ static enum MHD_Result handle_complete_request(struct http_server *server,
             ctx->req.route = route;
             server->opts.dispatch(server->opts.app, route, &ctx->req, &resp);
         } else if (match == ROUTER_METHOD_NOT_ALLOWED) {
+            /* The route of an allowed method names the pattern, so that a
+             * credential in the path is masked in the log here too. */
+            char first[16];
+            size_t n = strcspn(allow, ", ");
+            snprintf(first, sizeof(first), "%.*s", (int)(n < sizeof(first) ? n : 0), allow);
+            if (router_match(server->opts.router, first, ctx->req.path, &ctx->req, &route, NULL,
+                             0) == ROUTER_FOUND)
+                ctx->req.route = route;
             http_response_error(&resp, 405, "method %s not allowed on %s", ctx->req.method,
-                                ctx->req.path);
+                                path_for_log(&ctx->req));
             http_response_add_header(&resp, "Allow", allow);
         } else {
             http_response_error(&resp, 404, "no such endpoint: %s", ctx->req.path);

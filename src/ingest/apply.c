@@ -139,7 +139,8 @@ int64_t silence_match(const struct silence_cache *cache, const struct alert_even
 
     if (cache->count == 0)
         return 0;
-    memcpy(labels, ev->labels, n * sizeof(labels[0]));
+    if (n > 0)
+        memcpy(labels, ev->labels, n * sizeof(labels[0]));
     if (svc != NULL) {
         if (alert_label_get(ev->labels, ev->label_count, "opsbell_service") == NULL)
             labels[n++] = (struct alert_label){"opsbell_service", svc->name};

@@ -41,11 +41,12 @@ static int64_t rematch(const struct silence_cache *cache, const char *labels_tex
 
     if (obj == NULL)
         return 0;
-    json_object_foreach (obj, name, value) {
+    json_object_foreach(obj, name, value)
+    {
         if (ev.label_count == ALERT_MAX_LABELS || !json_is_string(value))
             continue;
-        labels[ev.label_count++] = (struct alert_label){(char *)name,
-                                                        (char *)json_string_value(value)};
+        labels[ev.label_count++] =
+            (struct alert_label){(char *)name, (char *)json_string_value(value)};
     }
     qsort(labels, ev.label_count, sizeof(labels[0]), label_cmp);
     ev.labels = labels;

@@ -158,6 +158,9 @@ def test_schedule_feed(oc):
     r = cli(oc, "ical", "list", "--json")
     assert [x["state"] for x in r.json()] == ["revoked"], r
 
+    # A wrong method on the feed's URL is refused without logging the path.
+    r = oc.d.request("POST", "/ical/%s.ics" % token, {})
+    assert r.status == 405 and r.headers.get("Allow") == "GET", r
     # The secret is nowhere in the log or the audit trail.
     assert token not in oc.d.log_text()
     assert "/ical/{token}" in oc.d.log_text()

@@ -37,8 +37,9 @@ static struct config *serve_config_get(void *ctx)
     return app_config_get(ctx);
 }
 
-/* The ingest writer started an escalation: wake the engine for it. */
-static void serve_escalation_hint(void *ctx, int64_t due_ms)
+/* The ingest writer made something due (an escalation, an alert's end):
+ * wake the engine for it. */
+static void serve_due_hint(void *ctx, int64_t due_ms)
 {
     struct app *app = ctx;
 
@@ -106,7 +107,7 @@ int serve_run(const char *config_path, const char *listen_override)
             .store = app.store,
             .get_config = serve_config_get,
             .config_ctx = &app,
-            .escalation_hint = serve_escalation_hint,
+            .due_hint = serve_due_hint,
             .hint_ctx = &app,
         };
         if (ingest_start(&iopts, &app.ingest, &err) != 0) {

@@ -3,8 +3,9 @@
  * that take every due escalation step and dispatch every due notification,
  * each batch in one transaction.
  *
- * The loop: take what is due (in batches of ENGINE_BATCH until nothing is
- * left), ask the database for the earliest future due time and push it on
+ * The loop: run the pipeline's due work (alerts past their end, missed
+ * heartbeats), unsilence incidents whose silence ended, take what is due (in
+ * batches of ENGINE_BATCH until nothing is left), ask the database for the earliest future due time and push it on
  * the heap, then sleep until the heap's top, a hint earlier than that, or
  * the poll interval (work created by another node).  Hints are only hints:
  * a lost one delays nothing but what the poll finds.
@@ -46,7 +47,12 @@ struct engine {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping;
-    bool kicked;   /* a hint due now arrived while the thread was busy */
+    bool kicked;     /* a hint due now arrived while the thread was busy */
+    int64_t wake_at; /* when the sleeping thread wakes (0 while it works) */
+    /* The pipeline's due work (engine thread only): when it is next due,
+     * when it last ran. */
+    int64_t ingest_due;
+    int64_t ingest_ran;
     int64_t *heap; /* min-heap of due times (ms) */
     size_t heap_len;
     size_t heap_cap;
@@ -121,10 +127,14 @@ void engine_hint(struct engine *eng, int64_t due_ms)
     if (eng == NULL)
         return;
     pthread_mutex_lock(&eng->lock);
-    heap_push(eng, due_ms);
-    if (due_ms <= wall_ms())
-        eng->kicked = true;
-    pthread_cond_signal(&eng->wake);
+    /* Only a hint earlier than the next wake-up changes anything: the
+     * ingest writer hints after every commit, and most are later. */
+    if (eng->wake_at == 0 || due_ms < eng->wake_at) {
+        heap_push(eng, due_ms);
+        if (due_ms <= wall_ms())
+            eng->kicked = true;
+        pthread_cond_signal(&eng->wake);
+    }
     pthread_mutex_unlock(&eng->lock);
 }
 
@@ -254,13 +264,26 @@ static int silence_batch(struct store_conn *conn, const struct config *cfg, int6
  * Take everything that is due now. Returns 0 and *next_due (the earliest
  * future due time in the database, 0 when none), or a negative code.
  */
-static int engine_round(struct engine *eng, int64_t *next_due, struct ob_error *err)
+static int engine_round(struct engine *eng, int64_t poll_ms, int64_t *next_due,
+                        struct ob_error *err)
 {
     struct config *cfg = app_config_get(eng->app);
     struct store_conn *conn = NULL;
-    int64_t earliest = 0, due_esc = 0, due_out = 0, due_silence = 0;
+    int64_t earliest = 0, due_esc = 0, due_out = 0, due_silence = 0, due_ingest = 0;
     int n, rc;
 
+    /* Alerts past their end and missed heartbeats first: they may open
+     * incidents whose escalations are then due in this very round. */
+    if (eng->app->ingest != NULL &&
+        (wall_ms() >= eng->ingest_due || wall_ms() - eng->ingest_ran >= poll_ms)) {
+        eng->ingest_ran = wall_ms();
+        rc = ingest_due_work(eng->app->ingest, eng->ingest_ran, &due_ingest, err);
+        if (rc != 0)
+            goto out;
+        eng->ingest_due = due_ingest != 0 ? due_ingest : INT64_MAX;
+    } else {
+        due_ingest = eng->ingest_due != INT64_MAX ? eng->ingest_due : 0;
+    }
     rc = store_acquire(eng->app->store, &conn, err);
     if (rc != 0)
         goto out;
@@ -294,6 +317,8 @@ static int engine_round(struct engine *eng, int64_t *next_due, struct ob_error *
         *next_due = due_out;
     if (due_silence != 0 && (*next_due == 0 || due_silence < *next_due))
         *next_due = due_silence;
+    if (due_ingest != 0 && (*next_due == 0 || due_ingest < *next_due))
+        *next_due = due_ingest;
 out:
     store_release(conn);
     config_unref(cfg);
@@ -313,20 +338,21 @@ static void *engine_main(void *arg)
         int rc;
 
         eng->kicked = false;
+        eng->wake_at = 0;
         now = wall_ms();
         while (eng->heap_len > 0 && eng->heap[0] <= now)
             heap_pop(eng);
         pthread_mutex_unlock(&eng->lock);
 
-        rc = engine_round(eng, &next_due, &err);
+        cfg = app_config_get(eng->app);
+        poll_ms = cfg->engine_poll_ms != 0 ? cfg->engine_poll_ms : 1000;
+        config_unref(cfg);
+        rc = engine_round(eng, poll_ms, &next_due, &err);
         if (rc != 0 && rc != OB_EUNAVAILABLE) {
             atomic_fetch_add(&eng->rounds_failed, 1);
             log_warn("engine", "round failed; retrying", "error", err.msg);
         }
         ob_error_clear(&err);
-        cfg = app_config_get(eng->app);
-        poll_ms = cfg->engine_poll_ms != 0 ? cfg->engine_poll_ms : 1000;
-        config_unref(cfg);
 
         pthread_mutex_lock(&eng->lock);
         if (next_due != 0)
@@ -335,12 +361,14 @@ static void *engine_main(void *arg)
         wake_at = now + (rc != 0 ? ENGINE_RETRY_MS : (int64_t)poll_ms);
         if (rc == 0 && eng->heap_len > 0 && eng->heap[0] < wake_at)
             wake_at = eng->heap[0];
+        eng->wake_at = wake_at;
         while (!eng->stopping && !eng->kicked && wake_at > wall_ms()) {
             struct timespec until = {.tv_sec = wake_at / 1000,
                                      .tv_nsec = (long)(wake_at % 1000) * 1000000L};
             pthread_cond_timedwait(&eng->wake, &eng->lock, &until);
             if (eng->heap_len > 0 && eng->heap[0] < wake_at && rc == 0)
                 wake_at = eng->heap[0];
+            eng->wake_at = wake_at;
         }
     }
     pthread_mutex_unlock(&eng->lock);

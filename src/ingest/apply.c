@@ -183,6 +183,15 @@ static int timeline(const struct apply_ctx *ctx, int64_t incident_id, const char
     return store_incident_event_append(ctx->conn, &ev, err);
 }
 
+/* Remember that this commit makes something due at due_ms (the engine is
+ * hinted after the commit). */
+static void note_due(const struct apply_ctx *ctx, int64_t due_ms)
+{
+    if (ctx->earliest_due != NULL && due_ms != 0 &&
+        (*ctx->earliest_due == 0 || due_ms < *ctx->earliest_due))
+        *ctx->earliest_due = due_ms;
+}
+
 static void open_key(const struct config_service *svc, const char *key, char *out, size_t cap)
 {
     snprintf(out, cap, "%s\n%s", svc != NULL ? svc->name : UNROUTABLE_PREFIX, key);
@@ -225,8 +234,8 @@ static int apply_new_alert(const struct apply_ctx *ctx, const struct alert_event
             if (rc == 0 && !inc.silenced) {
                 int started = 0;
                 rc = engine_escalation_begin(ctx->conn, svc, inc.id, ctx->now_ms, &started, err);
-                if (started && ctx->escalation_started != NULL)
-                    *ctx->escalation_started = true;
+                if (started)
+                    note_due(ctx, ctx->now_ms);
             }
             result->outcome = INGEST_CREATED;
             /* The strings above are borrowed: forget them before release. */
@@ -318,6 +327,7 @@ static int apply_trigger(const struct apply_ctx *ctx, const struct alert_event *
     result->silenced = silenced_by != 0;
     if (annotations == NULL)
         return ob_fail(err, OB_ENOMEM, "out of memory");
+    note_due(ctx, ev->ends_at_ms); /* the alert expires then unless refreshed */
     /* The common case, a repeat of a firing alert, is one statement. */
     rc = store_alert_refresh_by_key(ctx->conn, alert_open_key, ev->summary, annotations,
                                     ev->ends_at_ms, silenced_by, ctx->now_ms, &alert_id,

@@ -88,7 +88,7 @@ out:
 
 /* Check one heartbeat; raise its alert when it is overdue. */
 static int heartbeat_check_one(struct ingest *ing, const struct config_heartbeat *hb,
-                               int64_t now_ms, struct ob_error *err)
+                               int64_t now_ms, int64_t *next_deadline, struct ob_error *err)
 {
     struct heartbeat_state state = {0};
     struct store_conn *conn = NULL;
@@ -103,14 +103,20 @@ static int heartbeat_check_one(struct ingest *ing, const struct config_heartbeat
         /* First sight: the clock starts now. */
         ob_error_clear(err);
         rc = store_heartbeat_set_state(conn, hb->name, "waiting", now_ms, err);
+        deadline = now_ms + ((int64_t)hb->interval_seconds + hb->grace_seconds) * 1000;
+        if (rc == 0 && (*next_deadline == 0 || deadline < *next_deadline))
+            *next_deadline = deadline;
         goto out;
     }
     if (rc != 0 || strcmp(state.state, "missed") == 0)
         goto out;
     since = state.last_seen_at_ms != 0 ? state.last_seen_at_ms : state.updated_at_ms;
     deadline = since + ((int64_t)hb->interval_seconds + hb->grace_seconds) * 1000;
-    if (now_ms < deadline)
+    if (now_ms < deadline) {
+        if (*next_deadline == 0 || deadline < *next_deadline)
+            *next_deadline = deadline;
         goto out;
+    }
     store_release(conn);
     conn = NULL;
     rc = heartbeat_alert(ing, hb, ALERT_TRIGGER, err);
@@ -126,16 +132,18 @@ out:
     return rc;
 }
 
-int heartbeat_check(struct ingest *ing, int64_t now_ms, struct ob_error *err)
+int heartbeat_check(struct ingest *ing, int64_t now_ms, int64_t *next_deadline_ms,
+                    struct ob_error *err)
 {
     struct config *cfg = ingest_config(ing);
     int rc = 0;
 
+    *next_deadline_ms = 0;
     pthread_mutex_lock(&heartbeat_lock);
     for (unsigned t = 0; t < cfg->team_count && rc == 0; t++) {
         const struct config_team *team = &cfg->teams[t];
         for (unsigned h = 0; h < team->heartbeat_count && rc == 0; h++)
-            rc = heartbeat_check_one(ing, &team->heartbeats[h], now_ms, err);
+            rc = heartbeat_check_one(ing, &team->heartbeats[h], now_ms, next_deadline_ms, err);
     }
     pthread_mutex_unlock(&heartbeat_lock);
     config_unref(cfg);

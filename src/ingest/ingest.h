@@ -100,10 +100,10 @@ struct ingest_options {
     ingest_config_fn get_config;
     void *config_ctx;
     size_t max_events_per_commit; /* 0 = 2048 */
-    int expiry_interval_ms;       /* 0 = 1000; < 0 disables the expiry sweep */
     /* Called (from the writer thread, after the commit) when a committed
-     * batch started an escalation due at due_ms; may be NULL. */
-    void (*escalation_hint)(void *ctx, int64_t due_ms);
+     * batch made something due at due_ms: an escalation it started, the
+     * end (endsAt) of an alert it stored.  May be NULL. */
+    void (*due_hint)(void *ctx, int64_t due_ms);
     void *hint_ctx;
 };
 
@@ -135,8 +135,21 @@ int ingest_submit_async(struct ingest *ing, const struct alert_batch *batch,
                         struct ingest_result *results, ingest_done_fn done, void *arg,
                         struct ob_error *err);
 
-/* Resolve firing alerts whose ends_at <= now_ms; returns how many (tests, sweep). */
+/* Resolve firing alerts whose ends_at <= now_ms (at most one batch of
+ * 500); returns how many. */
 int ingest_expire_now(struct ingest *ing, int64_t now_ms, struct ob_error *err);
+
+/*
+ * The pipeline's own due work, run by the engine's rounds: resolve every
+ * alert whose ends_at passed, raise the alert of every heartbeat whose
+ * deadline passed.  *next_due_ms gets the earliest future due time of
+ * either (0 = none): the engine's next wake-up for it.  Both are computed
+ * from stored times (ends_at, the heartbeat's last check-in), so nothing is
+ * lost across a restart.  Submits through the writer: never call it from
+ * the writer thread.
+ */
+int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms,
+                    struct ob_error *err);
 
 /* ---- heartbeats (heartbeat.c) ------------------------------------------------------ */
 
@@ -145,9 +158,10 @@ struct config_heartbeat;
 /* Record a check-in; when the heartbeat was missed, resolve its alert. */
 int heartbeat_checkin(struct ingest *ing, const struct config_heartbeat *hb, int64_t now_ms,
                       struct ob_error *err);
-/* Check every configured heartbeat; raise an alert for each one overdue (the
- * writer's sweeper calls it about once a second). */
-int heartbeat_check(struct ingest *ing, int64_t now_ms, struct ob_error *err);
+/* Check every configured heartbeat; raise an alert for each one overdue.
+ * *next_deadline_ms gets the earliest deadline still ahead (0 = none). */
+int heartbeat_check(struct ingest *ing, int64_t now_ms, int64_t *next_deadline_ms,
+                    struct ob_error *err);
 
 /*
  * Inside the caller's transaction (the engine's round): incidents that were

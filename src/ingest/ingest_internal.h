@@ -52,7 +52,7 @@ struct apply_ctx {
     const struct silence_cache *silences;
     int64_t now_ms;
     struct pending_counts *pending; /* owned by the writer, emptied per pass */
-    bool *escalation_started;       /* set when an event started an escalation */
+    int64_t *earliest_due; /* earliest due time this commit created (0 = none): see due_hint */
 };
 
 /* Write the pending counts (inside the transaction) and empty them. */

@@ -23,7 +23,6 @@
 #include <time.h>
 
 #define DEFAULT_MAX_EVENTS 2048
-#define DEFAULT_EXPIRY_MS  1000
 #define EXPIRY_BATCH       500
 #define SILENCE_REFRESH_MS 1000
 
@@ -41,12 +40,8 @@ struct ingest {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;         /* the writer: work arrived or stopping */
-    pthread_cond_t sweeper_wake; /* the sweeper: stopping */
-    pthread_t sweeper;
-    bool has_sweeper;
     struct ingest_request *head, *tail;
     bool stopping; /* the writer finishes the queue and ends */
-    bool sweeper_stopping;
     _Atomic uint64_t events, commits, failed_events;
     /* The writer's copy of the silences in force: reloaded when a silence
      * changed here (generation) or after SILENCE_REFRESH_MS (another node). */
@@ -120,7 +115,7 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
     struct store_conn *conn = NULL;
     struct config *cfg = ing->opts.get_config(ing->opts.config_ctx);
     struct apply_ctx ctx;
-    bool escalation_started = false;
+    int64_t earliest_due = 0;
     uint64_t n_events = 0;
     int rc;
 
@@ -148,7 +143,7 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
     }
     ctx.silences = &ing->silences;
     ctx.pending = &ing->pending;
-    ctx.escalation_started = &escalation_started;
+    ctx.earliest_due = &earliest_due;
     /*
      * Optimistic pass: every event without a savepoint (two statements fewer
      * per event). Events almost never fail; when one does, the transaction
@@ -177,8 +172,8 @@ static int commit_requests(struct ingest *ing, struct ingest_request *list, stru
         goto out;
     atomic_fetch_add(&ing->commits, 1);
     atomic_fetch_add(&ing->events, n_events);
-    if (escalation_started && ing->opts.escalation_hint != NULL)
-        ing->opts.escalation_hint(ing->opts.hint_ctx, ctx.now_ms);
+    if (earliest_due != 0 && ing->opts.due_hint != NULL)
+        ing->opts.due_hint(ing->opts.hint_ctx, earliest_due);
     for (struct ingest_request *r = list; r != NULL; r = r->next) {
         for (size_t i = 0; i < r->batch->count; i++) {
             if (r->results[i].code != 0)
@@ -297,45 +292,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/*
- * The expiry sweep runs on its own thread and submits like any client (the
- * writer cannot wait for itself). The database is the truth: after a restart
- * the first sweep resolves whatever expired while opsbell was down.
- */
-static void *sweeper_main(void *arg)
-{
-    struct ingest *ing = arg;
-
-    pthread_mutex_lock(&ing->lock);
-    while (!ing->sweeper_stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += ing->opts.expiry_interval_ms / 1000;
-        until.tv_nsec += (long)(ing->opts.expiry_interval_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&ing->sweeper_wake, &ing->lock, &until);
-        if (ing->sweeper_stopping)
-            break;
-        pthread_mutex_unlock(&ing->lock);
-        {
-            struct ob_error err = {0};
-            int rc = ingest_expire_now(ing, now_ms(), &err);
-            if (rc < 0 && rc != OB_EUNAVAILABLE)
-                log_warn("ingest", "expiry sweep failed", "error", err.msg);
-            ob_error_clear(&err);
-            rc = heartbeat_check(ing, now_ms(), &err);
-            if (rc < 0 && rc != OB_EUNAVAILABLE)
-                log_warn("ingest", "heartbeat check failed", "error", err.msg);
-        }
-        pthread_mutex_lock(&ing->lock);
-    }
-    pthread_mutex_unlock(&ing->lock);
-    return NULL;
-}
-
 int ingest_submit_async(struct ingest *ing, const struct alert_batch *batch,
                         struct ingest_result *results, ingest_done_fn done, void *arg,
                         struct ob_error *err)
@@ -424,25 +380,14 @@ int ingest_start(const struct ingest_options *opts, struct ingest **out, struct 
     ing->opts = *opts;
     if (ing->opts.max_events_per_commit == 0)
         ing->opts.max_events_per_commit = DEFAULT_MAX_EVENTS;
-    if (ing->opts.expiry_interval_ms == 0)
-        ing->opts.expiry_interval_ms = DEFAULT_EXPIRY_MS;
     atomic_store(&ing->silences_gen, 1); /* loaded_gen 0: the first commit loads them */
     pthread_mutex_init(&ing->lock, NULL);
     pthread_cond_init(&ing->wake, NULL);
-    pthread_cond_init(&ing->sweeper_wake, NULL);
     if (pthread_create(&ing->thread, NULL, writer_main, ing) != 0) {
         pthread_mutex_destroy(&ing->lock);
         pthread_cond_destroy(&ing->wake);
-        pthread_cond_destroy(&ing->sweeper_wake);
         free(ing);
         return ob_fail(err, OB_EINTERNAL, "cannot start the ingest writer thread");
-    }
-    if (ing->opts.expiry_interval_ms > 0) {
-        if (pthread_create(&ing->sweeper, NULL, sweeper_main, ing) != 0) {
-            ingest_stop(ing);
-            return ob_fail(err, OB_EINTERNAL, "cannot start the alert expiry thread");
-        }
-        ing->has_sweeper = true;
     }
     *out = ing;
     return 0;
@@ -452,13 +397,6 @@ void ingest_stop(struct ingest *ing)
 {
     if (ing == NULL)
         return;
-    /* The sweeper first: it may be waiting on the writer. */
-    pthread_mutex_lock(&ing->lock);
-    ing->sweeper_stopping = true;
-    pthread_cond_broadcast(&ing->sweeper_wake);
-    pthread_mutex_unlock(&ing->lock);
-    if (ing->has_sweeper)
-        pthread_join(ing->sweeper, NULL);
     pthread_mutex_lock(&ing->lock);
     ing->stopping = true;
     pthread_cond_broadcast(&ing->wake);
@@ -468,8 +406,39 @@ void ingest_stop(struct ingest *ing)
     free(ing->pending.items);
     pthread_mutex_destroy(&ing->lock);
     pthread_cond_destroy(&ing->wake);
-    pthread_cond_destroy(&ing->sweeper_wake);
     free(ing);
+}
+
+int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms,
+                    struct ob_error *err)
+{
+    struct store_conn *conn = NULL;
+    struct db_result *res = NULL;
+    struct db_param param = DB_P_INT(now_ms);
+    int64_t heartbeat_due = 0;
+    int rc, n;
+
+    *next_due_ms = 0;
+    do { /* a full batch may leave more behind */
+        n = ingest_expire_now(ing, now_ms, err);
+    } while (n == EXPIRY_BATCH);
+    if (n < 0)
+        return n;
+    rc = heartbeat_check(ing, now_ms, &heartbeat_due, err);
+    if (rc != 0)
+        return rc;
+    rc = store_acquire(ing->opts.store, &conn, err);
+    if (rc == 0)
+        rc = store_exec(conn,
+                        "SELECT MIN(ends_at) FROM alerts WHERE status = 'firing' AND ends_at > $1",
+                        &param, 1, &res, NULL, err);
+    if (rc == 0 && db_result_rows(res) == 1 && !db_result_is_null(res, 0, 0))
+        *next_due_ms = db_result_int64(res, 0, 0);
+    db_result_free(res);
+    store_release(conn);
+    if (heartbeat_due != 0 && (*next_due_ms == 0 || heartbeat_due < *next_due_ms))
+        *next_due_ms = heartbeat_due;
+    return rc;
 }
 
 void ingest_silences_changed(struct ingest *ing)

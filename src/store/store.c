@@ -478,6 +478,23 @@ int store_select_one(struct store_conn *conn, const char *sql, struct db_param p
     return rc;
 }
 
+int store_select_all(struct store_conn *conn, const char *sql, const struct db_param *params,
+                     size_t n_params, size_t item_size, store_row_fn from_row,
+                     store_item_release_fn release, void **items, size_t *count,
+                     struct ob_error *err)
+{
+    struct db_result *res = NULL;
+    int rc;
+
+    *items = NULL;
+    *count = 0;
+    rc = store_exec(conn, sql, params, n_params, &res, NULL, err);
+    if (rc == 0)
+        rc = store_rows_collect(res, item_size, from_row, release, items, count, err);
+    db_result_free(res);
+    return rc;
+}
+
 int store_rows_collect(const struct db_result *res, size_t item_size, store_row_fn from_row,
                        store_item_release_fn release, void **items, size_t *count,
                        struct ob_error *err)

@@ -136,22 +136,14 @@ int store_escalation_claim_due(struct store_conn *conn, int64_t now_ms, size_t l
                                struct escalation **out, size_t *count, struct ob_error *err)
 {
     struct db_param params[2] = {DB_P_INT(now_ms), DB_P_INT(limit == 0 ? 100 : (int64_t)limit)};
-    struct db_result *res = NULL;
     char sql[512];
-    int rc;
 
-    *out = NULL;
-    *count = 0;
     snprintf(sql, sizeof(sql),
              "SELECT " ESCALATION_COLUMNS " FROM escalations "
              "WHERE next_at IS NOT NULL AND next_at <= $1 ORDER BY next_at LIMIT $2%s",
              engine_lock_clause(conn));
-    rc = store_exec(conn, sql, params, 2, &res, NULL, err);
-    if (rc == 0)
-        rc = store_rows_collect(res, sizeof(**out), escalation_from_row, escalation_release_item,
-                                (void **)out, count, err);
-    db_result_free(res);
-    return rc;
+    return store_select_all(conn, sql, params, 2, sizeof(**out), escalation_from_row,
+                            escalation_release_item, (void **)out, count, err);
 }
 
 static int engine_min_due(struct store_conn *conn, const char *sql, int64_t *due_ms,
@@ -259,20 +251,12 @@ int store_escalation_steps(struct store_conn *conn, int64_t incident_id,
                            struct escalation_step_row **out, size_t *count, struct ob_error *err)
 {
     struct db_param param = DB_P_INT(incident_id);
-    struct db_result *res = NULL;
-    int rc;
 
-    *out = NULL;
-    *count = 0;
-    rc = store_exec(conn,
-                    "SELECT seq, step, pass, due_at, taken_at, node, targets "
-                    "FROM escalation_steps WHERE incident_id = $1 ORDER BY seq",
-                    &param, 1, &res, NULL, err);
-    if (rc == 0)
-        rc = store_rows_collect(res, sizeof(**out), step_from_row, step_release_item, (void **)out,
-                                count, err);
-    db_result_free(res);
-    return rc;
+    return store_select_all(conn,
+                            "SELECT seq, step, pass, due_at, taken_at, node, targets "
+                            "FROM escalation_steps WHERE incident_id = $1 ORDER BY seq",
+                            &param, 1, sizeof(**out), step_from_row, step_release_item,
+                            (void **)out, count, err);
 }
 
 /* ---- outbox ------------------------------------------------------------------------ */
@@ -342,22 +326,14 @@ int store_outbox_claim_due(struct store_conn *conn, int64_t now_ms, size_t limit
                            struct outbox_row **out, size_t *count, struct ob_error *err)
 {
     struct db_param params[2] = {DB_P_INT(now_ms), DB_P_INT(limit == 0 ? 100 : (int64_t)limit)};
-    struct db_result *res = NULL;
     char sql[512];
-    int rc;
 
-    *out = NULL;
-    *count = 0;
     snprintf(sql, sizeof(sql),
              "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 'queued' AND due_at <= $1 "
              "ORDER BY due_at, id LIMIT $2%s",
              engine_lock_clause(conn));
-    rc = store_exec(conn, sql, params, 2, &res, NULL, err);
-    if (rc == 0)
-        rc = store_rows_collect(res, sizeof(**out), outbox_from_row, outbox_release_item,
-                                (void **)out, count, err);
-    db_result_free(res);
-    return rc;
+    return store_select_all(conn, sql, params, 2, sizeof(**out), outbox_from_row,
+                            outbox_release_item, (void **)out, count, err);
 }
 
 int store_outbox_next_due(struct store_conn *conn, int64_t *due_ms, struct ob_error *err)
@@ -393,19 +369,10 @@ int store_outbox_list(struct store_conn *conn, int64_t incident_id, struct outbo
                       size_t *count, struct ob_error *err)
 {
     struct db_param param = DB_P_INT(incident_id);
-    struct db_result *res = NULL;
-    int rc;
 
-    *out = NULL;
-    *count = 0;
-    rc =
-        store_exec(conn, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE incident_id = $1 ORDER BY id",
-                   &param, 1, &res, NULL, err);
-    if (rc == 0)
-        rc = store_rows_collect(res, sizeof(**out), outbox_from_row, outbox_release_item,
-                                (void **)out, count, err);
-    db_result_free(res);
-    return rc;
+    return store_select_all(
+        conn, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE incident_id = $1 ORDER BY id", &param, 1,
+        sizeof(**out), outbox_from_row, outbox_release_item, (void **)out, count, err);
 }
 
 /* ---- release ------------------------------------------------------------------------- */

@@ -138,6 +138,11 @@ typedef int (*store_row_fn)(const struct db_result *res, size_t row, void *item,
 int store_select_one(struct store_conn *conn, const char *sql, struct db_param param,
                      const char *what, size_t item_size, store_row_fn from_row, void *out,
                      struct ob_error *err);
+/* Every row that sql (with params) selects, as store_rows_collect makes them. */
+int store_select_all(struct store_conn *conn, const char *sql, const struct db_param *params,
+                     size_t n_params, size_t item_size, store_row_fn from_row,
+                     store_item_release_fn release, void **items, size_t *count,
+                     struct ob_error *err);
 int store_rows_collect(const struct db_result *res, size_t item_size, store_row_fn from_row,
                        store_item_release_fn release, void **items, size_t *count,
                        struct ob_error *err);

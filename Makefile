@@ -64,6 +64,9 @@ BIN       := $(BUILDDIR)/opsbell
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
 TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
+# The store suites share one harness: a clean database, the connections a test holds.
+STORE_TEST_BINS    := $(filter $(BUILDDIR)/tests/store/%,$(UNIT_BINS))
+STORE_TEST_HELPERS := tests/store/store_harness.c
 
 .PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench FORCE
 
@@ -87,7 +90,10 @@ $(BIN): $(MAIN_OBJ) $(LIB)
 
 $(BUILDDIR)/tests/%: tests/%.c $(LIB) $(TEST_HELPERS) | $(VERSION_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPERS) $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(TEST_HELPERS) $(SUITE_HELPERS) $(LIB) $(LDFLAGS_ALL) $(LDLIBS) -lcmocka
+
+$(STORE_TEST_BINS): SUITE_HELPERS := $(STORE_TEST_HELPERS)
+$(STORE_TEST_BINS): $(STORE_TEST_HELPERS) tests/store/store_harness.h
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(BUILDDIR)

@@ -793,7 +793,7 @@ def run_store(args, kind, workdir):
 
         # The notifications of the last steps may still be on their way.
         queued = None
-        qdeadline = time.monotonic() + 60
+        qdeadline = time.monotonic() + args.drain_timeout
         while time.monotonic() < qdeadline:
             queued = store.scalar("SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')")
             if queued == 0:
@@ -923,7 +923,8 @@ def details(args, r):
     log(f"  notifications: outbox {json.dumps(r['outbox_states'], sort_keys=True)}, "
         f"{r['delivery_lines']} lines in deliveries.jsonl; delivered - step due ms: p50 "
         f"{r['sent_p50_ms']} p99 {r['sent_p99_ms']} max {r['sent_max_ms']}"
-        + (f"; {r['outbox_unsent']} still unsent after 60 s" if r["outbox_unsent"] else ""))
+        + (f"; {r['outbox_unsent']} still unsent {args.drain_timeout:g} s after the last step"
+           if r["outbox_unsent"] else ""))
     log(f"  CPU over the {r['active_s']:.1f} s from the first due time to the last step: server "
         f"{r['server_cpu_s']:.1f} s = {r['server_cpu_pct']:.0f}% of one core "
         f"({r['server_cpu_us_per_step']:.0f} µs/step)"
@@ -988,7 +989,9 @@ def report(args, machine, results, elapsed):
     row("lateness max ms", lambda r: f"{r['lat_max_ms']}")
     row("steps later than 100 ms", lambda r: f"{r['late_over_100']:,}")
     row("/metrics histogram: ≤ 100 ms", lambda r: f"{f2(r['hist_le_100ms_pct'])}% of {r['hist_count']:,}")
-    row("page delivered − due p50 / p99 ms", lambda r: f"{r['sent_p50_ms']} / {r['sent_p99_ms']}")
+    row("page delivered − due p50 / p99 ms",
+        lambda r: f"{r['sent_p50_ms']} / {r['sent_p99_ms']}"
+                  + (f" ({r['outbox_unsent']:,} not yet sent)" if r["outbox_unsent"] else ""))
     row("server CPU s (% of one core)",
         lambda r: f"{r['server_cpu_s']:.1f} ({r['server_cpu_pct']:.0f}%)")
     row("PostgreSQL CPU s (% of one core)",
@@ -1035,13 +1038,15 @@ def main():
     ap.add_argument("--lead", type=float, default=10.0,
                     help="seconds from the end of the load to the first due time (10)")
     ap.add_argument("--schedules", type=int, default=50, help="schedules of the team (50)")
-    ap.add_argument("--users", type=int, default=20, help="users (20)")
+    ap.add_argument("--users", type=int, default=20, help="users (20, at least 11)")
     ap.add_argument("--oncall-team-requests", type=int, default=200,
                     help="timed GET /api/v1/oncall?team= requests (200)")
     ap.add_argument("--oncall-schedule-requests", type=int, default=500,
                     help="timed GET /api/v1/oncall?schedule= requests (500)")
     ap.add_argument("--step-timeout", type=float, default=300.0,
                     help="seconds after the window closes to wait for the last step (300)")
+    ap.add_argument("--drain-timeout", type=float, default=120.0,
+                    help="seconds after the last step to wait for the outbox to drain (120)")
     ap.add_argument("--poll", type=float, default=1.0,
                     help="seconds between counts of escalation_steps (1)")
     ap.add_argument("--only", default="", help="comma-separated subset of sqlite,pg (default: both)")
@@ -1053,17 +1058,19 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the run directory")
     ap.add_argument("--json", help="also write the results to this file")
     ap.add_argument("--time-limit", type=int, default=0,
-                    help="abort (and clean up) after this many seconds (default: 2 × (window + "
-                         "lead + step-timeout) + 300)")
+                    help="abort (and clean up) after this many seconds (default: stores × "
+                         "(window + lead + step-timeout + drain-timeout) + 300)")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(","))) or {"sqlite", "pg"}
     if only - {"sqlite", "pg"}:
         raise SystemExit(f"run.py: --only: unknown {','.join(sorted(only - {'sqlite', 'pg'}))}")
-    if args.count < 1 or args.window <= 0 or args.schedules < 1 or args.users < 3:
-        raise SystemExit("run.py: --count, --window and --schedules must be positive, --users ≥ 3")
+    if args.count < 1 or args.window <= 0 or args.schedules < 1 or args.users < 11:
+        # 11: a rotation of up to 8 users plus a cover layer of 3 others.
+        raise SystemExit("run.py: --count, --window and --schedules must be positive, --users ≥ 11")
     args.opsbell = os.path.abspath(args.opsbell)
     if not args.time_limit:
-        args.time_limit = int(len(only) * (args.window + args.lead + args.step_timeout) + 300)
+        args.time_limit = int(len(only) * (args.window + args.lead + args.step_timeout
+                                           + args.drain_timeout) + 300)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

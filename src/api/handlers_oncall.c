@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "daemon/app.h"
+#include "oncall/overrides.h"
 #include "oncall/schedule.h"
 #include "store/oncall.h"
 #include "store/store.h"
@@ -170,51 +171,37 @@ static int parse_positive_id(const char *text, int64_t *out)
     return 0;
 }
 
-/* ---- overrides as oncall/schedule.h wants them ------------------------------------- */
-
-/* The overrides of schedule (NULL = all) overlapping [from, until), as rows
- * (*rows, owned) and as the view schedule.h takes (*view, owned; its
- * strings borrow from *rows). */
-static int load_overrides(struct store_conn *conn, const char *schedule, int64_t from_ms,
-                          int64_t until_ms, struct override_row **rows, size_t *n_rows,
-                          struct schedule_override **view, struct ob_error *err)
+/* The {id} parameter, or 400 on resp ("<what> id must be a positive integer"). */
+static int id_param(struct http_request *req, const char *what, int64_t *out,
+                    struct http_response *resp)
 {
-    int rc = store_override_list_window(conn, schedule, from_ms, until_ms, rows, n_rows, err);
-
-    *view = NULL;
-    if (rc != 0 || *n_rows == 0)
-        return rc;
-    *view = calloc(*n_rows, sizeof(**view));
-    if (*view == NULL) {
-        override_row_array_free(*rows, *n_rows);
-        *rows = NULL;
-        *n_rows = 0;
-        return ob_fail(err, OB_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < *n_rows; i++) {
-        (*view)[i].id = (*rows)[i].id;
-        (*view)[i].user = (*rows)[i].user_name;
-        (*view)[i].start_ms = (*rows)[i].starts_at_ms;
-        (*view)[i].end_ms = (*rows)[i].ends_at_ms;
+    if (parse_positive_id(http_request_param(req, "id"), out) != 0) {
+        http_response_error(resp, 400, "%s id must be a positive integer", what);
+        return -1;
     }
     return 0;
 }
 
-/* The overrides of one schedule out of a list of every schedule's, into
- * out (capacity n). */
-static size_t overrides_of(const char *schedule, const struct override_row *rows, size_t n,
+/* Answer a failed lookup of <what> id: 404 when there is none, else the error. */
+static void lookup_failed(const struct ob_error *err, const char *what, int64_t id,
+                          struct http_response *resp)
+{
+    if (err->code == OB_ENOTFOUND)
+        http_response_error(resp, 404, "no %s %lld", what, (long long)id);
+    else
+        http_response_from_error(resp, err);
+}
+
+/* The overrides of one schedule out of a set of every schedule's, into out
+ * (capacity set->count). */
+static size_t overrides_of(const char *schedule, const struct override_set *set,
                            struct schedule_override *out)
 {
     size_t k = 0;
 
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i].schedule, schedule) != 0)
-            continue;
-        out[k].id = rows[i].id;
-        out[k].user = rows[i].user_name;
-        out[k].start_ms = rows[i].starts_at_ms;
-        out[k].end_ms = rows[i].ends_at_ms;
-        k++;
+    for (size_t i = 0; i < set->count; i++) {
+        if (strcmp(set->rows[i].schedule, schedule) == 0)
+            out[k++] = set->view[i];
     }
     return k;
 }
@@ -222,24 +209,21 @@ static size_t overrides_of(const char *schedule, const struct override_row *rows
 json_t *api_oncall_json(struct store_conn *conn, const struct config_schedule *sched, int64_t at_ms,
                         struct ob_error *err)
 {
-    struct override_row *rows = NULL;
-    struct schedule_override *view = NULL;
+    struct override_set set;
     struct shift now = {0}, next = {0};
     json_t *obj = NULL;
-    size_t n = 0;
 
-    if (load_overrides(conn, sched->name, at_ms - ONCALL_LOOK_MS, at_ms + ONCALL_LOOK_MS, &rows, &n,
-                       &view, err) != 0)
+    if (override_set_load(conn, sched->name, at_ms - ONCALL_LOOK_MS, at_ms + ONCALL_LOOK_MS, &set,
+                          err) != 0)
         return NULL;
-    if (schedule_oncall_at(sched, view, n, at_ms, &now, &next, err) != 0)
+    if (schedule_oncall_at(sched, set.view, set.count, at_ms, &now, &next, err) != 0)
         goto out;
     obj = json_pack("{s:s, s:s, s:o, s:o, s:o}", "schedule", sched->name, "team", sched->team->name,
                     "at", api_time_json(at_ms), "oncall", who_json(&now), "next", who_json(&next));
     if (obj == NULL)
         ob_fail(err, OB_ENOMEM, "out of memory");
 out:
-    free(view);
-    override_row_array_free(rows, n);
+    override_set_release(&set);
     return obj;
 }
 
@@ -270,12 +254,13 @@ void api_schedules_list(void *app, struct http_request *req, struct http_respons
     config_unref(cfg);
 }
 
-/* The schedule named by the {schedule} parameter, if the caller may see it;
- * answers resp itself otherwise. */
-static const struct config_schedule *
-find_schedule(const struct config *cfg, struct http_request *req, struct http_response *resp)
+/* The schedule called name, if the caller may see it; answers resp (404 or
+ * 403) itself otherwise. */
+static const struct config_schedule *find_visible_schedule(const struct config *cfg,
+                                                           struct http_request *req,
+                                                           const char *name,
+                                                           struct http_response *resp)
 {
-    const char *name = http_request_param(req, "schedule");
     const struct config_schedule *sched = config_find_schedule(cfg, name);
 
     if (sched == NULL) {
@@ -288,6 +273,13 @@ find_schedule(const struct config *cfg, struct http_request *req, struct http_re
         return NULL;
     }
     return sched;
+}
+
+/* The schedule named by the {schedule} parameter (find_visible_schedule). */
+static const struct config_schedule *
+find_schedule(const struct config *cfg, struct http_request *req, struct http_response *resp)
+{
+    return find_visible_schedule(cfg, req, http_request_param(req, "schedule"), resp);
 }
 
 /* A time from a query parameter (default dflt), or 400 on resp. */
@@ -313,12 +305,11 @@ void api_schedule_show(void *app_ptr, struct http_request *req, struct http_resp
     struct config *cfg = app_config_get(app);
     const struct config_schedule *sched = find_schedule(cfg, req, resp);
     struct store_conn *conn = NULL;
-    struct override_row *rows = NULL;
-    struct schedule_override *view = NULL;
+    struct override_set set = {0};
     struct shift *shifts = NULL;
     struct ob_error err = {0};
     int64_t now = store_now_ms(), from, until;
-    size_t n_rows = 0, n_shifts = 0;
+    size_t n_shifts = 0;
     json_t *obj, *layers, *arr, *ovr;
 
     if (sched == NULL)
@@ -337,8 +328,8 @@ void api_schedule_show(void *app_ptr, struct http_request *req, struct http_resp
         goto out;
     }
     if (store_acquire(app->store, &conn, &err) != 0 ||
-        load_overrides(conn, sched->name, from, until, &rows, &n_rows, &view, &err) != 0 ||
-        schedule_timeline(sched, view, n_rows, from, until, &shifts, &n_shifts, &err) != 0) {
+        override_set_load(conn, sched->name, from, until, &set, &err) != 0 ||
+        schedule_timeline(sched, set.view, set.count, from, until, &shifts, &n_shifts, &err) != 0) {
         http_response_from_error(resp, &err);
         goto out;
     }
@@ -351,16 +342,15 @@ void api_schedule_show(void *app_ptr, struct http_request *req, struct http_resp
     for (size_t i = 0; i < n_shifts; i++)
         json_array_append_new(arr, shift_json(sched, &shifts[i]));
     ovr = json_array();
-    for (size_t i = 0; i < n_rows; i++)
-        json_array_append_new(ovr, override_json(&rows[i]));
+    for (size_t i = 0; i < set.count; i++)
+        json_array_append_new(ovr, override_json(&set.rows[i]));
     json_object_set_new(obj, "timeline",
                         json_pack("{s:o, s:o, s:o, s:o}", "from", api_time_json(from), "until",
                                   api_time_json(until), "shifts", arr, "overrides", ovr));
     api_reply_json(resp, 200, obj);
 out:
     free(shifts);
-    free(view);
-    override_row_array_free(rows, n_rows);
+    override_set_release(&set);
     store_release(conn);
     config_unref(cfg);
 }
@@ -386,16 +376,9 @@ void api_oncall(void *app_ptr, struct http_request *req, struct http_response *r
         goto out;
     }
     if (sched_name != NULL) {
-        only = config_find_schedule(cfg, sched_name);
-        if (only == NULL) {
-            http_response_error(resp, 404, "no schedule named '%s'", sched_name);
+        only = find_visible_schedule(cfg, req, sched_name, resp);
+        if (only == NULL)
             goto out;
-        }
-        if (!oncall_visible(req, only->team->name)) {
-            http_response_error(resp, 403, "schedule '%s' belongs to team %s, not %s", sched_name,
-                                only->team->name, api_principal(req)->team);
-            goto out;
-        }
     }
     if (team_name != NULL) {
         only_team = config_find_team(cfg, team_name);
@@ -603,17 +586,12 @@ void api_override_delete(void *app_ptr, struct http_request *req, struct http_re
     json_t *details = NULL;
     char target[40];
 
-    if (parse_positive_id(http_request_param(req, "id"), &id) != 0) {
-        http_response_error(resp, 400, "override id must be a positive integer");
+    if (id_param(req, "override", &id, resp) != 0)
         goto out;
-    }
     if (store_acquire(app->store, &conn, &err) != 0)
         goto fail;
     if (store_override_get(conn, id, &o, &err) != 0) {
-        if (err.code == OB_ENOTFOUND)
-            http_response_error(resp, 404, "no override %lld", (long long)id);
-        else
-            http_response_from_error(resp, &err);
+        lookup_failed(&err, "override", id, resp);
         goto out;
     }
     /* A schedule since removed from the configuration has no team: only a
@@ -818,17 +796,12 @@ void api_ical_feed_revoke(void *app_ptr, struct http_request *req, struct http_r
     json_t *details = NULL;
     char target[40];
 
-    if (parse_positive_id(http_request_param(req, "id"), &id) != 0) {
-        http_response_error(resp, 400, "feed id must be a positive integer");
+    if (id_param(req, "feed", &id, resp) != 0)
         goto out;
-    }
     if (store_acquire(app->store, &conn, &err) != 0)
         goto fail;
     if (store_ical_feed_get(conn, id, &f, &err) != 0) {
-        if (err.code == OB_ENOTFOUND)
-            http_response_error(resp, 404, "no iCal feed %lld", (long long)id);
-        else
-            http_response_from_error(resp, &err);
+        lookup_failed(&err, "iCal feed", id, resp);
         goto out;
     }
     if (!feed_visible(cfg, req, &f)) {
@@ -876,17 +849,17 @@ struct feed_shifts {
 };
 
 static int feed_add_schedule(struct feed_shifts *fs, const struct config_schedule *sched,
-                             const char *user, const struct override_row *rows, size_t n_rows,
-                             int64_t from_ms, int64_t until_ms, struct ob_error *err)
+                             const char *user, const struct override_set *set, int64_t from_ms,
+                             int64_t until_ms, struct ob_error *err)
 {
-    struct schedule_override *view = n_rows > 0 ? calloc(n_rows, sizeof(*view)) : NULL;
+    struct schedule_override *view = set->count > 0 ? calloc(set->count, sizeof(*view)) : NULL;
     struct shift *shifts = NULL;
     size_t n_view, n = 0;
     int rc;
 
-    if (n_rows > 0 && view == NULL)
+    if (set->count > 0 && view == NULL)
         return ob_fail(err, OB_ENOMEM, "out of memory");
-    n_view = overrides_of(sched->name, rows, n_rows, view);
+    n_view = overrides_of(sched->name, set, view);
     rc = schedule_timeline(sched, view, n_view, from_ms - ICAL_MARGIN_MS, until_ms + ICAL_MARGIN_MS,
                            &shifts, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -922,12 +895,12 @@ void api_ical_feed(void *app_ptr, struct http_request *req, struct http_response
     const char *param = http_request_param(req, "token");
     struct store_conn *conn = NULL;
     struct ical_feed f = {0};
-    struct override_row *rows = NULL;
+    struct override_set set = {0};
     struct feed_shifts fs = {0};
     struct ob_error err = {0};
     char secret[TOKEN_SECRET_LEN + 1], hash[TOKEN_HASH_HEX_LEN + 1], calname[256];
     int64_t now = store_now_ms(), from, until;
-    size_t len = param != NULL ? strlen(param) : 0, n_rows = 0;
+    size_t len = param != NULL ? strlen(param) : 0;
     char *text = NULL;
 
     /* Whatever is wrong with the token, the answer is the same 404. */
@@ -961,19 +934,19 @@ void api_ical_feed(void *app_ptr, struct http_request *req, struct http_response
             http_response_error(resp, 404, "no such calendar");
             goto out;
         }
-        if (store_override_list_window(conn, sched->name, from - ICAL_MARGIN_MS,
-                                       until + ICAL_MARGIN_MS, &rows, &n_rows, &err) != 0 ||
-            feed_add_schedule(&fs, sched, NULL, rows, n_rows, from, until, &err) != 0)
+        if (override_set_load(conn, sched->name, from - ICAL_MARGIN_MS, until + ICAL_MARGIN_MS,
+                              &set, &err) != 0 ||
+            feed_add_schedule(&fs, sched, NULL, &set, from, until, &err) != 0)
             goto fail;
         snprintf(calname, sizeof(calname), "On call: %s", sched->name);
     } else {
-        if (store_override_list_window(conn, NULL, from - ICAL_MARGIN_MS, until + ICAL_MARGIN_MS,
-                                       &rows, &n_rows, &err) != 0)
+        if (override_set_load(conn, NULL, from - ICAL_MARGIN_MS, until + ICAL_MARGIN_MS, &set,
+                              &err) != 0)
             goto fail;
         for (unsigned t = 0; t < cfg->team_count; t++) {
             for (unsigned i = 0; i < cfg->teams[t].schedule_count; i++) {
-                if (feed_add_schedule(&fs, &cfg->teams[t].schedules[i], f.subject, rows, n_rows,
-                                      from, until, &err) != 0)
+                if (feed_add_schedule(&fs, &cfg->teams[t].schedules[i], f.subject, &set, from,
+                                      until, &err) != 0)
                     goto fail;
             }
         }
@@ -991,7 +964,7 @@ out:
     free(text);
     free(fs.items);
     free(fs.names);
-    override_row_array_free(rows, n_rows);
+    override_set_release(&set);
     ical_feed_release(&f);
     store_release(conn);
     config_unref(cfg);

@@ -43,6 +43,47 @@ static long long int_of(json_t *obj, const char *key)
     return (long long)json_integer_value(json_object_get(obj, key));
 }
 
+/* One column of a table of JSON objects: member `member` of each object, as
+ * text, as an integer, or as the length of an array. */
+enum column_kind { COLUMN_TEXT, COLUMN_INTEGER, COLUMN_COUNT };
+
+struct column {
+    const char *header;
+    const char *member;
+    enum column_kind kind;
+};
+
+/* Print reply[key], an array of objects, as a table of n_cols columns. */
+static void print_objects(json_t *reply, const char *key, const struct column *cols, size_t n_cols)
+{
+    const char *headers[TABLE_MAX_COLS], *row[TABLE_MAX_COLS];
+    char numbers[TABLE_MAX_COLS][24];
+    struct table table;
+    json_t *item;
+    size_t i;
+
+    for (size_t c = 0; c < n_cols; c++)
+        headers[c] = cols[c].header;
+    table_init(&table, n_cols, headers);
+    json_array_foreach(json_object_get(reply, key), i, item)
+    {
+        for (size_t c = 0; c < n_cols; c++) {
+            json_t *v = json_object_get(item, cols[c].member);
+
+            row[c] = numbers[c];
+            if (cols[c].kind == COLUMN_INTEGER)
+                snprintf(numbers[c], sizeof(numbers[c]), "%lld", (long long)json_integer_value(v));
+            else if (cols[c].kind == COLUMN_COUNT)
+                snprintf(numbers[c], sizeof(numbers[c]), "%zu", json_array_size(v));
+            else
+                row[c] = json_is_string(v) ? json_string_value(v) : NULL;
+        }
+        table_add_row(&table, row);
+    }
+    table_print(&table, stdout);
+    table_release(&table);
+}
+
 static void add_query(struct strbuf *sb, const char *name, const char *value)
 {
     char esc[768];
@@ -132,7 +173,91 @@ static int positive_id(const char *display, const char *what, const char *text, 
     return -1;
 }
 
+/* "GROUP list [--team TEAM] [--json]": GET path, ?team=TEAM when given, and
+ * print member `key` of the reply as JSON or hand the reply to print. */
+static int list_by_team(int argc, char **argv, const char *group, const char *path, const char *key,
+                        void (*print)(json_t *))
+{
+    static const struct option opts[] = {{"team", required_argument, NULL, 't'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct strbuf url = STRBUF_INIT;
+    const char *team = NULL;
+    char display[48];
+    int json = 0, c, rc;
+
+    snprintf(display, sizeof(display), "%s list", group);
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "t:jh", opts, NULL)) != -1) {
+        if (c == 't') {
+            team = optarg;
+        } else if (c == 'j') {
+            json = 1;
+        } else if (c == 'h') {
+            cli_print_usage(cli_find(group, "list"), stdout);
+            return EXIT_OK;
+        } else {
+            return unknown_option(display, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(display, "unexpected argument '%s'", argv[optind]);
+    strbuf_adds(&url, path);
+    add_query(&url, "team", team);
+    rc = get_and_print(url.buf, json, key, print);
+    strbuf_release(&url);
+    return rc;
+}
+
+/* A command "GROUP NAME ID [--json]" that deletes one object by its ID. */
+struct delete_command {
+    const char *group, *name; /* "override", "delete" */
+    const char *arg_name;     /* what a missing argument is called: "an override ID" */
+    const char *id_of;        /* "override": "override ID must be a positive integer" */
+    const char *collection;   /* DELETE collection/ID */
+    const char *noun, *verb;  /* printed on success: "override 7 deleted" */
+};
+
+static int delete_by_id(int argc, char **argv, const struct delete_command *cmd)
+{
+    struct ob_error err = {0};
+    const char *arg = NULL;
+    json_t *reply = NULL;
+    char display[48], path[96];
+    long long id;
+    int json, rc = simple_args(argc, argv, cmd->group, cmd->name, cmd->arg_name, &json, &arg);
+
+    if (rc >= 0)
+        return rc;
+    snprintf(display, sizeof(display), "%s %s", cmd->group, cmd->name);
+    rc = positive_id(display, cmd->id_of, arg, &id);
+    if (rc >= 0)
+        return rc;
+    snprintf(path, sizeof(path), "%s/%lld", cmd->collection, id);
+    if (client_call("DELETE", path, NULL, &reply, &err) != 0) {
+        json_decref(reply);
+        return cli_fail("%s", err.msg);
+    }
+    if (json)
+        cli_print_json(reply);
+    else
+        printf("%s %lld %s\n", cmd->noun, id, cmd->verb);
+    json_decref(reply);
+    return EXIT_OK;
+}
+
 /* ---- opsbell oncall --------------------------------------------------------------- */
+
+/* /api/v1/oncall?<by>=<name>&at=<at>, each query only when not NULL. */
+static void oncall_path(struct strbuf *path, const char *by, const char *name, const char *at)
+{
+    strbuf_reset(path);
+    strbuf_adds(path, "/api/v1/oncall");
+    add_query(path, by, name);
+    add_query(path, "at", at);
+}
 
 static void print_oncall_table(json_t *reply)
 {
@@ -196,15 +321,10 @@ int cmd_oncall(int argc, char **argv)
         return cli_usage_error("oncall", "--at needs a time");
 
     /* NAME is a team or a schedule: ask for the team first. */
-    strbuf_adds(&path, "/api/v1/oncall");
-    add_query(&path, "team", name);
-    add_query(&path, "at", at);
+    oncall_path(&path, "team", name, at);
     rc = client_call("GET", path.buf, NULL, &reply, &err);
     if (rc == OB_ENOTFOUND && name != NULL) {
-        strbuf_reset(&path);
-        strbuf_adds(&path, "/api/v1/oncall");
-        add_query(&path, "schedule", name);
-        add_query(&path, "at", at);
+        oncall_path(&path, "schedule", name, at);
         rc = client_call("GET", path.buf, NULL, &reply, &err);
         if (rc == OB_ENOTFOUND)
             ob_fail(&err, OB_ENOTFOUND, "no team or schedule named '%s'", name);
@@ -226,28 +346,22 @@ out:
 
 /* ---- opsbell override ---------------------------------------------------------------- */
 
+static void overrides_path(struct strbuf *path, const char *schedule)
+{
+    strbuf_adds(path, "/api/v1/schedules/");
+    add_segment(path, schedule);
+    strbuf_adds(path, "/overrides");
+}
+
 static void print_overrides(json_t *reply)
 {
-    static const char *const headers[] = {"ID", "USER", "FROM", "UNTIL", "BY", "REASON"};
-    struct table table;
-    json_t *o;
-    size_t i;
+    static const struct column cols[] = {
+        {"ID", "id", COLUMN_INTEGER},      {"USER", "user", COLUMN_TEXT},
+        {"FROM", "from", COLUMN_TEXT},     {"UNTIL", "until", COLUMN_TEXT},
+        {"BY", "created_by", COLUMN_TEXT}, {"REASON", "reason", COLUMN_TEXT},
+    };
 
-    table_init(&table, 6, headers);
-    json_array_foreach(json_object_get(reply, "overrides"), i, o)
-    {
-        char id[24];
-        snprintf(id, sizeof(id), "%lld", int_of(o, "id"));
-        const char *row[] = {id,
-                             str_of(o, "user"),
-                             str_of(o, "from"),
-                             str_of(o, "until"),
-                             str_of(o, "created_by"),
-                             str_of(o, "reason")};
-        table_add_row(&table, row);
-    }
-    table_print(&table, stdout);
-    table_release(&table);
+    print_objects(reply, "overrides", cols, sizeof(cols) / sizeof(cols[0]));
 }
 
 int cmd_override_add(int argc, char **argv)
@@ -308,9 +422,7 @@ int cmd_override_add(int argc, char **argv)
     }
     if (json_object_get(body, "from") == NULL)
         json_object_set_new(body, "from", json_string("now"));
-    strbuf_adds(&path, "/api/v1/schedules/");
-    add_segment(&path, schedule);
-    strbuf_adds(&path, "/overrides");
+    overrides_path(&path, schedule);
     if (client_call("POST", path.buf, body, &reply, &err) != 0) {
         rc = cli_fail("%s", err.msg);
         goto out;
@@ -336,9 +448,7 @@ int cmd_override_list(int argc, char **argv)
 
     if (rc >= 0)
         return rc;
-    strbuf_adds(&path, "/api/v1/schedules/");
-    add_segment(&path, schedule);
-    strbuf_adds(&path, "/overrides");
+    overrides_path(&path, schedule);
     rc = get_and_print(path.buf, json, "overrides", print_overrides);
     strbuf_release(&path);
     return rc;
@@ -346,84 +456,33 @@ int cmd_override_list(int argc, char **argv)
 
 int cmd_override_delete(int argc, char **argv)
 {
-    struct ob_error err = {0};
-    const char *arg = NULL;
-    json_t *reply = NULL;
-    char path[64];
-    long long id;
-    int json, rc = simple_args(argc, argv, "override", "delete", "an override ID", &json, &arg);
+    static const struct delete_command cmd = {.group = "override",
+                                              .name = "delete",
+                                              .arg_name = "an override ID",
+                                              .id_of = "override",
+                                              .collection = "/api/v1/overrides",
+                                              .noun = "override",
+                                              .verb = "deleted"};
 
-    if (rc >= 0)
-        return rc;
-    rc = positive_id("override delete", "override", arg, &id);
-    if (rc >= 0)
-        return rc;
-    snprintf(path, sizeof(path), "/api/v1/overrides/%lld", id);
-    if (client_call("DELETE", path, NULL, &reply, &err) != 0) {
-        json_decref(reply);
-        return cli_fail("%s", err.msg);
-    }
-    if (json)
-        cli_print_json(reply);
-    else
-        printf("override %lld deleted\n", id);
-    json_decref(reply);
-    return EXIT_OK;
+    return delete_by_id(argc, argv, &cmd);
 }
 
 /* ---- opsbell schedule ---------------------------------------------------------------- */
 
 static void print_schedules(json_t *reply)
 {
-    static const char *const headers[] = {"NAME", "TEAM", "TIME_ZONE", "LAYERS", "DESCRIPTION"};
-    struct table table;
-    json_t *s;
-    size_t i;
+    static const struct column cols[] = {{"NAME", "name", COLUMN_TEXT},
+                                         {"TEAM", "team", COLUMN_TEXT},
+                                         {"TIME_ZONE", "time_zone", COLUMN_TEXT},
+                                         {"LAYERS", "layers", COLUMN_INTEGER},
+                                         {"DESCRIPTION", "description", COLUMN_TEXT}};
 
-    table_init(&table, 5, headers);
-    json_array_foreach(json_object_get(reply, "schedules"), i, s)
-    {
-        char layers[24];
-        snprintf(layers, sizeof(layers), "%lld", int_of(s, "layers"));
-        const char *row[] = {str_of(s, "name"), str_of(s, "team"), str_of(s, "time_zone"), layers,
-                             str_of(s, "description")};
-        table_add_row(&table, row);
-    }
-    table_print(&table, stdout);
-    table_release(&table);
+    print_objects(reply, "schedules", cols, sizeof(cols) / sizeof(cols[0]));
 }
 
 int cmd_schedule_list(int argc, char **argv)
 {
-    static const struct option opts[] = {{"team", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    struct strbuf path = STRBUF_INIT;
-    const char *team = NULL;
-    int json = 0, c, rc;
-
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "t:jh", opts, NULL)) != -1) {
-        if (c == 't') {
-            team = optarg;
-        } else if (c == 'j') {
-            json = 1;
-        } else if (c == 'h') {
-            cli_print_usage(cli_find("schedule", "list"), stdout);
-            return EXIT_OK;
-        } else {
-            return unknown_option("schedule list", argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("schedule list", "unexpected argument '%s'", argv[optind]);
-    strbuf_adds(&path, "/api/v1/schedules");
-    add_query(&path, "team", team);
-    rc = get_and_print(path.buf, json, "schedules", print_schedules);
-    strbuf_release(&path);
-    return rc;
+    return list_by_team(argc, argv, "schedule", "/api/v1/schedules", "schedules", print_schedules);
 }
 
 static void join_strings(json_t *arr, struct strbuf *out)
@@ -539,56 +598,19 @@ int cmd_schedule_show(int argc, char **argv)
 
 static void print_policies(json_t *reply)
 {
-    static const char *const headers[] = {"NAME", "TEAM", "STEPS", "REPEAT", "DESCRIPTION"};
-    struct table table;
-    json_t *p;
-    size_t i;
+    static const struct column cols[] = {{"NAME", "name", COLUMN_TEXT},
+                                         {"TEAM", "team", COLUMN_TEXT},
+                                         {"STEPS", "steps", COLUMN_COUNT},
+                                         {"REPEAT", "repeat", COLUMN_INTEGER},
+                                         {"DESCRIPTION", "description", COLUMN_TEXT}};
 
-    table_init(&table, 5, headers);
-    json_array_foreach(json_object_get(reply, "escalation_policies"), i, p)
-    {
-        char steps[24], repeat[24];
-        snprintf(steps, sizeof(steps), "%zu", json_array_size(json_object_get(p, "steps")));
-        snprintf(repeat, sizeof(repeat), "%lld", int_of(p, "repeat"));
-        const char *row[] = {str_of(p, "name"), str_of(p, "team"), steps, repeat,
-                             str_of(p, "description")};
-        table_add_row(&table, row);
-    }
-    table_print(&table, stdout);
-    table_release(&table);
+    print_objects(reply, "escalation_policies", cols, sizeof(cols) / sizeof(cols[0]));
 }
 
 int cmd_policy_list(int argc, char **argv)
 {
-    static const struct option opts[] = {{"team", required_argument, NULL, 't'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    struct strbuf path = STRBUF_INIT;
-    const char *team = NULL;
-    int json = 0, c, rc;
-
-    optind = 0;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "t:jh", opts, NULL)) != -1) {
-        if (c == 't') {
-            team = optarg;
-        } else if (c == 'j') {
-            json = 1;
-        } else if (c == 'h') {
-            cli_print_usage(cli_find("policy", "list"), stdout);
-            return EXIT_OK;
-        } else {
-            return unknown_option("policy list", argv);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("policy list", "unexpected argument '%s'", argv[optind]);
-    strbuf_adds(&path, "/api/v1/escalation-policies");
-    add_query(&path, "team", team);
-    rc = get_and_print(path.buf, json, "escalation_policies", print_policies);
-    strbuf_release(&path);
-    return rc;
+    return list_by_team(argc, argv, "policy", "/api/v1/escalation-policies", "escalation_policies",
+                        print_policies);
 }
 
 static void print_duration(long long secs, char *out, size_t cap)
@@ -719,26 +741,13 @@ out:
 
 static void print_feeds(json_t *reply)
 {
-    static const char *const headers[] = {"ID", "KIND", "SUBJECT", "STATE", "CREATED", "BY"};
-    struct table table;
-    json_t *f;
-    size_t i;
+    static const struct column cols[] = {
+        {"ID", "id", COLUMN_INTEGER},           {"KIND", "kind", COLUMN_TEXT},
+        {"SUBJECT", "subject", COLUMN_TEXT},    {"STATE", "state", COLUMN_TEXT},
+        {"CREATED", "created_at", COLUMN_TEXT}, {"BY", "created_by", COLUMN_TEXT},
+    };
 
-    table_init(&table, 6, headers);
-    json_array_foreach(json_object_get(reply, "ical_feeds"), i, f)
-    {
-        char id[24];
-        snprintf(id, sizeof(id), "%lld", int_of(f, "id"));
-        const char *row[] = {id,
-                             str_of(f, "kind"),
-                             str_of(f, "subject"),
-                             str_of(f, "state"),
-                             str_of(f, "created_at"),
-                             str_of(f, "created_by")};
-        table_add_row(&table, row);
-    }
-    table_print(&table, stdout);
-    table_release(&table);
+    print_objects(reply, "ical_feeds", cols, sizeof(cols) / sizeof(cols[0]));
 }
 
 int cmd_ical_list(int argc, char **argv)
@@ -753,27 +762,13 @@ int cmd_ical_list(int argc, char **argv)
 
 int cmd_ical_revoke(int argc, char **argv)
 {
-    struct ob_error err = {0};
-    const char *arg = NULL;
-    json_t *reply = NULL;
-    char path[64];
-    long long id;
-    int json, rc = simple_args(argc, argv, "ical", "revoke", "a feed ID", &json, &arg);
+    static const struct delete_command cmd = {.group = "ical",
+                                              .name = "revoke",
+                                              .arg_name = "a feed ID",
+                                              .id_of = "feed",
+                                              .collection = "/api/v1/ical-feeds",
+                                              .noun = "iCal feed",
+                                              .verb = "revoked"};
 
-    if (rc >= 0)
-        return rc;
-    rc = positive_id("ical revoke", "feed", arg, &id);
-    if (rc >= 0)
-        return rc;
-    snprintf(path, sizeof(path), "/api/v1/ical-feeds/%lld", id);
-    if (client_call("DELETE", path, NULL, &reply, &err) != 0) {
-        json_decref(reply);
-        return cli_fail("%s", err.msg);
-    }
-    if (json)
-        cli_print_json(reply);
-    else
-        printf("iCal feed %lld revoked\n", id);
-    json_decref(reply);
-    return EXIT_OK;
+    return delete_by_id(argc, argv, &cmd);
 }

@@ -5,10 +5,10 @@
  *
  * The loop: run the pipeline's due work (alerts past their end, missed
  * heartbeats), unsilence incidents whose silence ended, take what is due (in
- * batches of ENGINE_BATCH until nothing is left), ask the database for the earliest future due time and push it on
- * the heap, then sleep until the heap's top, a hint earlier than that, or
- * the poll interval (work created by another node).  Hints are only hints:
- * a lost one delays nothing but what the poll finds.
+ * batches of ENGINE_BATCH until nothing is left), ask the database for the earliest future due time
+ * and push it on the heap, then sleep until the heap's top, a hint earlier than that, or the poll
+ * interval (work created by another node).  Hints are only hints: a lost one delays nothing but
+ * what the poll finds.
  */
 #include "engine/engine_internal.h"
 
@@ -153,8 +153,58 @@ static void observe_lateness(struct engine *eng, int64_t lateness_ms)
 }
 
 /*
+ * Take the steps of due[0..count) inside the open transaction. With
+ * savepoints, a step that fails on its own is undone alone and its
+ * escalation stopped with the reason; without, the first failure stops the
+ * pass (returned as OB_EAGAIN) so that the caller can run it again with
+ * savepoints. A failure of the database or of memory fails the whole batch.
+ */
+static int take_steps(struct engine_round *round, const struct escalation *due, size_t count,
+                      bool savepoints, int64_t *lateness, size_t *taken, struct ob_error *err)
+{
+    struct store_conn *conn = round->conn;
+    int rc = 0;
+
+    *taken = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        struct ob_error step_err = {0};
+        char id[24], reason[600];
+        int src;
+
+        round->lateness_ms = -1;
+        if (savepoints && (rc = store_savepoint(conn, err)) != 0)
+            break;
+        src = engine_take_step(round, &due[i], &step_err);
+        if (src == 0) {
+            if (savepoints)
+                rc = store_savepoint_release(conn, err);
+            if (round->lateness_ms >= 0)
+                lateness[(*taken)++] = round->lateness_ms;
+            continue;
+        }
+        if (src == OB_ESTORE || src == OB_ENOMEM) {
+            /* The database or memory failed, not this escalation: give up
+             * the whole batch and try again in a moment. */
+            rc = ob_fail(err, src, "%s", step_err.msg);
+        } else if (!savepoints) {
+            rc = ob_fail(err, OB_EAGAIN, "%s", step_err.msg);
+        } else if ((rc = store_savepoint_rollback(conn, err)) == 0) {
+            snprintf(reason, sizeof(reason), "step failed: %s", step_err.msg);
+            snprintf(id, sizeof(id), "%lld", (long long)due[i].incident_id);
+            log_warn("engine", "escalation step failed", "incident", id, "error", step_err.msg);
+            rc = store_escalation_fail(conn, due[i].incident_id, reason, round->now_ms, err);
+        }
+        ob_error_clear(&step_err);
+    }
+    return rc;
+}
+
+/*
  * One batch of due escalations in one transaction. Returns how many were
- * taken (so the caller loops while a batch was full), or a negative code.
+ * claimed (so the caller loops while a batch was full), or a negative code.
+ * Steps almost never fail on their own, so the batch first runs without a
+ * savepoint per step (two round trips fewer per step on PostgreSQL); when
+ * one does fail, the batch is rolled back and run again with savepoints.
  */
 static int escalation_batch(struct engine *eng, struct store_conn *conn, const struct config *cfg,
                             int64_t *earliest, struct ob_error *err)
@@ -165,51 +215,31 @@ static int escalation_batch(struct engine *eng, struct store_conn *conn, const s
     size_t count = 0, taken = 0;
     int rc;
 
-    rc = store_begin(conn, err);
-    if (rc != 0)
-        return rc;
-    round.now_ms = wall_ms();
-    rc = store_escalation_claim_due(conn, round.now_ms, ENGINE_BATCH, &due, &count, err);
-    if (rc == 0 && count > 0) {
-        lateness = calloc(count, sizeof(*lateness));
-        if (lateness == NULL)
-            rc = ob_fail(err, OB_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; rc == 0 && i < count; i++) {
-        struct ob_error step_err = {0};
-        int src;
-
-        round.lateness_ms = -1;
-        rc = store_savepoint(conn, err);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = store_begin(conn, err);
         if (rc != 0)
+            return rc;
+        round.now_ms = wall_ms();
+        round.first_due = 0;
+        rc = store_escalation_claim_due(conn, round.now_ms, ENGINE_BATCH, &due, &count, err);
+        if (rc == 0 && count > 0 && lateness == NULL) {
+            lateness = calloc(ENGINE_BATCH, sizeof(*lateness));
+            if (lateness == NULL)
+                rc = ob_fail(err, OB_ENOMEM, "out of memory");
+        }
+        if (rc == 0)
+            rc = take_steps(&round, due, count, attempt == 1, lateness, &taken, err);
+        if (rc == 0)
+            rc = store_commit(conn, err);
+        else
+            store_rollback(conn);
+        if (rc != OB_EAGAIN)
             break;
-        src = engine_take_step(&round, &due[i], &step_err);
-        if (src == 0) {
-            rc = store_savepoint_release(conn, err);
-            if (round.lateness_ms >= 0)
-                lateness[taken++] = round.lateness_ms;
-            continue;
-        }
-        rc = store_savepoint_rollback(conn, err);
-        if (src == OB_ESTORE || src == OB_ENOMEM) {
-            /* The database or memory failed, not this escalation: give up
-             * the whole batch and try again in a moment. */
-            ob_error_clear(err);
-            rc = ob_fail(err, src, "%s", step_err.msg);
-        } else if (rc == 0) {
-            char reason[600];
-            snprintf(reason, sizeof(reason), "step failed: %s", step_err.msg);
-            char id[24];
-            snprintf(id, sizeof(id), "%lld", (long long)due[i].incident_id);
-            log_warn("engine", "escalation step failed", "incident", id, "error", step_err.msg);
-            rc = store_escalation_fail(conn, due[i].incident_id, reason, round.now_ms, err);
-        }
-        ob_error_clear(&step_err);
+        ob_error_clear(err);
+        escalation_array_free(due, count);
+        due = NULL;
+        count = 0;
     }
-    if (rc == 0)
-        rc = store_commit(conn, err);
-    else
-        store_rollback(conn);
     if (rc == 0) {
         atomic_fetch_add(&eng->steps, taken);
         for (size_t i = 0; i < taken; i++)

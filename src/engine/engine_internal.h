@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 struct config;
-struct config_schedule;
 struct escalation;
 
 /* One pass of the engine over due work, inside one transaction. */
@@ -26,10 +25,5 @@ struct engine_round {
 /* Take the step esc is due for (see escalate.c). */
 int engine_take_step(struct engine_round *round, const struct escalation *esc,
                      struct ob_error *err);
-
-/* Who is on call on sched at at_ms, overrides (from the store) included:
- * *who is a malloc'd user name, NULL when nobody is. */
-int engine_oncall_user(struct store_conn *conn, const struct config_schedule *sched, int64_t at_ms,
-                       char **who, struct ob_error *err);
 
 #endif

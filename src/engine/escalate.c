@@ -8,7 +8,7 @@
 #include "engine/engine_internal.h"
 
 #include "config/config.h"
-#include "oncall/schedule.h"
+#include "oncall/overrides.h"
 #include "store/engine.h"
 #include "store/incidents.h"
 #include "util/error.h"
@@ -58,49 +58,6 @@ int engine_escalation_begin(struct store_conn *conn, const struct config_service
     return rc;
 }
 
-int engine_oncall_user(struct store_conn *conn, const struct config_schedule *sched, int64_t at_ms,
-                       char **who, struct ob_error *err)
-{
-    struct db_param params[3] = {DB_P_TEXT(sched->name), DB_P_INT(at_ms - ONCALL_LOOK_MS),
-                                 DB_P_INT(at_ms + ONCALL_LOOK_MS)};
-    struct schedule_override *ovr = NULL;
-    struct db_result *res = NULL;
-    struct shift now, next;
-    size_t n = 0;
-    int rc;
-
-    *who = NULL;
-    rc = store_exec(conn,
-                    "SELECT id, user_name, starts_at, ends_at FROM schedule_overrides "
-                    "WHERE schedule = $1 AND deleted_at IS NULL AND ends_at > $2 "
-                    "AND starts_at < $3 ORDER BY starts_at",
-                    params, 3, &res, NULL, err);
-    if (rc != 0)
-        return rc;
-    n = db_result_rows(res);
-    if (n > 0) {
-        ovr = calloc(n, sizeof(*ovr));
-        if (ovr == NULL) {
-            rc = ob_fail(err, OB_ENOMEM, "out of memory");
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            ovr[i] =
-                (struct schedule_override){db_result_int64(res, i, 0), db_result_text(res, i, 1),
-                                           db_result_int64(res, i, 2), db_result_int64(res, i, 3)};
-    }
-    rc = schedule_oncall_at(sched, ovr, n, at_ms, &now, &next, err);
-    if (rc == 0 && now.user != NULL) {
-        *who = strdup(now.user); /* now.user may borrow from res */
-        if (*who == NULL)
-            rc = ob_fail(err, OB_ENOMEM, "out of memory");
-    }
-out:
-    free(ovr);
-    db_result_free(res);
-    return rc;
-}
-
 /* Add name to the JSON array of targets unless it is there already. */
 static int targets_add(json_t *users, const char *name)
 {
@@ -134,7 +91,7 @@ static int step_targets(struct store_conn *conn, const struct config *cfg,
             json_object_set_new(on_call, step->schedules[i], json_null());
             continue;
         }
-        rc = engine_oncall_user(conn, sched, at_ms, &who, err);
+        rc = oncall_user_at(conn, sched, at_ms, &who, err);
         if (rc != 0)
             return rc;
         json_object_set_new(on_call, sched->name, who != NULL ? json_string(who) : json_null());

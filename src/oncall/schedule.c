@@ -378,6 +378,47 @@ int schedule_oncall_at(const struct config_schedule *sched, const struct schedul
     }
 }
 
+int schedule_user_at(const struct config_schedule *sched, const struct schedule_override *ovr,
+                     size_t n_ovr, int64_t at_ms, const char **user, struct ob_error *err)
+{
+    *user = NULL;
+    for (size_t i = 0; i < n_ovr; i++) {
+        if (ovr[i].start_ms <= at_ms && at_ms < ovr[i].end_ms) {
+            *user = ovr[i].user;
+            return 0;
+        }
+    }
+    for (unsigned li = sched->layer_count; li-- > 0;) {
+        const struct config_schedule_layer *layer = &sched->layers[li];
+        struct piece_list windows = {0};
+        int64_t index, start, end;
+        int rc;
+
+        if (layer->rotation == NULL || layer->user_count == 0)
+            return ob_fail(err, OB_EINVAL, "schedule '%s' layer '%s' has no compiled rotation",
+                           sched->name != NULL ? sched->name : "?",
+                           layer->name != NULL ? layer->name : "?");
+        rc = rotation_at(layer->rotation, at_ms, &index, &start, &end, err);
+        if (rc == OB_ENOTFOUND) { /* before this layer's first handoff */
+            ob_error_clear(err);
+            continue;
+        }
+        if (rc != 0)
+            return rc;
+        if (layer->restriction_count > 0) {
+            rc = schedule_windows(layer, at_ms, at_ms + 1, &windows);
+            free(windows.items);
+            if (rc != 0)
+                return ob_fail(err, rc, "out of memory");
+            if (windows.count == 0)
+                continue; /* outside this layer's hours */
+        }
+        *user = layer->users[(uint64_t)index % layer->user_count];
+        return 0;
+    }
+    return 0;
+}
+
 static int ovr_cmp(const void *a, const void *b)
 {
     const struct schedule_override *const *x = a, *const *y = b;

@@ -102,6 +102,16 @@ int schedule_oncall_at(const struct config_schedule *sched, const struct schedul
                        size_t n_ovr, int64_t at_ms, struct shift *now, struct shift *next,
                        struct ob_error *err);
 
+/*
+ * Only who is on call at at_ms (no shift bounds): the override in force,
+ * else the highest layer with somebody on call inside its restrictions,
+ * else NULL.  The same answer as schedule_oncall_at()'s now->user, at a
+ * fraction of the cost (a binary search per layer): the engine asks it for
+ * every escalation step that targets a schedule.
+ */
+int schedule_user_at(const struct config_schedule *sched, const struct schedule_override *ovr,
+                     size_t n_ovr, int64_t at_ms, const char **user, struct ob_error *err);
+
 /* 1 when two of the overrides overlap in time (a new override must not
  * overlap the existing ones of its schedule), else 0. */
 int schedule_overrides_overlap(const struct schedule_override *ovr, size_t n_ovr);

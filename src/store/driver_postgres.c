@@ -1,15 +1,24 @@
 /*
  * driver_postgres.c - the shared store for several nodes, through libpq.
  *
- * Parameters go as text (PQexecParams). DB_INT64 is typed int8; text and
- * NULL are left untyped so that PostgreSQL infers their type from the
- * statement, the same way whether the value is NULL or not.
+ * Parameters go as text. DB_INT64 is typed int8; text and NULL are left
+ * untyped so that PostgreSQL infers their type from the statement, the same
+ * way whether the value is NULL or not.
+ *
+ * Prepared statements: each connection prepares a statement the first time
+ * it runs it (keyed by its text and its parameters' types) and runs it with
+ * PQexecPrepared from then on, so the server parses and plans it once per
+ * connection instead of once per call. The SQL of this program comes from
+ * a fixed set of texts, so the cache stays small; past PG_STMT_CACHE
+ * entries statements simply run unprepared. A reconnect forgets the cache
+ * (the server forgot the statements).
  */
 #include "store/store_internal.h"
 #include "util/error.h"
 #include "util/log.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +28,98 @@
 #define PG_INT8_OID 20
 /* Largest parameter count the wire protocol carries (a 16-bit field). */
 #define PG_MAX_PARAMS 65535
+/* Statements with more parameters than this are never prepared. */
+#define PG_SIG_MAX 64
 /* Key of the session advisory lock that serialises schema migrations
  * between nodes ("opsbell" in ASCII). */
 #define PG_MIGRATION_LOCK "31367363289246828"
 
+/* Statements prepared on one connection. */
+#define PG_STMT_CACHE 512
+
+struct pg_stmt {
+    uint64_t hash; /* of sql and types */
+    char *sql;     /* owned */
+    char *types;   /* owned: one 'i' (int8) or 'u' (untyped) per parameter */
+    char name[16]; /* "ob_<n>" on the server */
+};
+
 struct pg_conn {
     struct store_conn base; /* first: the generic layer holds &base */
     PGconn *pg;
+    struct pg_stmt *stmts; /* owned, stmt_count used */
+    size_t stmt_count;
+    unsigned stmt_serial; /* names are never reused on one session */
 };
+
+static void pg_stmts_forget(struct pg_conn *pc)
+{
+    for (size_t i = 0; i < pc->stmt_count; i++) {
+        free(pc->stmts[i].sql);
+        free(pc->stmts[i].types);
+    }
+    free(pc->stmts);
+    pc->stmts = NULL;
+    pc->stmt_count = 0;
+}
+
+static uint64_t pg_stmt_hash(const char *sql, const char *types)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    for (const char *p = sql; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = types; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+/*
+ * The name of the statement prepared for sql with these parameter types,
+ * preparing it now when new; NULL when it cannot be prepared (cache full,
+ * out of memory, or the server refused: then the caller runs it unprepared
+ * and gets the server's error the usual way).
+ */
+static const char *pg_stmt_name(struct pg_conn *pc, const char *sql, const Oid *oids, int n,
+                                const char *types)
+{
+    uint64_t h = pg_stmt_hash(sql, types);
+    struct pg_stmt *st;
+    PGresult *r;
+
+    for (size_t i = 0; i < pc->stmt_count; i++) {
+        st = &pc->stmts[i];
+        if (st->hash == h && strcmp(st->types, types) == 0 && strcmp(st->sql, sql) == 0)
+            return st->name;
+    }
+    if (pc->stmt_count == PG_STMT_CACHE)
+        return NULL;
+    if (pc->stmts == NULL) {
+        pc->stmts = calloc(PG_STMT_CACHE, sizeof(*pc->stmts));
+        if (pc->stmts == NULL)
+            return NULL;
+    }
+    st = &pc->stmts[pc->stmt_count];
+    snprintf(st->name, sizeof(st->name), "ob_%u", pc->stmt_serial++);
+    r = PQprepare(pc->pg, st->name, sql, n, oids);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    st->sql = strdup(sql);
+    st->types = strdup(types);
+    if (st->sql == NULL || st->types == NULL) {
+        free(st->sql);
+        free(st->types);
+        st->sql = st->types = NULL;
+        return NULL; /* the server keeps an unused statement: harmless */
+    }
+    st->hash = h;
+    pc->stmt_count++;
+    return st->name;
+}
 
 static struct pg_conn *pg_conn_of(struct store_conn *conn)
 {
@@ -108,6 +201,7 @@ static void pg_revive(struct pg_conn *pc)
     if (PQstatus(pc->pg) != CONNECTION_BAD || pc->base.in_tx)
         return;
     log_warn("store", "postgres connection lost; reconnecting");
+    pg_stmts_forget(pc);
     PQreset(pc->pg);
 }
 
@@ -119,6 +213,8 @@ static int pg_exec(struct store_conn *conn, const char *sql, const struct db_par
     Oid *types = NULL;
     char(*ints)[24] = NULL;
     struct db_result *rows = NULL;
+    char type_sig[PG_SIG_MAX + 1];
+    const char *stmt = NULL;
     PGresult *r = NULL;
     int rc = 0;
 
@@ -153,7 +249,18 @@ static int pg_exec(struct store_conn *conn, const char *sql, const struct db_par
     }
 
     pg_revive(pc);
-    r = PQexecParams(pc->pg, sql, (int)n_params, types, values, NULL, NULL, 0);
+    /* An aborted transaction refuses PREPARE too: run it unprepared and let
+     * the server say why. */
+    if (n_params <= PG_SIG_MAX && PQtransactionStatus(pc->pg) != PQTRANS_INERROR) {
+        for (size_t i = 0; i < n_params; i++)
+            type_sig[i] = types[i] == PG_INT8_OID ? 'i' : 'u';
+        type_sig[n_params] = '\0';
+        stmt = pg_stmt_name(pc, sql, types, (int)n_params, type_sig);
+    }
+    if (stmt != NULL)
+        r = PQexecPrepared(pc->pg, stmt, (int)n_params, values, NULL, NULL, 0);
+    else
+        r = PQexecParams(pc->pg, sql, (int)n_params, types, values, NULL, NULL, 0);
     switch (PQresultStatus(r)) {
     case PGRES_TUPLES_OK:
     case PGRES_COMMAND_OK:
@@ -267,6 +374,7 @@ static void pg_close(struct store_conn *conn)
     if (pc == NULL)
         return;
     PQfinish(pc->pg);
+    pg_stmts_forget(pc);
     free(pc);
 }
 

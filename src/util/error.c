@@ -106,6 +106,8 @@ const char *ob_strerror(int code)
         return "unsupported";
     case OB_EUNAVAILABLE:
         return "unavailable";
+    case OB_EAGAIN:
+        return "try again";
     case OB_EINTERNAL:
     default:
         return "internal error";

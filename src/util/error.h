@@ -31,7 +31,8 @@ enum ob_code {
     OB_ETOOLARGE = -9,     /* input exceeds a size cap */
     OB_EUNSUPPORTED = -10, /* e.g. wrong content type, unknown scheme */
     OB_EINTERNAL = -11,    /* a bug or an unexpected library failure */
-    OB_EUNAVAILABLE = -12  /* temporarily unable (shutting down, pool empty) */
+    OB_EUNAVAILABLE = -12, /* temporarily unable (shutting down, pool empty) */
+    OB_EAGAIN = -13        /* internal: undone, run it again another way (never reaches users) */
 };
 
 #define OB_ERROR_MSG_MAX 512

@@ -15,13 +15,8 @@
 
 #include <cmocka.h>
 
-#include "store/store.h"
-#include "store/store_internal.h"
-#include "util/error.h"
-#include "util/log.h"
+#include "store/store_harness.h"
 
-#include <ftw.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,12 +27,6 @@
 #define POOL_THREADS 8
 #define POOL_OPS     50
 
-static struct {
-    char url[PATH_MAX + 64];
-    char tmpdir[PATH_MAX]; /* "" unless we made one */
-    struct store *store;   /* opened by the first test */
-} g;
-
 /* ---- helpers ----------------------------------------------------------------- */
 
 /* DB_P_TEXT on a char array trips gcc's -Waddress (its NULL test is always
@@ -47,12 +36,8 @@ static struct db_param text_param(const char *s)
     return DB_P_TEXT(s);
 }
 
-static bool is_postgres(void)
-{
-    return strncmp(g.url, "postgres", 8) == 0;
-}
-
-static struct store_conn *conn_get(void)
+/* A connection the test gives back itself, with store_release. */
+static struct store_conn *conn_acquire(void)
 {
     struct store_conn *conn = NULL;
     struct ob_error err;
@@ -60,32 +45,6 @@ static struct store_conn *conn_get(void)
     assert_non_null(g.store);
     assert_int_equal(store_acquire(g.store, &conn, &err), 0);
     return conn;
-}
-
-static void exec_ok(struct store_conn *conn, const char *sql, const struct db_param *params,
-                    size_t n)
-{
-    struct ob_error err;
-    int rc = store_exec(conn, sql, params, n, NULL, NULL, &err);
-
-    if (rc != 0)
-        fail_msg("%s: %s", sql, err.msg);
-}
-
-static int64_t count_rows(struct store_conn *conn, const char *sql, const struct db_param *params,
-                          size_t n)
-{
-    struct db_result *res = NULL;
-    struct ob_error err;
-    int64_t v;
-    int rc = store_exec(conn, sql, params, n, &res, NULL, &err);
-
-    if (rc != 0)
-        fail_msg("%s: %s", sql, err.msg);
-    assert_int_equal(db_result_rows(res), 1);
-    v = db_result_int64(res, 0, 0);
-    db_result_free(res);
-    return v;
 }
 
 static int64_t count_key(struct store_conn *conn, const char *key)
@@ -100,48 +59,6 @@ static void insert_kv(struct store_conn *conn, const char *key)
     struct db_param p[2] = {DB_P_TEXT(key), DB_P_INT(1)};
 
     exec_ok(conn, "INSERT INTO conf_kv (k, i) VALUES ($1, $2)", p, 2);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-/* ---- group setup: a clean database ------------------------------------------ */
-
-static int group_setup(void **state)
-{
-    struct store *raw = NULL;
-    struct store_conn *conn = NULL;
-    struct ob_error err;
-    int rc = -1;
-
-    if (is_postgres()) {
-        if (store_open_unmigrated(g.url, 1, &raw, &err) != 0) {
-            fprintf(stderr, "cannot reach the test database: %s\n", err.msg);
-            return -1;
-        }
-        if (store_acquire(raw, &conn, &err) != 0 ||
-            store_exec(conn, "DROP SCHEMA public CASCADE", NULL, 0, NULL, NULL, &err) != 0 ||
-            store_exec(conn, "CREATE SCHEMA public", NULL, 0, NULL, NULL, &err) != 0) {
-            fprintf(stderr, "cannot reset the test database: %s\n", err.msg);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    store_release(conn);
-    store_close(raw);
-    return rc;
-}
-
-static int group_teardown(void **state)
-{
-    store_close(g.store);
-    g.store = NULL;
-    if (g.tmpdir[0] != '\0')
-        nftw(g.tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
 }
 
 /* ---- lifecycle and migrations ------------------------------------------------- */
@@ -212,7 +129,7 @@ static void test_reopen_is_idempotent(void **state)
 
 static void test_newer_schema_is_refused(void **state)
 {
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct store *other = NULL;
     struct db_param p[3] = {DB_P_INT(store_latest_schema_version() + 1000),
                             DB_P_TEXT("from the future"), DB_P_INT(store_now_ms())};
@@ -268,7 +185,7 @@ static void test_ping_and_names(void **state)
 static void test_exec_param_types(void **state)
 {
     static const char odd[] = "it's \"quoted\" $1 ?1 \\ héllo ✓ 日本語 🚀";
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct db_result *res = NULL;
     struct ob_error err;
     int64_t affected = -1;
@@ -337,7 +254,7 @@ static void test_exec_param_types(void **state)
 
 static void test_exec_placeholder_order(void **state)
 {
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct db_result *res = NULL;
     struct ob_error err;
     struct db_param p[2] = {DB_P_TEXT("order"), DB_P_TEXT("second")};
@@ -362,7 +279,7 @@ static void test_exec_placeholder_order(void **state)
 
 static void test_unique_violation_is_conflict(void **state)
 {
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct db_param p[2] = {DB_P_TEXT("dup"), DB_P_INT(1)};
     struct ob_error err;
 
@@ -378,7 +295,7 @@ static void test_unique_violation_is_conflict(void **state)
 
 static void test_syntax_error(void **state)
 {
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct ob_error err;
 
     assert_int_equal(store_exec(conn, "SELEKT 1", NULL, 0, NULL, NULL, &err), OB_ESTORE);
@@ -397,8 +314,8 @@ static void test_syntax_error(void **state)
 
 static void test_transactions(void **state)
 {
-    struct store_conn *a = conn_get();
-    struct store_conn *b = conn_get();
+    struct store_conn *a = conn_acquire();
+    struct store_conn *b = conn_acquire();
     struct db_param dup[2] = {DB_P_TEXT("dup"), DB_P_INT(1)};
     struct ob_error err;
 
@@ -436,7 +353,7 @@ static void test_transactions(void **state)
 
 static void test_release_rolls_back(void **state)
 {
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct ob_error err;
 
     assert_int_equal(store_begin(conn, &err), 0);
@@ -444,12 +361,12 @@ static void test_release_rolls_back(void **state)
     store_release(conn);
 
     /* Also a transaction opened by hand, behind the store's back. */
-    conn = conn_get();
+    conn = conn_acquire();
     exec_ok(conn, "BEGIN", NULL, 0);
     insert_kv(conn, "released-manual");
     store_release(conn);
 
-    conn = conn_get();
+    conn = conn_acquire();
     assert_int_equal(count_key(conn, "released-open"), 0);
     assert_int_equal(count_key(conn, "released-manual"), 0);
     store_release(conn);
@@ -467,8 +384,8 @@ static void test_reconnect_after_server_drop(void **state)
 
     if (!is_postgres())
         skip(); /* an embedded database has no server to drop us */
-    a = conn_get();
-    b = conn_get();
+    a = conn_acquire();
+    b = conn_acquire();
     pid = DB_P_INT(count_rows(a, "SELECT pg_backend_pid()", NULL, 0));
     /* The timeout makes it wait until the backend is gone. */
     assert_int_equal(count_rows(b,
@@ -545,7 +462,7 @@ static void test_pool_more_threads_than_connections(void **state)
             fail_msg("worker %d: %d failures, first: %s", i, workers[i].failures,
                      workers[i].first_error);
     }
-    conn = conn_get();
+    conn = conn_acquire();
     assert_int_equal(
         count_rows(conn, "SELECT COUNT(*) FROM conf_kv WHERE k LIKE 'pool-%'", NULL, 0),
         POOL_THREADS * POOL_OPS);
@@ -562,7 +479,7 @@ static void hash_of(char c, char out[65])
 
 static void test_tokens(void **state)
 {
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct store_token t1 = {.name = "ci-bot",
                              .scope = "write",
                              .created_by = "cli:root",
@@ -647,7 +564,7 @@ static void test_audit(void **state)
 {
     static const char *const actors[] = {"token:ci-bot", "cli:root", "slack:U123"};
     static const char *const actions[] = {"token.create", "config.reload"};
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct audit_event *list = NULL;
     struct audit_filter f;
     int64_t ids[30];
@@ -728,7 +645,7 @@ static void test_audit(void **state)
 
 static void test_audit_is_append_only(void **state)
 {
-    struct store_conn *conn = conn_get();
+    struct store_conn *conn = conn_acquire();
     struct ob_error err;
     int64_t before = count_rows(conn, "SELECT COUNT(*) FROM audit_events", NULL, 0);
 
@@ -747,37 +664,6 @@ static void test_audit_is_append_only(void **state)
 }
 
 /* ---- main -------------------------------------------------------------------------- */
-
-static int pick_url(void)
-{
-    const char *env = getenv("OPSBELL_TEST_STORE_URL");
-    const char *tmp = getenv("TMPDIR");
-
-    if (env != NULL && env[0] != '\0') {
-        snprintf(g.url, sizeof(g.url), "%s", env);
-        if (strncmp(env, "sqlite:", 7) == 0) {
-            /* Start from an empty file, like a fresh PostgreSQL schema. */
-            static const char *const suffixes[] = {"", "-wal", "-shm"};
-
-            for (size_t i = 0; i < 3; i++) {
-                char path[PATH_MAX + 8];
-
-                snprintf(path, sizeof(path), "%s%s", env + 7, suffixes[i]);
-                unlink(path);
-            }
-        }
-        return 0;
-    }
-    snprintf(g.tmpdir, sizeof(g.tmpdir), "%s/opsbell-store-XXXXXX",
-             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-    if (mkdtemp(g.tmpdir) == NULL) {
-        perror("mkdtemp");
-        return -1;
-    }
-    /* Nested directories that do not exist yet: store_open creates them. */
-    snprintf(g.url, sizeof(g.url), "sqlite:%s/a/b/opsbell.db", g.tmpdir);
-    return 0;
-}
 
 int main(void)
 {
@@ -801,12 +687,9 @@ int main(void)
     };
     char name[64];
 
-    log_init(LOG_LEVEL_ERROR, 2);
-    if (pick_url() != 0)
+    /* Nested directories that do not exist yet: store_open creates them. */
+    if (store_suite_begin("store_conformance", "opsbell-store", "a/b/opsbell.db", name,
+                          sizeof(name)) != 0)
         return 1;
-    snprintf(name, sizeof(name), "store_conformance[%s]", is_postgres() ? "postgres" : "sqlite");
-    /* cmocka's default output omits the group name (TAP/XML show it). */
-    printf("[ DRIVER   ] %s\n", name);
-    fflush(stdout);
     return cmocka_run_group_tests_name(name, tests, group_setup, group_teardown);
 }

@@ -470,6 +470,43 @@ static void test_oncall_at(void **state)
     fixture_release(&fx);
 }
 
+/* schedule_user_at answers what the timeline says, at every instant of a
+ * fortnight (every 7 minutes), with layers, restrictions in two zones and
+ * an override. */
+static void test_user_at_agrees_with_the_timeline(void **state)
+{
+    struct fixture fx;
+    struct shift *sh = NULL;
+    size_t n = 0, k = 0;
+    struct schedule_override ovr[] = {
+        {4, "dave", MS(JAN(8) + 3 * HOUR), MS(JAN(9) + 11 * HOUR)},
+    };
+
+    (void)state;
+    business_hours(&fx);
+    add_layer(&fx, "FREQ=DAILY;INTERVAL=2", "2026-01-03", 22 * 3600, "America/New_York",
+              "nina omar");
+    add_restriction(&fx, 2, 0x60, 20 * 3600, 6 * 3600); /* Sat, Sun nights */
+    assert_int_equal(schedule_timeline(&fx.sched, ovr, 1, MS(JAN(1)), MS(JAN(15)), &sh, &n, NULL),
+                     0);
+    for (int64_t t = JAN(1); t < JAN(15); t += 7 * 60) {
+        const char *user = (const char *)1;
+        while (k < n && sh[k].end_ms <= MS(t))
+            k++;
+        assert_true(k < n);
+        assert_int_equal(schedule_user_at(&fx.sched, ovr, 1, MS(t), &user, NULL), 0);
+        if (sh[k].user == NULL || user == NULL) {
+            if (sh[k].user != user)
+                fail_msg("at %lld: timeline %s, user_at %s", (long long)t,
+                         sh[k].user ? sh[k].user : "nobody", user ? user : "nobody");
+        } else {
+            assert_string_equal(user, sh[k].user);
+        }
+    }
+    free(sh);
+    fixture_release(&fx);
+}
+
 static void test_timeline_refusals(void **state)
 {
     struct fixture fx;
@@ -579,15 +616,25 @@ static void test_ical_render(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_weekly_utc),       cmocka_unit_test(test_daily_and_every_n_days),
-        cmocka_unit_test(test_weekdays_only),    cmocka_unit_test(test_month_ends),
-        cmocka_unit_test(test_count_and_until),  cmocka_unit_test(test_dst_berlin),
-        cmocka_unit_test(test_dst_new_york),     cmocka_unit_test(test_tokyo),
-        cmocka_unit_test(test_compile_refusals), cmocka_unit_test(test_hourly_cap),
-        cmocka_unit_test(test_layers_and_gaps),  cmocka_unit_test(test_follow_the_sun),
-        cmocka_unit_test(test_overrides),        cmocka_unit_test(test_overlap),
-        cmocka_unit_test(test_oncall_at),        cmocka_unit_test(test_timeline_refusals),
-        cmocka_unit_test(test_parse_time),       cmocka_unit_test(test_ical_render),
+        cmocka_unit_test(test_weekly_utc),
+        cmocka_unit_test(test_daily_and_every_n_days),
+        cmocka_unit_test(test_weekdays_only),
+        cmocka_unit_test(test_month_ends),
+        cmocka_unit_test(test_count_and_until),
+        cmocka_unit_test(test_dst_berlin),
+        cmocka_unit_test(test_dst_new_york),
+        cmocka_unit_test(test_tokyo),
+        cmocka_unit_test(test_compile_refusals),
+        cmocka_unit_test(test_hourly_cap),
+        cmocka_unit_test(test_layers_and_gaps),
+        cmocka_unit_test(test_follow_the_sun),
+        cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_overlap),
+        cmocka_unit_test(test_oncall_at),
+        cmocka_unit_test(test_user_at_agrees_with_the_timeline),
+        cmocka_unit_test(test_timeline_refusals),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_ical_render),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

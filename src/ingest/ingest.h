@@ -148,8 +148,7 @@ int ingest_expire_now(struct ingest *ing, int64_t now_ms, struct ob_error *err);
  * lost across a restart.  Submits through the writer: never call it from
  * the writer thread.
  */
-int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms,
-                    struct ob_error *err);
+int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms, struct ob_error *err);
 
 /* ---- heartbeats (heartbeat.c) ------------------------------------------------------ */
 

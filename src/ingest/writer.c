@@ -39,7 +39,7 @@ struct ingest {
     struct ingest_options opts;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t wake;         /* the writer: work arrived or stopping */
+    pthread_cond_t wake; /* the writer: work arrived or stopping */
     struct ingest_request *head, *tail;
     bool stopping; /* the writer finishes the queue and ends */
     _Atomic uint64_t events, commits, failed_events;
@@ -409,8 +409,7 @@ void ingest_stop(struct ingest *ing)
     free(ing);
 }
 
-int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms,
-                    struct ob_error *err)
+int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms, struct ob_error *err)
 {
     struct store_conn *conn = NULL;
     struct db_result *res = NULL;

@@ -72,8 +72,8 @@ static int targets_add(json_t *users, const char *name)
     return json_array_append_new(users, json_string(name));
 }
 
-/* The users a step reaches at at_ms; schedules without anybody on call are
- * listed in `gaps`. */
+/* The users a step reaches at at_ms into users; who each of its schedules
+ * has on call into on_call (name -> user, null when nobody). */
 static int step_targets(struct store_conn *conn, const struct config *cfg,
                         const struct config_escalation_step *step, int64_t at_ms, json_t *users,
                         json_t *on_call, struct ob_error *err)
@@ -292,6 +292,9 @@ int engine_escalate_now(struct store_conn *conn, const struct config *cfg, int64
                         "UPDATE incidents SET status = 'triggered', updated_at = $2 "
                         "WHERE id = $1 AND status = 'acknowledged'",
                         params, 2, NULL, NULL, err);
+        if (rc == 0)
+            rc = engine_timeline(conn, incident_id, now_ms, "incident.retriggered", actor,
+                                 "escalated while acknowledged: triggered again", NULL, err);
         if (rc != 0)
             goto out;
     }
@@ -305,7 +308,6 @@ int engine_escalate_now(struct store_conn *conn, const struct config *cfg, int64
         goto out;
     escalation_release(&esc);
     rc = store_escalation_advance(conn, incident_id, now_ms, policy->step_count, err);
-    (void)actor;
 out:
     incident_release(&inc);
     return rc;

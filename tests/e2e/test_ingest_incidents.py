@@ -135,7 +135,7 @@ def test_show_ack_note_escalate_resolve_timeline_and_audit(ingest):
     tl = people(inc["timeline"])
     assert [t["kind"] for t in people(tl)] == [
         "incident.triggered", "alert.attached", "incident.acknowledged", "note",
-        "escalation.requested", "incident.resolved", "note"], tl
+        "incident.retriggered", "escalation.requested", "incident.resolved", "note"], tl
     assert [t["id"] for t in tl] == sorted(t["id"] for t in tl), tl
     # (the engine stamps its entries with the start of its round, so only
     # the entries of people are in time order by construction)
@@ -143,6 +143,7 @@ def test_show_ack_note_escalate_resolve_timeline_and_audit(ingest):
     for t in tl[2:]:
         assert t["actor"] == actor, t
     assert tl[3]["message"] == "looking at the replica first", tl
+    assert tl[4]["message"] == "escalated while acknowledged: triggered again", tl
     assert tl[0]["message"] == "pg down i1", tl
 
     # each action audited, with the token's actor and the incident as target
@@ -274,10 +275,10 @@ def test_incident_cli(ingest):
     kinds = [k for k in (line.split()[1] for line in tl if line.strip() and len(line.split()) > 1)
              if k not in ENGINE_KINDS and not k.startswith("notification.")]
     assert kinds == ["incident.triggered", "incident.acknowledged", "note", "note",
-                     "escalation.requested"], r.stdout
+                     "incident.retriggered", "escalation.requested"], r.stdout
     assert "rebooting the box" in r.stdout
     r = cli("show", str(a), "--json")
-    assert r.code == 0 and r.json()["id"] == a and len(people(r.json()["timeline"])) == 5, r
+    assert r.code == 0 and r.json()["id"] == a and len(people(r.json()["timeline"])) == 6, r
 
     r = cli("resolve", str(a), "--json")
     assert r.code == 0 and r.json()["status"] == "resolved", r

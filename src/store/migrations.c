@@ -223,8 +223,12 @@ static const char m3_sql[] =
     "    sent_at BIGINT,\n"
     "    UNIQUE (incident_id, seq, user_name, rule_index, address)\n"
     ");\n"
-    "CREATE INDEX outbox_due ON outbox (state, due_at);\n"
+    /* The engine's claims and next-due look-ups see only queued rows. */
+    "CREATE INDEX outbox_due ON outbox (due_at, id) WHERE state = 'queued';\n"
     "CREATE INDEX outbox_incident ON outbox (incident_id, id);\n"
+    /* The engine's look for incidents whose silence ended, every round. */
+    "CREATE INDEX alerts_silenced ON alerts (silenced_by)\n"
+    "    WHERE status = 'firing' AND silenced_by IS NOT NULL;\n"
     "CREATE TABLE schedule_overrides (\n"
     "    id {{ID}},\n"
     "    schedule TEXT NOT NULL,\n"

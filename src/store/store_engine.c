@@ -161,7 +161,10 @@ static int engine_min_due(struct store_conn *conn, const char *sql, int64_t *due
 
 int store_escalation_next_due(struct store_conn *conn, int64_t *due_ms, struct ob_error *err)
 {
-    return engine_min_due(conn, "SELECT MIN(next_at) FROM escalations", due_ms, err);
+    return engine_min_due(conn,
+                          "SELECT next_at FROM escalations WHERE next_at IS NOT NULL "
+                          "ORDER BY next_at LIMIT 1",
+                          due_ms, err);
 }
 
 int store_escalation_record_step(struct store_conn *conn, const struct escalation *esc,
@@ -338,8 +341,10 @@ int store_outbox_claim_due(struct store_conn *conn, int64_t now_ms, size_t limit
 
 int store_outbox_next_due(struct store_conn *conn, int64_t *due_ms, struct ob_error *err)
 {
-    return engine_min_due(conn, "SELECT MIN(due_at) FROM outbox WHERE state = 'queued'", due_ms,
-                          err);
+    return engine_min_due(conn,
+                          "SELECT due_at FROM outbox WHERE state = 'queued' "
+                          "ORDER BY due_at LIMIT 1",
+                          due_ms, err);
 }
 
 int store_outbox_finish(struct store_conn *conn, int64_t id, const char *state,

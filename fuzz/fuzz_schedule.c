@@ -98,8 +98,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         layers[1].restriction_count = 1;
         layers[1].time_zone = (char *)tz;
         rotation_at(rot, from + (until - from) / 2, &index, &s, &e, NULL);
-        if (schedule_timeline(&sched, &ovr, 1, from, until, &sh, &n, NULL) == 0)
+        if (schedule_timeline(&sched, &ovr, 1, from, until, &sh, &n, NULL) == 0) {
             fuzz_check_shifts(sh, n, from, until);
+            /* The engine's point query agrees with the timeline. */
+            for (size_t i = 0; i < n; i++) {
+                const char *user = NULL;
+                int64_t mid = sh[i].start_ms + (sh[i].end_ms - sh[i].start_ms) / 2;
+                if (schedule_user_at(&sched, &ovr, 1, mid, &user, NULL) == 0 &&
+                    (user == NULL) != (sh[i].user == NULL))
+                    abort();
+                if (user != NULL && sh[i].user != NULL && strcmp(user, sh[i].user) != 0)
+                    abort();
+            }
+        }
         free(sh);
         schedule_oncall_at(&sched, &ovr, 1, from + (until - from) / 2, &now, &next, NULL);
         rotation_free(rot);

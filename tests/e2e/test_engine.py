@@ -321,3 +321,41 @@ def test_two_postgres_nodes_share_the_engine_and_survive_a_kill(pg_url, make_env
         assert steps[2]["node"] == "node-b", (iid, steps)
     assert not log_b.exists()
     assert nodes == {"node-a", "node-b"}, nodes
+
+
+def test_reload_that_deletes_a_paged_schedule_is_refused(env, admin_token):
+    """A policy that still names a schedule the new files no longer define:
+    the reload is refused with FILE:LINE:COL, and the engine keeps paging
+    with the configuration in force."""
+    log = configure(env)
+    d = env.daemon()
+    team = env.dir / "teams" / "esc" / "team.yaml"
+    text = team.read_text()
+    start = text.index("schedules:")
+    end = text.index("escalation_policies:")
+    team.write_text(text[:start] + text[end:])
+    r = env.cli("config", "reload", url=d.url, token=admin_token)
+    assert r.code != 0, r
+    assert "esc-oncall" in r.stderr and "team.yaml:" in r.stderr, r
+    # Nothing of the new files applied: the schedule still answers, and an
+    # incident still reaches whoever is on call on it at step 3.
+    r = d.get("/api/v1/oncall?schedule=esc-oncall", token=admin_token)
+    assert r.status == 200 and r.body["oncall"][0]["oncall"]["user"] == "frank", r
+    iid = trigger(d, admin_token, "esc-api", "after-refused-reload")
+    wait_for(lambda: ("frank", "email") in who(deliveries(log, iid)), 20, "step 3 via the schedule")
+
+
+def test_engine_metrics(env, admin_token):
+    configure(env)
+    d = env.daemon()
+    iid = trigger(d, admin_token, "esc-slow", "metrics-1")
+    wait_for(lambda: len(step_events(d, admin_token, iid)) == 1, 10, "step 1")
+    text = d.get("/metrics").text
+    for name in ("opsbell_engine_steps_total", "opsbell_engine_notifications_total",
+                 "opsbell_engine_rounds_failed_total",
+                 'opsbell_engine_step_lateness_seconds_bucket{le="+Inf"}',
+                 "opsbell_engine_step_lateness_seconds_count"):
+        assert name in text, name
+    steps = [line for line in text.splitlines()
+             if line.startswith("opsbell_engine_steps_total ")]
+    assert steps and int(float(steps[0].split()[1])) >= 1, steps

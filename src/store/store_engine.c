@@ -111,11 +111,8 @@ int store_escalation_advance(struct store_conn *conn, int64_t incident_id, int64
         return rc;
     step = esc.next_step;
     pass = esc.next_pass;
-    if (strcmp(esc.state, "exhausted") == 0) {
-        /* Every pass was taken: an explicit escalation starts one more. */
-        step = 0;
-        pass = esc.next_pass + 1;
-    }
+    /* An exhausted escalation already points past its last pass (step 0 of
+     * the pass after): an explicit escalation starts that one more pass. */
     if (step_count > 0 && step >= (int64_t)step_count) {
         step = 0;
         pass++;

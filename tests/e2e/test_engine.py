@@ -50,6 +50,8 @@ services:
     escalation_policy: esc-three
   - name: esc-slow
     escalation_policy: esc-slow
+  - name: esc-loop
+    escalation_policy: esc-loop
 schedules:
   - name: esc-oncall
     time_zone: UTC
@@ -71,6 +73,15 @@ escalation_policies:
       - delay: 1s
         targets:
           schedules: [esc-oncall]
+  - name: esc-loop
+    repeat: 1
+    steps:
+      - delay: 1s
+        targets:
+          users: [erin]
+      - delay: 1s
+        targets:
+          users: [frank]
   - name: esc-slow
     steps:
       - delay: 1h
@@ -359,3 +370,23 @@ def test_engine_metrics(env, admin_token):
     steps = [line for line in text.splitlines()
              if line.startswith("opsbell_engine_steps_total ")]
     assert steps and int(float(steps[0].split()[1])) >= 1, steps
+
+
+def test_policy_repeats_then_is_exhausted(env, admin_token):
+    log = configure(env)
+    d = env.daemon()
+    iid = trigger(d, admin_token, "esc-loop", "loop-1")
+    wait_for(lambda: any(e["kind"] == "escalation.exhausted"
+                         for e in timeline(d, admin_token, iid)), 20, "exhausted")
+    steps = step_events(d, admin_token, iid)
+    # repeat: 1 = the policy walked twice, then nothing more.
+    assert [(s["pass"], s["step"]) for s in steps] == [(1, 1), (1, 2), (2, 1), (2, 2)], steps
+    assert [s["users"] for s in steps] == [["erin"], ["frank"], ["erin"], ["frank"]], steps
+    assert who(deliveries(log, iid)) == [("erin", "sms"), ("frank", "email")] * 2
+    r = d.get("/api/v1/incidents/%d" % iid, token=admin_token)
+    assert r.body["escalation"]["state"] == "exhausted", r.body["escalation"]
+    # An explicit escalation starts one more pass.
+    assert d.request("POST", "/api/v1/incidents/%d/escalate" % iid, {},
+                     token=admin_token).status == 202
+    wait_for(lambda: len(step_events(d, admin_token, iid)) >= 5, 10, "a third pass")
+    assert step_events(d, admin_token, iid)[4]["pass"] == 3

@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "ingest/ingest.h"
 #include "metrics/metrics.h"
+#include "notify/notify.h"
 #include "store/store.h"
 #include "util/error.h"
 #include "util/strbuf.h"
@@ -65,6 +66,7 @@ void api_metrics(void *app_ptr, struct http_request *req, struct http_response *
     metrics_render(app->metrics, &out);
     render_ingest_metrics(app->ingest, &out);
     engine_render_metrics(app->engine, &out);
+    dispatcher_render_metrics(app->dispatcher, &out);
     text = strbuf_detach(&out, &len);
     http_response_take(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

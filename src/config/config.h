@@ -74,6 +74,14 @@ enum contact_type {
     CONTACT_SLACK, /* Slack DM; address is the Slack user id */
     CONTACT_WEBHOOK
 };
+#define CONTACT_TYPE_COUNT 6
+
+/* "At most `max` notifications handed to a provider per address of one
+ * contact type in any `per_seconds` window"; max 0 = no limit. */
+struct config_notification_limit {
+    uint32_t max;
+    uint32_t per_seconds;
+};
 
 struct config_contact_method {
     enum contact_type type;
@@ -264,8 +272,17 @@ struct config_log_provider {
     char *path; /* made absolute */
 };
 
+/* The `webhook` provider: a signed JSON POST to the contact method's URL. */
+struct config_webhook {
+    int enabled;
+    struct secret signing_secret; /* HMAC-SHA256 key of X-Opsbell-Signature */
+    uint32_t retry_base_ms;       /* first retry delay; doubles per attempt; 0 = engine's */
+    uint32_t max_attempts;        /* attempts per notification; 0 = engine's */
+};
+
 struct config_providers {
     struct config_log_provider log;
+    struct config_webhook webhook;
     struct config_slack slack;
     struct config_twilio twilio;
     struct config_smtp smtp;
@@ -293,6 +310,16 @@ struct config {
     unsigned default_notification_rule_count;
     uint32_t ical_horizon_seconds; /* opsbell.yaml `ical.horizon`; default 30d, 1d .. 366d */
     uint32_t engine_poll_ms;       /* opsbell.yaml `engine.poll_interval`; default 1s */
+    /* Notification attempts (opsbell.yaml `engine.*`): a `sending` row older
+     * than send_lease_ms was interrupted (default 5m); the first retry delay
+     * (default 30s) and attempts per notification (default 3) of providers
+     * that set none. */
+    uint32_t send_lease_ms;
+    uint32_t retry_base_ms;
+    uint32_t max_attempts;
+    /* opsbell.yaml `notification_limits`, by enum contact_type; defaults:
+     * voice and sip 3 per 15m, sms 10 per 15m, others none. */
+    struct config_notification_limit notification_limits[CONTACT_TYPE_COUNT];
 
     struct config_user *users;
     unsigned user_count;

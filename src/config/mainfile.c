@@ -245,6 +245,73 @@ static void main_log_provider(struct cfgctx *c, const struct cfgfile *f,
     out->path = cfgctx_dup(c, path);
 }
 
+static int main_parse_ms(const char *text, uint32_t *ms);
+
+static void main_webhook(struct cfgctx *c, const struct cfgfile *f, const struct raw_webhook *raw,
+                         struct config_webhook *out)
+{
+    uint64_t v;
+
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    main_secret(c, f, "providers.webhook.signing_secret", "webhook signing_secret",
+                raw->signing_secret, &out->signing_secret);
+    if (raw->retry_base != NULL && (main_parse_ms(raw->retry_base, &out->retry_base_ms) != 0 ||
+                                    out->retry_base_ms < 100 || out->retry_base_ms > 3600000))
+        diag_report(c, f, "providers.webhook.retry_base",
+                    "webhook retry_base '%s' is not a duration from 100ms to 1h (e.g. 30s)",
+                    raw->retry_base);
+    if (raw->max_attempts != NULL) {
+        if (value_parse_uint(raw->max_attempts, 1, 20, &v) != 0)
+            diag_report(c, f, "providers.webhook.max_attempts",
+                        "webhook max_attempts '%s' is not a number from 1 to 20",
+                        raw->max_attempts);
+        else
+            out->max_attempts = (uint32_t)v;
+    }
+}
+
+static void main_limit(struct cfgctx *c, const struct cfgfile *f, const char *type,
+                       const struct raw_limit *raw, struct config_notification_limit *out)
+{
+    char path[64];
+    uint64_t v;
+    uint32_t per;
+
+    if (raw == NULL)
+        return;
+    snprintf(path, sizeof(path), "notification_limits.%s", type);
+    if (value_parse_uint(raw->max, 0, 10000, &v) != 0)
+        diag_report(c, f, path, "notification limit max '%s' is not a number from 0 to 10000",
+                    raw->max);
+    else
+        out->max = (uint32_t)v;
+    if (config_parse_duration(raw->per, &per) != 0 || per < 1 || per > 7U * 24 * 3600)
+        diag_report(c, f, path, "notification limit per '%s' is not a duration from 1s to 7d",
+                    raw->per);
+    else
+        out->per_seconds = per;
+}
+
+static void main_limits(struct cfgctx *c, const struct cfgfile *f, const struct raw_limits *raw,
+                        struct config *cfg)
+{
+    struct config_notification_limit *l = cfg->notification_limits;
+
+    l[CONTACT_VOICE] = (struct config_notification_limit){3, 15 * 60};
+    l[CONTACT_SIP] = (struct config_notification_limit){3, 15 * 60};
+    l[CONTACT_SMS] = (struct config_notification_limit){10, 15 * 60};
+    if (raw == NULL)
+        return;
+    main_limit(c, f, "voice", raw->voice, &l[CONTACT_VOICE]);
+    main_limit(c, f, "sms", raw->sms, &l[CONTACT_SMS]);
+    main_limit(c, f, "sip", raw->sip, &l[CONTACT_SIP]);
+    main_limit(c, f, "email", raw->email, &l[CONTACT_EMAIL]);
+    main_limit(c, f, "slack", raw->slack, &l[CONTACT_SLACK]);
+    main_limit(c, f, "webhook", raw->webhook, &l[CONTACT_WEBHOOK]);
+}
+
 /* "250ms", or a duration in whole seconds ("1s", "1m"). 0 or OB_EINVAL. */
 static int main_parse_ms(const char *text, uint32_t *ms)
 {
@@ -269,6 +336,31 @@ static int main_parse_ms(const char *text, uint32_t *ms)
     return 0;
 }
 
+static void main_attempts(struct cfgctx *c, const struct cfgfile *f, const struct raw_engine *raw,
+                          struct config *cfg)
+{
+    uint64_t v;
+
+    if (raw->send_lease != NULL &&
+        (main_parse_ms(raw->send_lease, &cfg->send_lease_ms) != 0 || cfg->send_lease_ms < 1000 ||
+         cfg->send_lease_ms > 24U * 3600 * 1000))
+        diag_report(c, f, "engine.send_lease",
+                    "engine send_lease '%s' is not a duration from 1s to 1d (e.g. 5m)",
+                    raw->send_lease);
+    if (raw->retry_base != NULL && (main_parse_ms(raw->retry_base, &cfg->retry_base_ms) != 0 ||
+                                    cfg->retry_base_ms < 100 || cfg->retry_base_ms > 3600000))
+        diag_report(c, f, "engine.retry_base",
+                    "engine retry_base '%s' is not a duration from 100ms to 1h (e.g. 30s)",
+                    raw->retry_base);
+    if (raw->max_attempts != NULL) {
+        if (value_parse_uint(raw->max_attempts, 1, 20, &v) != 0)
+            diag_report(c, f, "engine.max_attempts",
+                        "engine max_attempts '%s' is not a number from 1 to 20", raw->max_attempts);
+        else
+            cfg->max_attempts = (uint32_t)v;
+    }
+}
+
 static void main_oncall(struct cfgctx *c, const struct cfgfile *f, const struct raw_main *raw,
                         struct config *cfg)
 {
@@ -286,6 +378,11 @@ static void main_oncall(struct cfgctx *c, const struct cfgfile *f, const struct 
         else
             cfg->ical_horizon_seconds = v;
     }
+    cfg->send_lease_ms = 5U * 60 * 1000;
+    cfg->retry_base_ms = 30000;
+    cfg->max_attempts = 3;
+    if (raw->engine != NULL)
+        main_attempts(c, f, raw->engine, cfg);
     if (raw->engine != NULL && raw->engine->poll_interval != NULL) {
         uint32_t v = 0;
         if (main_parse_ms(raw->engine->poll_interval, &v) != 0 || v < ENGINE_POLL_MIN_MS ||
@@ -325,6 +422,8 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
         diag_report(c, f, "log.level", "log level '%s' is not one of debug, info, warn, error",
                     raw->log->level);
     main_oncall(c, f, raw, cfg);
+    main_limits(c, f, raw->notification_limits, cfg);
+    main_webhook(c, f, prov != NULL ? prov->webhook : NULL, &cfg->providers.webhook);
     if (prov != NULL) {
         main_log_provider(c, f, prov->log, &cfg->providers.log);
         main_slack(c, f, prov->slack, &cfg->providers.slack);

@@ -88,9 +88,33 @@ static const cyaml_schema_field_t schema_log_provider_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t schema_webhook_fields[] = {
+    STR_FIELD("signing_secret", REQ, struct raw_webhook, signing_secret),
+    STR_FIELD("retry_base", OPT, struct raw_webhook, retry_base),
+    STR_FIELD("max_attempts", OPT, struct raw_webhook, max_attempts),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t schema_limit_fields[] = {
+    STR_FIELD("max", REQ, struct raw_limit, max),
+    STR_FIELD("per", REQ, struct raw_limit, per),
+    CYAML_FIELD_END,
+};
+
+#define LIMIT_FIELD(name)                                                                          \
+    CYAML_FIELD_MAPPING_PTR(#name, CYAML_FLAG_POINTER | OPT, struct raw_limits, name,              \
+                            schema_limit_fields)
+
+static const cyaml_schema_field_t schema_limits_fields[] = {
+    LIMIT_FIELD(voice), LIMIT_FIELD(sms),     LIMIT_FIELD(sip), LIMIT_FIELD(email),
+    LIMIT_FIELD(slack), LIMIT_FIELD(webhook), CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_providers_fields[] = {
     CYAML_FIELD_MAPPING_PTR("log", CYAML_FLAG_POINTER | OPT, struct raw_providers, log,
                             schema_log_provider_fields),
+    CYAML_FIELD_MAPPING_PTR("webhook", CYAML_FLAG_POINTER | OPT, struct raw_providers, webhook,
+                            schema_webhook_fields),
     CYAML_FIELD_MAPPING_PTR("slack", CYAML_FLAG_POINTER | OPT, struct raw_providers, slack,
                             schema_slack_fields),
     CYAML_FIELD_MAPPING_PTR("twilio", CYAML_FLAG_POINTER | OPT, struct raw_providers, twilio,
@@ -119,6 +143,9 @@ static const cyaml_schema_field_t schema_ical_fields[] = {
 
 static const cyaml_schema_field_t schema_engine_fields[] = {
     STR_FIELD("poll_interval", OPT, struct raw_engine, poll_interval),
+    STR_FIELD("send_lease", OPT, struct raw_engine, send_lease),
+    STR_FIELD("retry_base", OPT, struct raw_engine, retry_base),
+    STR_FIELD("max_attempts", OPT, struct raw_engine, max_attempts),
     CYAML_FIELD_END,
 };
 
@@ -141,6 +168,8 @@ static const cyaml_schema_field_t schema_main_fields[] = {
                             schema_ical_fields),
     CYAML_FIELD_MAPPING_PTR("engine", CYAML_FLAG_POINTER | OPT, struct raw_main, engine,
                             schema_engine_fields),
+    CYAML_FIELD_MAPPING_PTR("notification_limits", CYAML_FLAG_POINTER | OPT, struct raw_main,
+                            notification_limits, schema_limits_fields),
     CYAML_FIELD_END,
 };
 

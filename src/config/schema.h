@@ -80,8 +80,29 @@ struct raw_log_provider {
     char *path;
 };
 
+struct raw_webhook {
+    char *signing_secret;
+    char *retry_base;
+    char *max_attempts;
+};
+
+struct raw_limit {
+    char *max;
+    char *per;
+};
+
+struct raw_limits {
+    struct raw_limit *voice;
+    struct raw_limit *sms;
+    struct raw_limit *sip;
+    struct raw_limit *email;
+    struct raw_limit *slack;
+    struct raw_limit *webhook;
+};
+
 struct raw_providers {
     struct raw_log_provider *log;
+    struct raw_webhook *webhook;
     struct raw_slack *slack;
     struct raw_twilio *twilio;
     struct raw_smtp *smtp;
@@ -99,6 +120,9 @@ struct raw_ical {
 
 struct raw_engine {
     char *poll_interval;
+    char *send_lease;
+    char *retry_base;
+    char *max_attempts;
 };
 
 struct raw_main {
@@ -114,6 +138,7 @@ struct raw_main {
     unsigned notification_rule_count;
     struct raw_ical *ical;
     struct raw_engine *engine;
+    struct raw_limits *notification_limits;
 };
 
 /* ---- users.yaml ---- */

@@ -14,6 +14,7 @@
 struct audit_origin;
 struct config;
 struct config_diags;
+struct dispatcher;
 struct engine;
 struct http_server;
 struct ingest;
@@ -22,13 +23,14 @@ struct router;
 struct store;
 
 struct app {
-    char *config_path;        /* owned */
-    struct store *store;      /* owned */
-    struct metrics *metrics;  /* owned */
-    struct router *router;    /* owned */
-    struct http_server *http; /* owned */
-    struct ingest *ingest;    /* owned: the alert pipeline's writer */
-    struct engine *engine;    /* owned: escalations and notifications; NULL in tools */
+    char *config_path;             /* owned */
+    struct store *store;           /* owned */
+    struct metrics *metrics;       /* owned */
+    struct router *router;         /* owned */
+    struct http_server *http;      /* owned */
+    struct ingest *ingest;         /* owned: the alert pipeline's writer */
+    struct engine *engine;         /* owned: escalations, queueing notifications; NULL in tools */
+    struct dispatcher *dispatcher; /* owned: delivers queued notifications; NULL in tools */
     int64_t started_ms;
 
     pthread_mutex_t config_lock; /* guards config (the pointer, not its contents) */

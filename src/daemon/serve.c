@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "metrics/metrics.h"
+#include "notify/notify.h"
 #include "store/store.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -115,6 +116,10 @@ int serve_run(const char *config_path, const char *listen_override)
             goto out;
         }
     }
+    if (dispatcher_start(&app, getenv("OPSBELL_NODE_ID"), &app.dispatcher, &err) != 0) {
+        log_error("notify", "cannot start the dispatcher", "error", err.msg);
+        goto out;
+    }
     if (engine_start(&app, getenv("OPSBELL_NODE_ID"), &app.engine, &err) != 0) {
         log_error("engine", "cannot start the engine", "error", err.msg);
         goto out;
@@ -171,6 +176,7 @@ out:
     http_server_quiesce(app.http);
     ingest_stop(app.ingest);
     engine_stop(app.engine);
+    dispatcher_stop(app.dispatcher);
     http_server_stop(app.http);
     metrics_free(app.metrics);
     router_free(app.router);

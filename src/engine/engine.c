@@ -1,7 +1,9 @@
 /*
  * engine.c - the engine thread: a min-heap of due-time hints, and rounds
- * that take every due escalation step and dispatch every due notification,
- * each batch in one transaction.
+ * that take every due escalation step, each batch in one transaction.  The
+ * outbox rows a step queues are delivered by the dispatcher's own thread
+ * (src/notify/), hinted after the commit, so that a slow provider never
+ * delays a step.
  *
  * The loop: run the pipeline's due work (alerts past their end, missed
  * heartbeats), unsilence incidents whose silence ended, take what is due (in
@@ -221,6 +223,7 @@ static int escalation_batch(struct engine *eng, struct store_conn *conn, const s
             return rc;
         round.now_ms = wall_ms();
         round.first_due = 0;
+        round.queued = 0;
         rc = store_escalation_claim_due(conn, round.now_ms, ENGINE_BATCH, &due, &count, err);
         if (rc == 0 && count > 0 && lateness == NULL) {
             lateness = calloc(ENGINE_BATCH, sizeof(*lateness));
@@ -242,34 +245,18 @@ static int escalation_batch(struct engine *eng, struct store_conn *conn, const s
     }
     if (rc == 0) {
         atomic_fetch_add(&eng->steps, taken);
+        atomic_fetch_add(&eng->notifications, round.queued);
         for (size_t i = 0; i < taken; i++)
             observe_lateness(eng, lateness[i]);
         if (round.first_due != 0 && (*earliest == 0 || round.first_due < *earliest))
             *earliest = round.first_due;
+        /* The rows just queued are the dispatcher's (its own thread). */
+        if (round.first_due != 0)
+            dispatcher_hint(eng->app->dispatcher, round.first_due);
     }
     free(lateness);
     escalation_array_free(due, count);
     return rc == 0 ? (int)count : rc;
-}
-
-static int dispatch_batch(struct engine *eng, struct store_conn *conn, const struct config *cfg,
-                          struct ob_error *err)
-{
-    int n, rc;
-
-    rc = store_begin(conn, err);
-    if (rc != 0)
-        return rc;
-    n = notify_dispatch_due(conn, cfg, wall_ms(), ENGINE_BATCH, err);
-    if (n < 0) {
-        store_rollback(conn);
-        return n;
-    }
-    rc = store_commit(conn, err);
-    if (rc != 0)
-        return rc;
-    atomic_fetch_add(&eng->notifications, (uint64_t)n);
-    return n;
 }
 
 /* Incidents whose silence ended start paging (ingest/unsilence.c); their
@@ -299,7 +286,7 @@ static int engine_round(struct engine *eng, int64_t poll_ms, int64_t *next_due,
 {
     struct config *cfg = app_config_get(eng->app);
     struct store_conn *conn = NULL;
-    int64_t earliest = 0, due_esc = 0, due_out = 0, due_silence = 0, due_ingest = 0;
+    int64_t earliest = 0, due_esc = 0, due_silence = 0, due_ingest = 0;
     int n, rc;
 
     /* Alerts past their end and missed heartbeats first: they may open
@@ -328,23 +315,13 @@ static int engine_round(struct engine *eng, int64_t poll_ms, int64_t *next_due,
             goto out;
         }
         progressed |= n == ENGINE_BATCH;
-        n = dispatch_batch(eng, conn, cfg, err);
-        if (n < 0) {
-            rc = n;
-            goto out;
-        }
-        progressed |= n == ENGINE_BATCH;
         if (!progressed)
             break;
     }
     rc = store_escalation_next_due(conn, &due_esc, err);
-    if (rc == 0)
-        rc = store_outbox_next_due(conn, &due_out, err);
     if (rc != 0)
         goto out;
     *next_due = due_esc;
-    if (due_out != 0 && (*next_due == 0 || due_out < *next_due))
-        *next_due = due_out;
     if (due_silence != 0 && (*next_due == 0 || due_silence < *next_due))
         *next_due = due_silence;
     if (due_ingest != 0 && (*next_due == 0 || due_ingest < *next_due))
@@ -453,22 +430,23 @@ void engine_render_metrics(struct engine *eng, struct strbuf *out)
 
     if (eng == NULL)
         return;
-    strbuf_addf(out,
-                "# HELP opsbell_engine_steps_total Escalation steps taken by this node.\n"
-                "# TYPE opsbell_engine_steps_total counter\n"
-                "opsbell_engine_steps_total %llu\n"
-                "# HELP opsbell_engine_notifications_total Outbox rows handled by this node.\n"
-                "# TYPE opsbell_engine_notifications_total counter\n"
-                "opsbell_engine_notifications_total %llu\n"
-                "# HELP opsbell_engine_rounds_failed_total Engine rounds rolled back and retried.\n"
-                "# TYPE opsbell_engine_rounds_failed_total counter\n"
-                "opsbell_engine_rounds_failed_total %llu\n"
-                "# HELP opsbell_engine_step_lateness_seconds How late escalation steps were "
-                "taken, against their due time.\n"
-                "# TYPE opsbell_engine_step_lateness_seconds histogram\n",
-                (unsigned long long)atomic_load(&eng->steps),
-                (unsigned long long)atomic_load(&eng->notifications),
-                (unsigned long long)atomic_load(&eng->rounds_failed));
+    strbuf_addf(
+        out,
+        "# HELP opsbell_engine_steps_total Escalation steps taken by this node.\n"
+        "# TYPE opsbell_engine_steps_total counter\n"
+        "opsbell_engine_steps_total %llu\n"
+        "# HELP opsbell_engine_notifications_total Outbox rows queued by this node's steps.\n"
+        "# TYPE opsbell_engine_notifications_total counter\n"
+        "opsbell_engine_notifications_total %llu\n"
+        "# HELP opsbell_engine_rounds_failed_total Engine rounds rolled back and retried.\n"
+        "# TYPE opsbell_engine_rounds_failed_total counter\n"
+        "opsbell_engine_rounds_failed_total %llu\n"
+        "# HELP opsbell_engine_step_lateness_seconds How late escalation steps were "
+        "taken, against their due time.\n"
+        "# TYPE opsbell_engine_step_lateness_seconds histogram\n",
+        (unsigned long long)atomic_load(&eng->steps),
+        (unsigned long long)atomic_load(&eng->notifications),
+        (unsigned long long)atomic_load(&eng->rounds_failed));
     for (int b = 0; b < LATENESS_BUCKETS; b++)
         strbuf_addf(out, "opsbell_engine_step_lateness_seconds_bucket{le=\"%g\"} %llu\n",
                     lateness_bounds[b], (unsigned long long)atomic_load(&eng->lateness_buckets[b]));

@@ -20,6 +20,7 @@ struct engine_round {
     int64_t next_due;    /* earliest next step scheduled in this round; 0 = none */
     int64_t first_due;   /* earliest notification queued in this round; 0 = none */
     int64_t lateness_ms; /* of the step just taken */
+    uint64_t queued;     /* outbox rows queued in this round */
 };
 
 /* Take the step esc is due for (see escalate.c). */

@@ -201,6 +201,7 @@ int engine_take_step(struct engine_round *round, const struct escalation *esc, s
             goto out;
         }
         queued += n;
+        round->queued += (uint64_t)n;
     }
 
     /* Where the escalation goes next. */

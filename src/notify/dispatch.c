@@ -1,25 +1,81 @@
 /*
- * dispatch.c - due outbox rows to providers.
+ * dispatch.c - the dispatcher thread: due outbox rows to providers, in
+ * batches of up to DISPATCH_BATCH rows and two transactions per batch (see
+ * notify.h).
  *
- * A row whose incident is no longer triggered is cancelled (an ack or a
- * resolve cancels queued rows in its own transaction; this catches rows
- * that became due in between).  A row no provider can deliver fails
- * permanently with a reason, so that nothing waits forever.
+ * Transaction 1 claims due queued rows (FOR UPDATE SKIP LOCKED on
+ * PostgreSQL) and either settles each without a provider (incident no
+ * longer triggered: cancelled; no provider: failed-permanent; over the rate
+ * limit: failed-permanent) or marks it `sending`, then commits.  The
+ * providers are then called with no transaction open and no connection
+ * held.  Transaction 2 records the outcomes, each guarded by its attempt
+ * number, so that an attempt that another node declared interrupted
+ * meanwhile is not recorded twice.
+ *
+ * The loop sleeps until the earliest queued due_at, the moment the oldest
+ * `sending` row's lease runs out, a hint, or the poll interval (rows queued
+ * by another node).
  */
 #include "notify/notify.h"
 
 #include "config/config.h"
+#include "daemon/app.h"
 #include "store/engine.h"
 #include "store/incidents.h"
+#include "store/store.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/strbuf.h"
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-static const char *outcome_state(enum notify_outcome outcome)
+#define DISPATCH_NODE_MAX     128
+#define DISPATCH_RETRY_MS     1000 /* after a failed round */
+#define DISPATCH_ROUND_MAX    20   /* batches per round before looking at the clock again */
+#define DISPATCH_BATCH        50   /* rows claimed, sent and recorded together */
+#define DISPATCH_OUTCOMES     4
+#define DISPATCH_RATE_LIMITED 3 /* outcome index beside enum notify_outcome */
+#define LATENCY_BUCKETS       12
+
+static const char *const outcome_labels[DISPATCH_OUTCOMES] = {"delivered", "failed-temporary",
+                                                              "failed-permanent", "rate-limited"};
+static const double latency_bounds[LATENCY_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                       1.0,  2.5,   5.0,  10,  30,   60};
+
+struct dispatcher {
+    struct app *app;
+    char node[DISPATCH_NODE_MAX];
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stopping;
+    bool kicked;
+    int64_t wake_at; /* when the sleeping thread wakes (0 while it works) */
+
+    /* metrics: [provider index, or notify_provider_count = none][outcome] */
+    _Atomic uint64_t *outcomes;
+    _Atomic uint64_t latency_count;
+    _Atomic uint64_t latency_sum_us;
+    _Atomic uint64_t latency_buckets[LATENCY_BUCKETS];
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *notify_outcome_state(enum notify_outcome outcome)
 {
     switch (outcome) {
     case NOTIFY_DELIVERED:
@@ -32,6 +88,30 @@ static const char *outcome_state(enum notify_outcome outcome)
     return "failed-permanent";
 }
 
+int64_t notify_backoff_ms(int64_t base_ms, int64_t attempt)
+{
+    int64_t cap = base_ms > NOTIFY_RETRY_CAP_MS ? base_ms : NOTIFY_RETRY_CAP_MS;
+    int64_t delay = base_ms;
+
+    for (int64_t i = 1; i < attempt && delay < cap; i++)
+        delay *= 2;
+    return delay < cap ? delay : cap;
+}
+
+int notify_rate_limited(const struct config_notification_limit *limit, int64_t recent)
+{
+    return limit != NULL && limit->max > 0 && recent >= (int64_t)limit->max;
+}
+
+static size_t provider_index(const struct notify_provider *p)
+{
+    for (size_t i = 0; i < notify_provider_count; i++) {
+        if (notify_providers[i] == p)
+            return i;
+    }
+    return notify_provider_count;
+}
+
 static const struct notify_provider *provider_for(const struct config *cfg, const char *type)
 {
     for (size_t i = 0; i < notify_provider_count; i++) {
@@ -41,72 +121,599 @@ static const struct notify_provider *provider_for(const struct config *cfg, cons
     return NULL;
 }
 
-static int dispatch_one(struct store_conn *conn, const struct config *cfg,
-                        const struct outbox_row *row, int64_t now_ms, struct ob_error *err)
+static void count_outcome(struct dispatcher *d, const struct notify_provider *p, int outcome)
 {
-    const struct notify_provider *provider;
-    struct incident inc;
-    char detail[256] = "", message[512];
-    const char *state;
-    json_t *data = NULL;
-    char *data_text = NULL;
+    atomic_fetch_add(&d->outcomes[provider_index(p) * DISPATCH_OUTCOMES + (size_t)outcome], 1);
+}
+
+static void observe_latency(struct dispatcher *d, int64_t ms)
+{
+    double s = ms > 0 ? (double)ms / 1000.0 : 0.0;
+
+    atomic_fetch_add(&d->latency_count, 1);
+    atomic_fetch_add(&d->latency_sum_us, (uint64_t)(s * 1e6));
+    for (int b = 0; b < LATENCY_BUCKETS; b++) {
+        if (s <= latency_bounds[b])
+            atomic_fetch_add(&d->latency_buckets[b], 1);
+    }
+}
+
+static int64_t lease_ms(const struct config *cfg)
+{
+    return cfg->send_lease_ms != 0 ? (int64_t)cfg->send_lease_ms : NOTIFY_LEASE_MS;
+}
+
+static int contact_type_of(const char *name, enum contact_type *out)
+{
+    for (int t = 0; t < CONTACT_TYPE_COUNT; t++) {
+        if (strcmp(contact_type_name((enum contact_type)t), name) == 0) {
+            *out = (enum contact_type)t;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- one row's records (inside a transaction) --------------------------------- */
+
+static int timeline(struct store_conn *conn, const struct outbox_row *row, char *kind,
+                    const char *provider, const char *state, const char *detail, int64_t now_ms,
+                    struct ob_error *err)
+{
+    char message[768];
+    json_t *data;
+    char *text = NULL;
     int rc;
 
-    rc = store_incident_get(conn, row->incident_id, &inc, err);
-    if (rc != 0)
-        return rc;
-    if (strcmp(inc.status, "triggered") != 0) {
-        snprintf(detail, sizeof(detail), "incident is %s", inc.status);
-        rc = store_outbox_finish(conn, row->id, "cancelled", NULL, detail, 0, now_ms, err);
-        goto out;
-    }
-    provider = provider_for(cfg, row->contact_type);
-    if (provider == NULL) {
-        snprintf(detail, sizeof(detail), "no provider configured for %s", row->contact_type);
-        state = "failed-permanent";
-    } else {
-        state = outcome_state(provider->deliver(cfg, row, &inc, detail, sizeof(detail)));
-    }
-    rc = store_outbox_finish(conn, row->id, state, provider != NULL ? provider->name : NULL, detail,
-                             now_ms, now_ms, err);
-    if (rc != 0)
-        goto out;
     snprintf(message, sizeof(message), "%s to %s (%s) via %s: %s", row->contact_type,
-             row->user_name, row->address, provider != NULL ? provider->name : "nothing", state);
-    data =
-        json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s}", "notification", (json_int_t)row->id,
-                  "user", row->user_name, "type", row->contact_type, "state", state, "due_at_ms",
-                  (json_int_t)row->due_at_ms, "sent_at_ms", (json_int_t)now_ms, "detail", detail);
-    data_text = data != NULL ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+             row->user_name, row->address, provider != NULL ? provider : "nothing", state);
+    data = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "notification",
+                     (json_int_t)row->id, "user", row->user_name, "type", row->contact_type,
+                     "address", row->address, "state", state, "attempt", (json_int_t)row->attempts,
+                     "due_at_ms", (json_int_t)row->due_at_ms, "sent_at_ms", (json_int_t)now_ms,
+                     "detail", detail != NULL ? detail : "");
+    text = data != NULL ? json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(data);
     {
         struct incident_event ev = {
             .incident_id = row->incident_id,
             .at_ms = now_ms,
-            .kind =
-                strcmp(state, "delivered") == 0 ? "notification.delivered" : "notification.failed",
+            .kind = kind,
             .actor = "engine",
             .message = message,
-            .data = data_text,
+            .data = text,
         };
         rc = store_incident_event_append(conn, &ev, err);
     }
-out:
-    json_decref(data);
-    free(data_text);
-    incident_release(&inc);
+    free(text);
     return rc;
 }
 
-int notify_dispatch_due(struct store_conn *conn, const struct config *cfg, int64_t now_ms,
-                        size_t limit, struct ob_error *err)
+static bool already_tried(const struct outbox_row *rows, size_t count, const struct outbox_row *row,
+                          const struct config_contact_method *cm)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (rows[i].seq == row->seq && strcmp(rows[i].user_name, row->user_name) == 0 &&
+            strcmp(rows[i].contact_type, contact_type_name(cm->type)) == 0 &&
+            strcmp(rows[i].address, cm->address) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* After row failed for good: queue the user's next contact method (in the
+ * order of `contact_methods`, wrapping) not yet tried for this step, due now. */
+static int queue_next_contact(struct store_conn *conn, const struct config *cfg,
+                              const struct outbox_row *row, int64_t now_ms, struct ob_error *err)
+{
+    const struct config_user *user = config_find_user(cfg, row->user_name);
+    struct outbox_row *rows = NULL;
+    size_t count = 0, start = 0;
+    enum contact_type type;
+    int rc;
+
+    if (user == NULL || user->contact_method_count == 0)
+        return 0;
+    if (contact_type_of(row->contact_type, &type) == 0) {
+        for (unsigned i = 0; i < user->contact_method_count; i++) {
+            if (user->contact_methods[i].type == type &&
+                strcmp(user->contact_methods[i].address, row->address) == 0) {
+                start = i + 1;
+                break;
+            }
+        }
+    }
+    rc = store_outbox_list(conn, row->incident_id, &rows, &count, err);
+    for (unsigned j = 0; rc == 0 && j < user->contact_method_count; j++) {
+        unsigned idx = (unsigned)((start + j) % user->contact_method_count);
+        const struct config_contact_method *cm = &user->contact_methods[idx];
+        struct outbox_row next = {
+            .incident_id = row->incident_id,
+            .seq = row->seq,
+            .user_name = row->user_name,
+            .contact_type = (char *)contact_type_name(cm->type),
+            .address = cm->address,
+            .rule_index = -1 - (int64_t)idx, /* not a rule: the fallback to method idx */
+            .due_at_ms = now_ms,
+            .created_at_ms = now_ms,
+        };
+        char detail[512];
+
+        if (already_tried(rows, count, row, cm))
+            continue;
+        rc = store_outbox_insert(conn, &next, err);
+        if (rc != 0)
+            break;
+        snprintf(detail, sizeof(detail), "after %s to %s failed: next contact method",
+                 row->contact_type, row->address);
+        rc = timeline(conn, &next, "notification.queued", NULL, "queued", detail, now_ms, err);
+        break;
+    }
+    outbox_row_array_free(rows, count);
+    return rc;
+}
+
+/* Settle a row that was never handed to a provider (from "queued"). */
+static int settle_unsent(struct store_conn *conn, const struct config *cfg,
+                         const struct outbox_row *row, const char *state, const char *detail,
+                         int64_t now_ms, struct ob_error *err)
+{
+    int rc = store_outbox_record(conn, row->id, row->attempts, "queued", state, NULL, detail, 0, 0,
+                                 now_ms, err);
+
+    if (rc != 0 || strcmp(state, "cancelled") == 0)
+        return rc;
+    rc = timeline(conn, row, "notification.failed", NULL, state, detail, now_ms, err);
+    if (rc == 0)
+        rc = queue_next_contact(conn, cfg, row, now_ms, err);
+    return rc;
+}
+
+/* The outcome of attempt row->attempts, from "sending". *retry_at = the new
+ * due time when it goes back to the queue. */
+static int record_outcome(struct store_conn *conn, const struct config *cfg,
+                          const struct outbox_row *row, const struct notify_provider *p,
+                          enum notify_outcome outcome, const char *detail, int64_t now_ms,
+                          int64_t *retry_at, struct ob_error *err)
+{
+    uint32_t max = p != NULL && p->max_attempts != NULL ? p->max_attempts(cfg) : 0;
+    uint32_t base = p != NULL && p->retry_base_ms != NULL ? p->retry_base_ms(cfg) : 0;
+    const char *state = notify_outcome_state(outcome);
+    char *kind;
+    char note[600];
+    int64_t due = 0;
+    int rc;
+
+    *retry_at = 0;
+    if (max == 0)
+        max = cfg->max_attempts != 0 ? cfg->max_attempts : NOTIFY_DEFAULT_MAX_ATTEMPTS;
+    if (base == 0)
+        base = cfg->retry_base_ms != 0 ? cfg->retry_base_ms : NOTIFY_DEFAULT_RETRY_BASE;
+    snprintf(note, sizeof(note), "attempt %lld: %s", (long long)row->attempts, detail);
+    if (outcome == NOTIFY_FAILED_TEMPORARY && row->attempts < (int64_t)max) {
+        due = now_ms + notify_backoff_ms(base, row->attempts);
+        snprintf(note, sizeof(note), "attempt %lld: %s; retry in %lld ms", (long long)row->attempts,
+                 detail, (long long)(due - now_ms));
+        state = "queued";
+        *retry_at = due;
+    }
+    rc = store_outbox_record(conn, row->id, row->attempts, "sending", state,
+                             p != NULL ? p->name : NULL, note,
+                             outcome == NOTIFY_DELIVERED ? now_ms : 0, due, now_ms, err);
+    if (rc != 0)
+        return rc;
+    if (outcome == NOTIFY_DELIVERED)
+        kind = "notification.delivered";
+    else if (due != 0)
+        kind = "notification.retry";
+    else
+        kind = "notification.failed";
+    rc = timeline(conn, row, kind, p != NULL ? p->name : NULL, notify_outcome_state(outcome), note,
+                  now_ms, err);
+    if (rc == 0 && outcome != NOTIFY_DELIVERED && due == 0)
+        rc = queue_next_contact(conn, cfg, row, now_ms, err);
+    return rc;
+}
+
+/* ---- rounds ---------------------------------------------------------------------- */
+
+/*
+ * Rows left in `sending`: by this node (start-up only, node != NULL) or by
+ * anyone past the lease.  Each is a failed-temporary attempt, retried as a
+ * new one.  Returns how many, or a negative code.
+ */
+static int recover_stale(struct dispatcher *d, struct store_conn *conn, const struct config *cfg,
+                         const char *node, struct ob_error *err)
 {
     struct outbox_row *rows = NULL;
     size_t count = 0;
+    int64_t now = wall_ms(), retry_at;
     int rc;
 
-    rc = store_outbox_claim_due(conn, now_ms, limit, &rows, &count, err);
-    for (size_t i = 0; rc == 0 && i < count; i++)
-        rc = dispatch_one(conn, cfg, &rows[i], now_ms, err);
+    rc = store_begin(conn, err);
+    if (rc != 0)
+        return rc;
+    rc = store_outbox_claim_stale(conn, node, now - lease_ms(cfg), 100, &rows, &count, err);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        const struct notify_provider *p = provider_for(cfg, rows[i].contact_type);
+        char id[24];
+
+        snprintf(id, sizeof(id), "%lld", (long long)rows[i].id);
+        log_warn("notify", "attempt interrupted; retrying", "notification", id, "node",
+                 rows[i].node != NULL ? rows[i].node : "");
+        rc = record_outcome(conn, cfg, &rows[i], p, NOTIFY_FAILED_TEMPORARY,
+                            "interrupted (sending when its node stopped)", now, &retry_at, err);
+        if (rc == 0)
+            count_outcome(d, p, NOTIFY_FAILED_TEMPORARY);
+    }
+    if (rc == 0)
+        rc = store_commit(conn, err);
+    else
+        store_rollback(conn);
     outbox_row_array_free(rows, count);
     return rc == 0 ? (int)count : rc;
+}
+
+/* One claimed row on its way through its attempt. */
+struct dispatch_item {
+    struct outbox_row *row;
+    const struct notify_provider *provider; /* NULL: settled in transaction 1 */
+    struct incident inc;
+    enum notify_outcome outcome;
+    char detail[512];
+};
+
+/* Transaction 1 for one claimed row: settle it without a provider, or mark
+ * it `sending` (then it->provider is set). */
+static int prepare_item(struct dispatcher *d, struct store_conn *conn, const struct config *cfg,
+                        struct dispatch_item *it, int64_t now, struct ob_error *err)
+{
+    struct outbox_row *row = it->row;
+    const struct notify_provider *p;
+    enum contact_type type;
+    int64_t recent = 0;
+    int attempted = 0, rc;
+
+    rc = store_incident_get(conn, row->incident_id, &it->inc, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(it->inc.status, "triggered") != 0) {
+        snprintf(it->detail, sizeof(it->detail), "incident is %s", it->inc.status);
+        return settle_unsent(conn, cfg, row, "cancelled", it->detail, now, err);
+    }
+    p = provider_for(cfg, row->contact_type);
+    if (p == NULL) {
+        snprintf(it->detail, sizeof(it->detail), "no provider configured for %s",
+                 row->contact_type);
+        rc = settle_unsent(conn, cfg, row, "failed-permanent", it->detail, now, err);
+        if (rc == 0)
+            count_outcome(d, NULL, NOTIFY_FAILED_PERMANENT);
+        return rc;
+    }
+    if (contact_type_of(row->contact_type, &type) == 0) {
+        const struct config_notification_limit *limit = &cfg->notification_limits[type];
+        if (limit->max > 0) {
+            /* Rows marked `sending` earlier in this transaction count too. */
+            rc = store_outbox_count_recent(conn, row->contact_type, row->address,
+                                           now - (int64_t)limit->per_seconds * 1000, &recent, err);
+            if (rc != 0)
+                return rc;
+            if (notify_rate_limited(limit, recent)) {
+                char per[32];
+                snprintf(per, sizeof(per), "%um", (unsigned)(limit->per_seconds / 60));
+                if (limit->per_seconds % 60 != 0)
+                    snprintf(per, sizeof(per), "%us", (unsigned)limit->per_seconds);
+                snprintf(it->detail, sizeof(it->detail), "rate limited: %lld in %s",
+                         (long long)recent, per);
+                rc = settle_unsent(conn, cfg, row, "failed-permanent", it->detail, now, err);
+                if (rc == 0)
+                    count_outcome(d, p, DISPATCH_RATE_LIMITED);
+                return rc;
+            }
+        }
+    }
+    rc = store_outbox_incident_attempted(conn, row->incident_id, row->id, &attempted, err);
+    if (rc == 0)
+        rc = store_outbox_mark_sending(conn, row->id, d->node, now, err);
+    if (rc != 0)
+        return rc;
+    if (!attempted && row->sending_at_ms == 0)
+        observe_latency(d, now - it->inc.created_at_ms);
+    row->attempts++;
+    it->provider = p;
+    return 0;
+}
+
+/*
+ * Claim up to DISPATCH_BATCH due rows and take them through their attempts:
+ * transaction 1 settles or marks each `sending` and commits; the providers
+ * are called with no transaction open and no connection held; transaction
+ * 2 records every outcome.  Returns how many rows were claimed, or a
+ * negative code.  *connp is released during the calls and acquired again.
+ */
+static int dispatch_batch(struct dispatcher *d, struct store_conn **connp, const struct config *cfg,
+                          struct ob_error *err)
+{
+    struct store_conn *conn = *connp;
+    struct dispatch_item *items = NULL;
+    struct outbox_row *rows = NULL;
+    size_t count = 0, sent = 0;
+    int64_t now, retry_at, earliest_retry = 0;
+    int rc;
+
+    rc = store_begin(conn, err);
+    if (rc != 0)
+        return rc;
+    now = wall_ms();
+    rc = store_outbox_claim_due(conn, now, DISPATCH_BATCH, &rows, &count, err);
+    if (rc == 0 && count > 0) {
+        items = calloc(count, sizeof(*items));
+        if (items == NULL)
+            rc = ob_fail(err, OB_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        items[i].row = &rows[i];
+        rc = prepare_item(d, conn, cfg, &items[i], now, err);
+        sent += items[i].provider != NULL;
+    }
+    if (rc != 0) {
+        store_rollback(conn);
+        goto out;
+    }
+    rc = store_commit(conn, err);
+    if (rc != 0 || sent == 0)
+        goto out;
+
+    /* The calls: no transaction, no connection held. */
+    store_release(conn);
+    *connp = NULL;
+    for (size_t i = 0; i < count; i++) {
+        struct dispatch_item *it = &items[i];
+        if (it->provider == NULL)
+            continue;
+        it->outcome = it->provider->deliver(cfg, it->row, &it->inc, it->detail, sizeof(it->detail));
+        count_outcome(d, it->provider, (int)it->outcome);
+    }
+    rc = store_acquire(d->app->store, connp, err);
+    if (rc != 0)
+        goto out; /* the rows stay `sending`; the lease recovers them */
+    conn = *connp;
+    rc = store_begin(conn, err);
+    if (rc != 0)
+        goto out;
+    now = wall_ms();
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        struct dispatch_item *it = &items[i];
+        char id[24];
+
+        if (it->provider == NULL)
+            continue;
+        rc = record_outcome(conn, cfg, it->row, it->provider, it->outcome, it->detail, now,
+                            &retry_at, err);
+        if (rc == 0) {
+            if (retry_at != 0 && (earliest_retry == 0 || retry_at < earliest_retry))
+                earliest_retry = retry_at;
+            continue;
+        }
+        if (rc != OB_ECONFLICT)
+            break;
+        /* Declared interrupted by another node meanwhile: its outcome is
+         * that node's to record, not ours.  (The guarded update changed no
+         * row and is the first statement: nothing to undo.) */
+        snprintf(id, sizeof(id), "%lld", (long long)it->row->id);
+        log_warn("notify", "outcome not recorded: attempt recovered meanwhile", "notification", id,
+                 "error", err->msg);
+        ob_error_clear(err);
+        rc = 0;
+    }
+    if (rc == 0)
+        rc = store_commit(conn, err);
+    else
+        store_rollback(conn);
+    if (rc == 0 && earliest_retry != 0)
+        dispatcher_hint(d, earliest_retry);
+out:
+    for (size_t i = 0; items != NULL && i < count; i++)
+        incident_release(&items[i].inc);
+    free(items);
+    outbox_row_array_free(rows, count);
+    return rc < 0 ? rc : (int)count;
+}
+
+static int dispatch_round(struct dispatcher *d, int64_t *next_due, struct ob_error *err)
+{
+    struct config *cfg = app_config_get(d->app);
+    struct store_conn *conn = NULL;
+    int64_t due = 0, sending = 0;
+    int rc, n;
+
+    *next_due = 0;
+    rc = store_acquire(d->app->store, &conn, err);
+    if (rc != 0)
+        goto out;
+    rc = recover_stale(d, conn, cfg, NULL, err);
+    if (rc < 0)
+        goto out;
+    rc = 0;
+    for (int i = 0; i < DISPATCH_ROUND_MAX; i++) {
+        bool stopping;
+        pthread_mutex_lock(&d->lock);
+        stopping = d->stopping;
+        pthread_mutex_unlock(&d->lock);
+        if (stopping)
+            break;
+        n = dispatch_batch(d, &conn, cfg, err);
+        if (n < 0) {
+            rc = n;
+            goto out;
+        }
+        if (n < DISPATCH_BATCH)
+            break;
+    }
+    rc = store_outbox_next_due(conn, &due, err);
+    if (rc == 0)
+        rc = store_outbox_oldest_sending(conn, &sending, err);
+    if (rc != 0)
+        goto out;
+    *next_due = due;
+    if (sending != 0) {
+        int64_t expiry = sending + lease_ms(cfg) + 1;
+        if (*next_due == 0 || expiry < *next_due)
+            *next_due = expiry;
+    }
+out:
+    store_release(conn);
+    config_unref(cfg);
+    return rc;
+}
+
+static void *dispatcher_main(void *arg)
+{
+    struct dispatcher *d = arg;
+    bool recovered = false;
+
+    pthread_mutex_lock(&d->lock);
+    while (!d->stopping) {
+        struct ob_error err = {0};
+        int64_t next_due = 0, wake_at;
+        struct config *cfg;
+        uint32_t poll_ms;
+        int rc = 0;
+
+        d->kicked = false;
+        d->wake_at = 0;
+        pthread_mutex_unlock(&d->lock);
+
+        cfg = app_config_get(d->app);
+        poll_ms = cfg->engine_poll_ms != 0 ? cfg->engine_poll_ms : 1000;
+        if (!recovered) {
+            /* Nothing of ours is in flight yet: whatever `sending` row
+             * bears our node id was interrupted by our own crash. */
+            struct store_conn *conn = NULL;
+            rc = store_acquire(d->app->store, &conn, &err);
+            if (rc == 0)
+                rc = recover_stale(d, conn, cfg, d->node, &err);
+            store_release(conn);
+            recovered = rc >= 0;
+            rc = rc < 0 ? rc : 0;
+        }
+        config_unref(cfg);
+        if (rc == 0)
+            rc = dispatch_round(d, &next_due, &err);
+        if (rc != 0 && rc != OB_EUNAVAILABLE)
+            log_warn("notify", "dispatch round failed; retrying", "error", err.msg);
+        ob_error_clear(&err);
+
+        pthread_mutex_lock(&d->lock);
+        wake_at = wall_ms() + (rc != 0 ? DISPATCH_RETRY_MS : (int64_t)poll_ms);
+        if (rc == 0 && next_due != 0 && next_due < wake_at)
+            wake_at = next_due;
+        if (d->wake_at != 0 && d->wake_at < wake_at) /* a hint while we worked */
+            wake_at = d->wake_at;
+        d->wake_at = wake_at;
+        while (!d->stopping && !d->kicked && d->wake_at > wall_ms()) {
+            struct timespec until = {.tv_sec = d->wake_at / 1000,
+                                     .tv_nsec = (long)(d->wake_at % 1000) * 1000000L};
+            pthread_cond_timedwait(&d->wake, &d->lock, &until);
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    return NULL;
+}
+
+void dispatcher_hint(struct dispatcher *d, int64_t due_ms)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->lock);
+    if (due_ms <= wall_ms())
+        d->kicked = true;
+    else if (d->wake_at == 0 || due_ms < d->wake_at)
+        d->wake_at = due_ms;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
+int dispatcher_start(struct app *app, const char *node_id, struct dispatcher **out,
+                     struct ob_error *err)
+{
+    struct dispatcher *d = calloc(1, sizeof(*d));
+
+    *out = NULL;
+    if (d == NULL)
+        return ob_fail(err, OB_ENOMEM, "out of memory");
+    d->outcomes = calloc((notify_provider_count + 1) * DISPATCH_OUTCOMES, sizeof(*d->outcomes));
+    if (d->outcomes == NULL) {
+        free(d);
+        return ob_fail(err, OB_ENOMEM, "out of memory");
+    }
+    d->app = app;
+    if (node_id != NULL && node_id[0] != '\0') {
+        snprintf(d->node, sizeof(d->node), "%s", node_id);
+    } else {
+        char host[64] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(d->node, sizeof(d->node), "%s:%ld", host, (long)getpid());
+    }
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_cond_init(&d->wake, NULL);
+    if (pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) {
+        pthread_cond_destroy(&d->wake);
+        pthread_mutex_destroy(&d->lock);
+        free(d->outcomes);
+        free(d);
+        return ob_fail(err, OB_ENOMEM, "cannot start the dispatcher thread");
+    }
+    *out = d;
+    return 0;
+}
+
+void dispatcher_stop(struct dispatcher *d)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&d->lock);
+    d->stopping = true;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+    pthread_join(d->thread, NULL);
+    pthread_cond_destroy(&d->wake);
+    pthread_mutex_destroy(&d->lock);
+    free(d->outcomes);
+    free(d);
+}
+
+void dispatcher_render_metrics(struct dispatcher *d, struct strbuf *out)
+{
+    uint64_t count;
+
+    if (d == NULL)
+        return;
+    strbuf_adds(out, "# HELP opsbell_notifications_total Notification attempts by provider and "
+                     "outcome.\n"
+                     "# TYPE opsbell_notifications_total counter\n");
+    for (size_t p = 0; p <= notify_provider_count; p++) {
+        for (int o = 0; o < DISPATCH_OUTCOMES; o++) {
+            uint64_t n = atomic_load(&d->outcomes[p * DISPATCH_OUTCOMES + (size_t)o]);
+            if (n == 0)
+                continue;
+            strbuf_addf(out, "opsbell_notifications_total{outcome=\"%s\",provider=\"%s\"} %llu\n",
+                        outcome_labels[o],
+                        p < notify_provider_count ? notify_providers[p]->name : "none",
+                        (unsigned long long)n);
+        }
+    }
+    strbuf_adds(out, "# HELP opsbell_notification_first_attempt_seconds From incident creation "
+                     "to its first notification handed to a provider.\n"
+                     "# TYPE opsbell_notification_first_attempt_seconds histogram\n");
+    for (int b = 0; b < LATENCY_BUCKETS; b++)
+        strbuf_addf(out, "opsbell_notification_first_attempt_seconds_bucket{le=\"%g\"} %llu\n",
+                    latency_bounds[b], (unsigned long long)atomic_load(&d->latency_buckets[b]));
+    count = atomic_load(&d->latency_count);
+    strbuf_addf(out,
+                "opsbell_notification_first_attempt_seconds_bucket{le=\"+Inf\"} %llu\n"
+                "opsbell_notification_first_attempt_seconds_sum %.6f\n"
+                "opsbell_notification_first_attempt_seconds_count %llu\n",
+                (unsigned long long)count, (double)atomic_load(&d->latency_sum_us) / 1e6,
+                (unsigned long long)count);
 }

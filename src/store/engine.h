@@ -1,5 +1,5 @@
 /*
- * engine.h - the on-call engine's durable state (schema migration 3):
+ * engine.h - the on-call engine's durable state (schema migrations 3, 4):
  * escalations (one per incident walking a policy, with the absolute due time
  * of its next step), the steps taken, and the outbox of notification
  * attempts.  See store.h for the conventions (connections, errors,
@@ -119,7 +119,9 @@ struct outbox_row {
     char *detail;   /* may be NULL */
     int64_t created_at_ms;
     int64_t updated_at_ms;
-    int64_t sent_at_ms; /* 0 = not yet */
+    int64_t sent_at_ms;    /* 0 = not yet */
+    int64_t sending_at_ms; /* when the last attempt was handed to a provider; 0 = never */
+    char *node;            /* the node that made it; may be NULL */
 };
 
 /* Queue one attempt (state "queued"); sets row->id. OB_ECONFLICT when the
@@ -133,6 +135,40 @@ int store_outbox_next_due(struct store_conn *conn, int64_t *due_ms, struct ob_er
 int store_outbox_finish(struct store_conn *conn, int64_t id, const char *state,
                         const char *provider, const char *detail, int64_t sent_at_ms,
                         int64_t now_ms, struct ob_error *err);
+/*
+ * The dispatcher's two transactions per attempt (migration 4).  First,
+ * store_outbox_mark_sending(): a claimed queued row becomes `sending`
+ * with attempts + 1, sending_at = now_ms and node, and is committed before
+ * the provider is called.  Then store_outbox_record() moves it from
+ * from_state ("sending", or "queued" for rows never handed to a provider)
+ * to state, only while the row still has `attempts` attempts: OB_ECONFLICT
+ * when another node recovered it meanwhile.  due_at_ms != 0 sets a new due
+ * time (a retry goes back to "queued"); sent_at_ms != 0 sets sent_at.
+ */
+int store_outbox_mark_sending(struct store_conn *conn, int64_t id, const char *node, int64_t now_ms,
+                              struct ob_error *err);
+int store_outbox_record(struct store_conn *conn, int64_t id, int64_t attempts,
+                        const char *from_state, const char *state, const char *provider,
+                        const char *detail, int64_t sent_at_ms, int64_t due_at_ms, int64_t now_ms,
+                        struct ob_error *err);
+/*
+ * Claim (as store_outbox_claim_due) up to limit rows left in `sending`:
+ * by `node` (any age; call only at start-up, when this node has nothing in
+ * flight; NULL = none) or by anyone with sending_at before stale_before_ms.
+ */
+int store_outbox_claim_stale(struct store_conn *conn, const char *node, int64_t stale_before_ms,
+                             size_t limit, struct outbox_row **out, size_t *count,
+                             struct ob_error *err);
+/* The earliest sending_at of a row in `sending`; 0 when none. */
+int store_outbox_oldest_sending(struct store_conn *conn, int64_t *sending_ms, struct ob_error *err);
+/* How many attempts to (contact_type, address) were handed to a provider
+ * at or after since_ms (each row counted once, by its last attempt). */
+int store_outbox_count_recent(struct store_conn *conn, const char *contact_type,
+                              const char *address, int64_t since_ms, int64_t *count,
+                              struct ob_error *err);
+/* Whether the incident has any row ever handed to a provider, other than id. */
+int store_outbox_incident_attempted(struct store_conn *conn, int64_t incident_id, int64_t id,
+                                    int *attempted, struct ob_error *err);
 /* An incident's attempts, oldest first. */
 int store_outbox_list(struct store_conn *conn, int64_t incident_id, struct outbox_row **out,
                       size_t *count, struct ob_error *err);

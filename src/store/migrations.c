@@ -253,10 +253,25 @@ static const char m3_sql[] =
     "    revoked_at BIGINT\n"
     ");\n";
 
+/* ---- migration 4: the dispatcher's guarantees --------------------------------
+ *
+ * outbox.sending_at / node: when and by which node the current attempt was
+ * handed to a provider (committed before the call), so that a crash mid-send
+ * is found and the attempt counted, never repeated.  The indexes serve the
+ * look for stale `sending` rows and the per-address rate limit.
+ */
+static const char m4_sql[] = "ALTER TABLE outbox ADD COLUMN sending_at BIGINT;\n"
+                             "ALTER TABLE outbox ADD COLUMN node TEXT;\n"
+                             "CREATE INDEX outbox_sending ON outbox (sending_at)\n"
+                             "    WHERE state = 'sending';\n"
+                             "CREATE INDEX outbox_address ON outbox (contact_type, address, "
+                             "sending_at);\n";
+
 static const struct migration migrations[] = {
     {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
     {2, "alerts, incidents, timeline, silences, heartbeats", m2_sql, NULL, NULL},
     {3, "escalations, outbox, schedule overrides, ical feeds", m3_sql, NULL, NULL},
+    {4, "outbox attempts in flight: sending_at, node", m4_sql, NULL, NULL},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

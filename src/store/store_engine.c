@@ -16,7 +16,7 @@
     "stop_reason"
 #define OUTBOX_COLUMNS                                                                             \
     "id, incident_id, seq, user_name, contact_type, address, rule_index, due_at, state, "          \
-    "attempts, provider, detail, created_at, updated_at, sent_at"
+    "attempts, provider, detail, created_at, updated_at, sent_at, sending_at, node"
 
 /* Row locks for claims: PostgreSQL skips rows another node holds; SQLite's
  * write transaction is exclusive, so it needs (and knows) no such clause. */
@@ -283,6 +283,8 @@ static int outbox_from_row(const struct db_result *res, size_t row, void *item,
     r->created_at_ms = db_result_int64(res, row, 12);
     r->updated_at_ms = db_result_int64(res, row, 13);
     r->sent_at_ms = db_result_int64(res, row, 14);
+    r->sending_at_ms = db_result_int64(res, row, 15);
+    r->node = db_result_dup(res, row, 16, &ok);
     if (!ok) {
         outbox_row_release(r);
         return ob_fail(err, OB_ENOMEM, "out of memory");
@@ -367,6 +369,113 @@ int store_outbox_finish(struct store_conn *conn, int64_t id, const char *state,
     return rc;
 }
 
+int store_outbox_mark_sending(struct store_conn *conn, int64_t id, const char *node, int64_t now_ms,
+                              struct ob_error *err)
+{
+    struct db_param params[3] = {DB_P_INT(id), DB_P_INT(now_ms), DB_P_TEXT(node)};
+    int64_t affected = 0;
+    int rc;
+
+    rc =
+        store_exec(conn,
+                   "UPDATE outbox SET state = 'sending', attempts = attempts + 1, sending_at = $2, "
+                   "node = $3, updated_at = $2 WHERE id = $1 AND state = 'queued'",
+                   params, 3, NULL, &affected, err);
+    if (rc == 0 && affected != 1)
+        rc = ob_fail(err, OB_ECONFLICT, "notification %lld is no longer queued", (long long)id);
+    return rc;
+}
+
+int store_outbox_record(struct store_conn *conn, int64_t id, int64_t attempts,
+                        const char *from_state, const char *state, const char *provider,
+                        const char *detail, int64_t sent_at_ms, int64_t due_at_ms, int64_t now_ms,
+                        struct ob_error *err)
+{
+    struct db_param params[9] = {DB_P_INT(id),
+                                 DB_P_INT(attempts),
+                                 DB_P_TEXT(from_state),
+                                 DB_P_TEXT(state),
+                                 DB_P_TEXT(provider),
+                                 DB_P_TEXT(detail),
+                                 sent_at_ms != 0 ? DB_P_INT(sent_at_ms) : DB_P_NULL,
+                                 due_at_ms != 0 ? DB_P_INT(due_at_ms) : DB_P_NULL,
+                                 DB_P_INT(now_ms)};
+    int64_t affected = 0;
+    int rc;
+
+    rc = store_exec(conn,
+                    "UPDATE outbox SET state = $4, provider = COALESCE($5, provider), detail = $6, "
+                    "sent_at = COALESCE($7, sent_at), due_at = COALESCE($8, due_at), "
+                    "updated_at = $9 WHERE id = $1 AND attempts = $2 AND state = $3",
+                    params, 9, NULL, &affected, err);
+    if (rc == 0 && affected != 1)
+        rc = ob_fail(err, OB_ECONFLICT, "notification %lld moved on meanwhile", (long long)id);
+    return rc;
+}
+
+int store_outbox_claim_stale(struct store_conn *conn, const char *node, int64_t stale_before_ms,
+                             size_t limit, struct outbox_row **out, size_t *count,
+                             struct ob_error *err)
+{
+    struct db_param params[3] = {DB_P_TEXT(node != NULL ? node : ""), DB_P_INT(stale_before_ms),
+                                 DB_P_INT(limit == 0 ? 100 : (int64_t)limit)};
+    char sql[512];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = 'sending' "
+             "AND (node = $1 OR sending_at < $2) ORDER BY sending_at, id LIMIT $3%s",
+             engine_lock_clause(conn));
+    return store_select_all(conn, sql, params, 3, sizeof(**out), outbox_from_row,
+                            outbox_release_item, (void **)out, count, err);
+}
+
+int store_outbox_oldest_sending(struct store_conn *conn, int64_t *sending_ms, struct ob_error *err)
+{
+    return engine_min_due(conn,
+                          "SELECT sending_at FROM outbox WHERE state = 'sending' "
+                          "ORDER BY sending_at LIMIT 1",
+                          sending_ms, err);
+}
+
+static int engine_count(struct store_conn *conn, const char *sql, const struct db_param *params,
+                        size_t nparams, int64_t *count, struct ob_error *err)
+{
+    struct db_result *res = NULL;
+    int rc = store_exec(conn, sql, params, nparams, &res, NULL, err);
+
+    *count = 0;
+    if (rc == 0 && db_result_rows(res) == 1)
+        *count = db_result_int64(res, 0, 0);
+    db_result_free(res);
+    return rc;
+}
+
+int store_outbox_count_recent(struct store_conn *conn, const char *contact_type,
+                              const char *address, int64_t since_ms, int64_t *count,
+                              struct ob_error *err)
+{
+    struct db_param params[3] = {DB_P_TEXT(contact_type), DB_P_TEXT(address), DB_P_INT(since_ms)};
+
+    return engine_count(conn,
+                        "SELECT COUNT(*) FROM outbox WHERE contact_type = $1 AND address = $2 "
+                        "AND sending_at >= $3",
+                        params, 3, count, err);
+}
+
+int store_outbox_incident_attempted(struct store_conn *conn, int64_t incident_id, int64_t id,
+                                    int *attempted, struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_INT(incident_id), DB_P_INT(id)};
+    int64_t n = 0;
+    int rc = engine_count(conn,
+                          "SELECT COUNT(*) FROM outbox WHERE incident_id = $1 AND id <> $2 "
+                          "AND sending_at IS NOT NULL",
+                          params, 2, &n, err);
+
+    *attempted = n > 0;
+    return rc;
+}
+
 int store_outbox_list(struct store_conn *conn, int64_t incident_id, struct outbox_row **out,
                       size_t *count, struct ob_error *err)
 {
@@ -413,6 +522,7 @@ void outbox_row_release(struct outbox_row *r)
     free(r->state);
     free(r->provider);
     free(r->detail);
+    free(r->node);
     memset(r, 0, sizeof(*r));
 }
 

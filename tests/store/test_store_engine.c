@@ -1,7 +1,8 @@
 /*
  * test_store_engine.c - the on-call engine's durable state (schema
- * migration 3): escalations, steps taken, the outbox, and the claims that
- * keep two nodes from taking the same step, on every driver.
+ * migrations 3 and 4): escalations, steps taken, the outbox, the claims that
+ * keep two nodes from taking the same step, and the dispatcher's attempts
+ * (sending, outcome guarded by the attempt number, recovery), on every driver.
  *
  * Runs against OPSBELL_TEST_STORE_URL, or, when unset, a sqlite: file in a
  * fresh temporary directory.  A PostgreSQL database is wiped first (DROP
@@ -274,6 +275,126 @@ static void test_outbox_claim_and_finish(void **state)
     conn_put(conn);
 }
 
+/* The dispatcher's two transactions, the guard on the attempt number, the
+ * recovery of rows left in `sending`, and the rate-limit count (migration 4). */
+static void test_outbox_sending_and_recovery(void **state)
+{
+    struct store_conn *conn = conn_get();
+    struct outbox_row *rows = NULL, *stale = NULL, *all = NULL;
+    size_t n = 0, n_stale = 0, n_all = 0;
+    struct ob_error err;
+    int64_t id = new_incident(conn, "api", "ops", "sending-1", T0), ids[3], count = 0, oldest = 0;
+    int attempted = 1;
+
+    exec_ok(conn, "UPDATE outbox SET state = 'cancelled' WHERE state IN ('queued', 'sending')",
+            NULL, 0);
+    for (int i = 0; i < 3; i++) {
+        struct outbox_row row = {.incident_id = id,
+                                 .seq = 1,
+                                 .user_name = "cat",
+                                 .contact_type = "webhook",
+                                 .address = "http://127.0.0.1:9/hook",
+                                 .rule_index = i,
+                                 .due_at_ms = T0 + i,
+                                 .created_at_ms = T0};
+        CHECK_OK(store_outbox_insert, conn, &row);
+        ids[i] = row.id;
+    }
+    CHECK_OK(store_outbox_incident_attempted, conn, id, ids[0], &attempted);
+    assert_int_equal(attempted, 0);
+
+    /* Transaction 1: claim and mark sending; a second mark fails. */
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_claim_due, conn, T0 + 10, 1, &rows, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].id, ids[0]);
+    CHECK_OK(store_outbox_mark_sending, conn, ids[0], "node-a", T0 + 10);
+    assert_int_equal(store_outbox_mark_sending(conn, ids[0], "node-a", T0 + 10, &err),
+                     OB_ECONFLICT);
+    CHECK_OK(store_commit, conn);
+    outbox_row_array_free(rows, n);
+    rows = NULL;
+    CHECK_OK(store_outbox_incident_attempted, conn, id, ids[1], &attempted);
+    assert_int_equal(attempted, 1);
+    CHECK_OK(store_outbox_oldest_sending, conn, &oldest);
+    assert_int_equal(oldest, T0 + 10);
+    /* A `sending` row is not claimed as due again. */
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_claim_due, conn, T0 + 10, 10, &rows, &n);
+    assert_int_equal(n, 2);
+    CHECK_OK(store_commit, conn);
+    outbox_row_array_free(rows, n);
+    rows = NULL;
+
+    /* Transaction 2: a temporary failure goes back to the queue, later. */
+    assert_int_equal(store_outbox_record(conn, ids[0], 2, "sending", "queued", "webhook", "x", 0,
+                                         T0 + 2000, T0 + 20, &err),
+                     OB_ECONFLICT); /* wrong attempt number */
+    CHECK_OK(store_outbox_record, conn, ids[0], 1, "sending", "queued", "webhook", "HTTP 500", 0,
+             T0 + 2000, T0 + 20);
+    CHECK_OK(store_outbox_next_due, conn, &oldest);
+    assert_int_equal(oldest, T0 + 1);
+
+    /* Attempt 2 is interrupted: node-a's row is found at its start-up, any
+     * node's only once the lease ran out. */
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_mark_sending, conn, ids[0], "node-a", T0 + 2000);
+    CHECK_OK(store_commit, conn);
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_claim_stale, conn, "node-b", T0 + 1999, 10, &stale, &n_stale);
+    assert_int_equal(n_stale, 0);
+    CHECK_OK(store_outbox_claim_stale, conn, NULL, T0 + 2001, 10, &stale, &n_stale);
+    assert_int_equal(n_stale, 1);
+    outbox_row_array_free(stale, n_stale);
+    CHECK_OK(store_outbox_claim_stale, conn, "node-a", T0, 10, &stale, &n_stale);
+    assert_int_equal(n_stale, 1);
+    assert_int_equal(stale[0].id, ids[0]);
+    assert_int_equal(stale[0].attempts, 2);
+    assert_string_equal(stale[0].node, "node-a");
+    assert_int_equal(stale[0].sending_at_ms, T0 + 2000);
+    CHECK_OK(store_outbox_record, conn, ids[0], 2, "sending", "queued", NULL, "interrupted", 0,
+             T0 + 4000, T0 + 2100);
+    CHECK_OK(store_commit, conn);
+    outbox_row_array_free(stale, n_stale);
+    stale = NULL;
+    /* The late outcome of the interrupted attempt is refused. */
+    assert_int_equal(store_outbox_record(conn, ids[0], 2, "sending", "delivered", "webhook", "ok",
+                                         T0 + 2200, 0, T0 + 2200, &err),
+                     OB_ECONFLICT);
+    /* Attempt 3 delivers. */
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_mark_sending, conn, ids[0], "node-b", T0 + 4000);
+    CHECK_OK(store_commit, conn);
+    CHECK_OK(store_outbox_record, conn, ids[0], 3, "sending", "delivered", "webhook", "HTTP 200",
+             T0 + 4001, 0, T0 + 4001);
+    /* Never sent: settled from "queued", attempts unchanged. */
+    CHECK_OK(store_outbox_record, conn, ids[1], 0, "queued", "failed-permanent", NULL,
+             "rate limited: 3 in 15m", 0, 0, T0 + 4002);
+
+    /* Rate-limit window: rows to that address handed over since t. */
+    CHECK_OK(store_outbox_count_recent, conn, "webhook", "http://127.0.0.1:9/hook", T0, &count);
+    assert_int_equal(count, 1);
+    CHECK_OK(store_outbox_count_recent, conn, "webhook", "http://127.0.0.1:9/hook", T0 + 4001,
+             &count);
+    assert_int_equal(count, 0);
+    CHECK_OK(store_outbox_count_recent, conn, "voice", "http://127.0.0.1:9/hook", T0, &count);
+    assert_int_equal(count, 0);
+
+    CHECK_OK(store_outbox_list, conn, id, &all, &n_all);
+    assert_int_equal(n_all, 3);
+    assert_string_equal(all[0].state, "delivered");
+    assert_int_equal(all[0].attempts, 3);
+    assert_int_equal(all[0].sent_at_ms, T0 + 4001);
+    assert_int_equal(all[0].due_at_ms, T0 + 4000);
+    assert_string_equal(all[0].node, "node-b");
+    assert_string_equal(all[1].state, "failed-permanent");
+    assert_int_equal(all[1].attempts, 0);
+    assert_int_equal(all[1].sending_at_ms, 0);
+    assert_string_equal(all[2].state, "queued");
+    outbox_row_array_free(all, n_all);
+    conn_put(conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +403,7 @@ int main(void)
         cmocka_unit_test_teardown(test_claim_record_and_no_second_taking, test_teardown),
         cmocka_unit_test_teardown(test_two_claimers_never_share_a_row, test_teardown),
         cmocka_unit_test_teardown(test_outbox_claim_and_finish, test_teardown),
+        cmocka_unit_test_teardown(test_outbox_sending_and_recovery, test_teardown),
     };
     char name[64];
 

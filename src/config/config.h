@@ -255,6 +255,9 @@ struct config_smtp {
     char *username;         /* may be NULL (no authentication) */
     struct secret password; /* ref/value NULL when not given */
     char *from_address;
+    /* smtp:// only: 1 = STARTTLS is required (CURLUSESSL_ALL); 0 (default) =
+     * STARTTLS when the server offers it (CURLUSESSL_TRY). smtps:// is TLS anyway. */
+    int require_tls;
 };
 
 struct config_sip {

@@ -194,6 +194,9 @@ static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct ra
                     "smtp from_address '%s' is not an e-mail address", raw->from_address);
     if (raw->password != NULL && raw->username == NULL)
         diag_report(c, f, "providers.smtp.password", "smtp password is set but username is not");
+    if (raw->require_tls != NULL && value_parse_bool(raw->require_tls, &out->require_tls) != 0)
+        diag_report(c, f, "providers.smtp.require_tls",
+                    "smtp require_tls '%s' must be true or false", raw->require_tls);
     out->url = cfgctx_dup(c, raw->url);
     out->username = cfgctx_dup(c, raw->username);
     out->from_address = cfgctx_dup(c, raw->from_address);

@@ -72,6 +72,7 @@ static const cyaml_schema_field_t schema_smtp_fields[] = {
     STR_FIELD("username", OPT, struct raw_smtp, username),
     STR_FIELD("password", OPT, struct raw_smtp, password),
     STR_FIELD("from_address", REQ, struct raw_smtp, from_address),
+    STR_FIELD("require_tls", OPT, struct raw_smtp, require_tls),
     CYAML_FIELD_END,
 };
 

@@ -67,6 +67,7 @@ struct raw_smtp {
     char *username;
     char *password;
     char *from_address;
+    char *require_tls;
 };
 
 struct raw_sip {

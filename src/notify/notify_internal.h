@@ -1,6 +1,6 @@
 /*
  * notify_internal.h - the providers, for the table in provider.c, and the
- * webhook provider's pure parts (unit-tested).
+ * webhook and smtp providers' pure parts (unit-tested).
  */
 #ifndef OPSBELL_NOTIFY_NOTIFY_INTERNAL_H
 #define OPSBELL_NOTIFY_NOTIFY_INTERNAL_H
@@ -8,8 +8,12 @@
 #include "notify/notify.h"
 
 #include <stddef.h>
+#include <stdint.h>
+
+struct strbuf;
 
 extern const struct notify_provider notify_provider_log;
+extern const struct notify_provider notify_provider_smtp;
 extern const struct notify_provider notify_provider_webhook;
 
 /* hex(HMAC-SHA256(key, timestamp "." body)) into out (65 bytes with the NUL).
@@ -21,5 +25,26 @@ int webhook_signature(const unsigned char *key, size_t key_len, const char *time
  * or a status other than 2xx and 4xx is temporary; 2xx delivered; 4xx
  * permanent (408 and 429 are temporary: the receiver asks us to retry). */
 enum notify_outcome webhook_outcome(int transport_ok, long status);
+
+/* The outcome of one SMTP attempt: curl_code is the CURLcode, smtp_code the
+ * last reply (CURLINFO_RESPONSE_CODE, 0 when none).  5xx, a malformed URL
+ * and rejected credentials are permanent; 4xx, connection errors and
+ * timeouts temporary; CURLE_OK delivered. */
+enum notify_outcome smtp_outcome(int curl_code, long smtp_code);
+
+/* Append s with every control character (CR and LF included) as a space. */
+void smtp_header_value(struct strbuf *out, const char *s);
+/* Append s with & < > " ' as HTML entities. */
+void smtp_html_escape(struct strbuf *out, const char *s);
+/* The two bodies (before base64): the incident's id, summary, status,
+ * severity, service, team and link (<public_url>/api/v1/incidents/<id>). */
+void smtp_text_part(const struct config *cfg, const struct incident *inc, struct strbuf *out);
+void smtp_html_part(const struct config *cfg, const struct incident *inc, struct strbuf *out);
+/* The whole message (RFC 5322 headers, CRLF line ends, multipart/alternative
+ * body) to row->address from providers.smtp.from_address, dated now_s;
+ * unique (hex) makes the Message-ID and the MIME boundary. */
+void smtp_message(const struct config *cfg, const struct outbox_row *row,
+                  const struct incident *inc, int64_t now_s, const char *unique,
+                  struct strbuf *out);
 
 #endif

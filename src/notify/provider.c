@@ -7,6 +7,7 @@
 
 const struct notify_provider *const notify_providers[] = {
     &notify_provider_webhook,
+    &notify_provider_smtp,
     &notify_provider_log,
 };
 const size_t notify_provider_count = sizeof(notify_providers) / sizeof(notify_providers[0]);

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void format_url(const char *host, uint16_t port, char *out, size_t cap)
 {
@@ -36,6 +37,21 @@ static void format_url(const char *host, uint16_t port, char *out, size_t cap)
 static struct config *serve_config_get(void *ctx)
 {
     return app_config_get(ctx);
+}
+
+/* This process's name in the rows it claims: OPSBELL_NODE_ID, else
+ * hostname:pid (which changes with every restart). */
+static void serve_node_name(char *out, size_t cap)
+{
+    const char *given = getenv("OPSBELL_NODE_ID");
+    char host[64] = "localhost";
+
+    if (given != NULL && given[0] != '\0') {
+        snprintf(out, cap, "%s", given);
+        return;
+    }
+    gethostname(host, sizeof(host) - 1);
+    snprintf(out, cap, "%s:%ld", host, (long)getpid());
 }
 
 /* The ingest writer made something due (an escalation, an alert's end):
@@ -73,7 +89,7 @@ int serve_run(const char *config_path, const char *listen_override)
     struct ob_error err = {0};
     struct config *cfg = NULL;
     sigset_t set;
-    char url[128];
+    char url[128], node[128];
     int rc = 1;
 
     if (config_load(config_path, &cfg, &diags) != 0) {
@@ -116,11 +132,12 @@ int serve_run(const char *config_path, const char *listen_override)
             goto out;
         }
     }
-    if (dispatcher_start(&app, getenv("OPSBELL_NODE_ID"), &app.dispatcher, &err) != 0) {
+    serve_node_name(node, sizeof(node));
+    if (dispatcher_start(&app, node, &app.dispatcher, &err) != 0) {
         log_error("notify", "cannot start the dispatcher", "error", err.msg);
         goto out;
     }
-    if (engine_start(&app, getenv("OPSBELL_NODE_ID"), &app.engine, &err) != 0) {
+    if (engine_start(&app, node, &app.engine, &err) != 0) {
         log_error("engine", "cannot start the engine", "error", err.msg);
         goto out;
     }

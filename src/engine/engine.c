@@ -390,13 +390,7 @@ int engine_start(struct app *app, const char *node_id, struct engine **out, stru
     if (eng == NULL)
         return ob_fail(err, OB_ENOMEM, "out of memory");
     eng->app = app;
-    if (node_id != NULL && node_id[0] != '\0') {
-        snprintf(eng->node, sizeof(eng->node), "%s", node_id);
-    } else {
-        char host[64] = "localhost";
-        gethostname(host, sizeof(host) - 1);
-        snprintf(eng->node, sizeof(eng->node), "%s:%ld", host, (long)getpid());
-    }
+    snprintf(eng->node, sizeof(eng->node), "%s", node_id);
     pthread_mutex_init(&eng->lock, NULL);
     pthread_cond_init(&eng->wake, NULL);
     if (pthread_create(&eng->thread, NULL, engine_main, eng) != 0) {

@@ -29,7 +29,8 @@ struct store_conn;
 struct strbuf;
 
 /* Start the engine thread for app (which must outlive it). node_id names
- * this process in escalation_steps (hostname:pid when NULL). */
+ * this process in escalation_steps (serve.c: OPSBELL_NODE_ID or
+ * hostname:pid). */
 int engine_start(struct app *app, const char *node_id, struct engine **out, struct ob_error *err);
 /* Stop the thread and free the engine. Accepts NULL. */
 void engine_stop(struct engine *eng);

@@ -80,43 +80,12 @@ static const char *echo_more(const char *s)
     return s[echo_len(s)] != '\0' ? "..." : "";
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_sequence_len(const unsigned char *s)
-{
-    size_t len;
-    unsigned cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1fu;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0fu;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static bool utf8_valid(const char *text)
 {
     const unsigned char *p = (const unsigned char *)text;
 
     while (*p != '\0') {
-        size_t len = utf8_sequence_len(p);
+        size_t len = ob_utf8_sequence_len(p);
         if (len == 0)
             return false;
         p += len;
@@ -961,7 +930,7 @@ void matcher_format(const struct matcher *m, char *out, size_t cap)
         !format_put(out, cap, &len, op, strlen(op)) || !format_put(out, cap, &len, "\"", 1))
         goto out;
     for (const char *p = m->value; *p != '\0';) {
-        size_t n = utf8_sequence_len((const unsigned char *)p);
+        size_t n = ob_utf8_sequence_len((const unsigned char *)p);
         bool ok;
 
         if (*p == '"')

@@ -648,13 +648,7 @@ int dispatcher_start(struct app *app, const char *node_id, struct dispatcher **o
         return ob_fail(err, OB_ENOMEM, "out of memory");
     }
     d->app = app;
-    if (node_id != NULL && node_id[0] != '\0') {
-        snprintf(d->node, sizeof(d->node), "%s", node_id);
-    } else {
-        char host[64] = "localhost";
-        gethostname(host, sizeof(host) - 1);
-        snprintf(d->node, sizeof(d->node), "%s:%ld", host, (long)getpid());
-    }
+    snprintf(d->node, sizeof(d->node), "%s", node_id);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
     if (pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) {

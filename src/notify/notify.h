@@ -79,7 +79,8 @@ int64_t notify_backoff_ms(int64_t base_ms, int64_t attempt);
 int notify_rate_limited(const struct config_notification_limit *limit, int64_t recent);
 
 /* Start the dispatcher thread for app (which must outlive it). node_id
- * names this process on the rows it sends (hostname:pid when NULL); a
+ * names this process on the rows it sends (serve.c: OPSBELL_NODE_ID or
+ * hostname:pid); a
  * stable node id (OPSBELL_NODE_ID) lets a restarted node recover its own
  * interrupted attempts at once instead of after the lease. */
 int dispatcher_start(struct app *app, const char *node_id, struct dispatcher **out,

@@ -33,8 +33,7 @@ int ob_fail(struct ob_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_sequence_len(const unsigned char *s)
+size_t ob_utf8_sequence_len(const unsigned char *s)
 {
     size_t len;
     unsigned cp;
@@ -70,7 +69,7 @@ void ob_utf8_sanitize(char *text)
     unsigned char *p = (unsigned char *)text;
 
     while (*p != '\0') {
-        size_t len = utf8_sequence_len(p);
+        size_t len = ob_utf8_sequence_len(p);
         if (len == 0) {
             *p++ = '?';
             continue;

@@ -54,6 +54,9 @@ int ob_fail(struct ob_error *err, int code, const char *fmt, ...)
 
 /* Replace every byte that is not part of valid UTF-8 with '?', in place. */
 void ob_utf8_sanitize(char *text);
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one
+ * (overlong forms, surrogates, past U+10FFFF, a truncated sequence). */
+size_t ob_utf8_sequence_len(const unsigned char *s);
 
 /* Static English name of a code ("invalid input"). Never NULL. */
 const char *ob_strerror(int code);

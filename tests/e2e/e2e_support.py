@@ -884,3 +884,35 @@ def parse_utc(text):
     """"2026-03-08T13:00:00Z" -> milliseconds since the epoch."""
     import calendar
     return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ")) * 1000
+
+
+# ---------------------------------------------------------------------------
+# paging: incidents, their notifications, and the `log` provider's file
+# ---------------------------------------------------------------------------
+
+def log_deliveries(path, incident=None):
+    """The JSON lines the `log` provider appended to path (of one incident)."""
+    if not path.exists():
+        return []
+    out = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [d for d in out if incident is None or d["incident"] == incident]
+
+
+def trigger_incident(daemon, token, service, key, summary=None, **extra):
+    """Open (or join) an incident through the generic door; its id."""
+    body = dict({"service": service, "summary": summary or key, "dedup_key": key}, **extra)
+    r = daemon.request("POST", "/api/v1/alerts", body, token=token)
+    assert r.status == 202, r
+    return r.body["alerts"][0]["incident_id"]
+
+
+def incident_notifications(daemon, token, iid):
+    """The outbox rows of an incident, as `GET /api/v1/incidents/{id}` shows them."""
+    r = daemon.get("/api/v1/incidents/%d" % iid, token=token)
+    assert r.status == 200, r
+    return r.body["notifications"]
+
+
+def notifications_settled(rows):
+    """True when there are rows and none is still queued or being sent."""
+    return bool(rows) and all(n["state"] not in ("queued", "sending") for n in rows)

@@ -16,7 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from e2e_support import metric_value, wait_for
+from e2e_support import incident_notifications as notifications
+from e2e_support import log_deliveries as deliveries
+from e2e_support import metric_value
+from e2e_support import notifications_settled as final
+from e2e_support import trigger_incident as trigger
+from e2e_support import wait_for
 
 SECRET = "whsec-test-0123456789"
 
@@ -164,32 +169,10 @@ def configure(env, receiver, limits=""):
     return env.dir / "deliveries.jsonl"
 
 
-def deliveries(path, incident=None):
-    if not path.exists():
-        return []
-    out = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [d for d in out if incident is None or d["incident"] == incident]
-
-
-def trigger(daemon, token, service, key):
-    r = daemon.request("POST", "/api/v1/alerts", {"service": service, "summary": key,
-                                                   "dedup_key": key}, token=token)
-    assert r.status == 202, r
-    return r.body["alerts"][0]["incident_id"]
-
-
 def incident(daemon, token, iid):
     r = daemon.get("/api/v1/incidents/%d" % iid, token=token)
     assert r.status == 200, r
     return r.body
-
-
-def notifications(daemon, token, iid):
-    return incident(daemon, token, iid)["notifications"]
-
-
-def final(rows):
-    return all(n["state"] not in ("queued", "sending") for n in rows)
 
 
 def test_webhook_retries_5xx_with_backoff_until_delivered(env, admin_token, receiver):

@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from e2e_support import log_deliveries as deliveries
+from e2e_support import trigger_incident as trigger
 from e2e_support import wait_for
 
 USERS = """\
@@ -101,22 +103,6 @@ def configure(env, d1="2s", d2="2s"):
     env.extra_main = "providers:\n  log:\n    path: deliveries.jsonl\n"
     env.write_main()
     return env.dir / "deliveries.jsonl"
-
-
-def deliveries(path, incident=None):
-    if not path.exists():
-        return []
-    out = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    if incident is not None:
-        out = [d for d in out if d["incident"] == incident]
-    return out
-
-
-def trigger(daemon, token, service, key):
-    r = daemon.request("POST", "/api/v1/alerts", {"service": service, "summary": key,
-                                                   "dedup_key": key}, token=token)
-    assert r.status == 202, r
-    return r.body["alerts"][0]["incident_id"]
 
 
 def timeline(daemon, token, iid, kind=None):

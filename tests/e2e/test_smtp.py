@@ -10,12 +10,15 @@ Deliveries to other contact types are observed through the `log` provider."""
 import base64
 import email
 import email.policy
-import json
 import socketserver
 import threading
 
 import pytest
 
+from e2e_support import incident_notifications as notifications
+from e2e_support import log_deliveries as deliveries
+from e2e_support import notifications_settled as final
+from e2e_support import trigger_incident
 from e2e_support import wait_for
 
 PASSWORD = "smtp-pass-0123456789"
@@ -173,29 +176,8 @@ def configure(env, sink):
     return env.dir / "deliveries.jsonl"
 
 
-def deliveries(path, incident=None):
-    if not path.exists():
-        return []
-    out = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [d for d in out if incident is None or d["incident"] == incident]
-
-
 def trigger(daemon, token, service, summary, key):
-    r = daemon.request("POST", "/api/v1/alerts", {"service": service, "summary": summary,
-                                                   "severity": "critical", "dedup_key": key},
-                       token=token)
-    assert r.status == 202, r
-    return r.body["alerts"][0]["incident_id"]
-
-
-def notifications(daemon, token, iid):
-    r = daemon.get("/api/v1/incidents/%d" % iid, token=token)
-    assert r.status == 200, r
-    return r.body["notifications"]
-
-
-def final(rows):
-    return rows and all(n["state"] not in ("queued", "sending") for n in rows)
+    return trigger_incident(daemon, token, service, key, summary=summary, severity="critical")
 
 
 def test_email_page_arrives_with_headers_and_both_parts(env, admin_token, sink):

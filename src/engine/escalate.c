@@ -288,11 +288,7 @@ int engine_escalate_now(struct store_conn *conn, const struct config *cfg, int64
     }
     if (strcmp(inc.status, "acknowledged") == 0) {
         /* As in PagerDuty: escalating an acknowledged incident re-triggers it. */
-        struct db_param params[2] = {DB_P_INT(incident_id), DB_P_INT(now_ms)};
-        rc = store_exec(conn,
-                        "UPDATE incidents SET status = 'triggered', updated_at = $2 "
-                        "WHERE id = $1 AND status = 'acknowledged'",
-                        params, 2, NULL, NULL, err);
+        rc = store_incident_retrigger(conn, incident_id, now_ms, err);
         if (rc == 0)
             rc = engine_timeline(conn, incident_id, now_ms, "incident.retriggered", actor,
                                  "escalated while acknowledged: triggered again", NULL, err);

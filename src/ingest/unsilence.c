@@ -69,26 +69,22 @@ static int unsilence_one(struct store_conn *conn, const struct config *cfg,
     rc = store_alert_list(conn, &filter, &alerts, &count, err);
     for (size_t i = 0; rc == 0 && i < count; i++) {
         int64_t by = rematch(cache, alerts[i].labels, svc);
-        struct db_param params[2] = {DB_P_INT(alerts[i].id), by != 0 ? DB_P_INT(by) : DB_P_NULL};
 
         if (by != 0)
             still_silenced = true;
         if (by != alerts[i].silenced_by)
-            rc = store_exec(conn, "UPDATE alerts SET silenced_by = $2 WHERE id = $1", params, 2,
-                            NULL, NULL, err);
+            rc = store_alert_set_silenced_by(conn, alerts[i].id, by, err);
     }
     alert_row_array_free(alerts, count);
     if (rc != 0 || still_silenced)
         return rc < 0 ? rc : 0;
     {
-        struct db_param params[2] = {DB_P_INT(incident_id), DB_P_INT(now_ms)};
         struct incident_event ev = {.incident_id = incident_id,
                                     .at_ms = now_ms,
                                     .kind = "incident.unsilenced",
                                     .actor = "engine",
                                     .message = "the silence ended while its alerts still fire"};
-        rc = store_exec(conn, "UPDATE incidents SET silenced = 0, updated_at = $2 WHERE id = $1",
-                        params, 2, NULL, NULL, err);
+        rc = store_incident_unsilence(conn, incident_id, now_ms, err);
         if (rc == 0)
             rc = store_incident_event_append(conn, &ev, err);
     }
@@ -108,44 +104,26 @@ static int unsilence_one(struct store_conn *conn, const struct config *cfg,
 int ingest_silences_sweep(struct store_conn *conn, const struct config *cfg, int64_t now_ms,
                           int *started, int64_t *next_end_ms, struct ob_error *err)
 {
-    struct db_param params[2] = {DB_P_INT(now_ms), DB_P_INT(SWEEP_LIMIT)};
     struct silence_cache cache = {0};
-    struct db_result *res = NULL;
+    struct incident *held = NULL;
+    size_t count = 0;
     int rc, unsilenced = 0;
 
     *started = 0;
     *next_end_ms = 0;
-    rc = store_exec(conn,
-                    "SELECT DISTINCT i.id, i.service FROM incidents i "
-                    "JOIN alerts a ON a.incident_id = i.id "
-                    "JOIN silences s ON s.id = a.silenced_by "
-                    "WHERE i.status = 'triggered' AND i.silenced = 1 AND a.status = 'firing' "
-                    "AND (s.ends_at <= $1 OR s.expired_at IS NOT NULL) ORDER BY i.id LIMIT $2",
-                    params, 2, &res, NULL, err);
-    if (rc == 0 && db_result_rows(res) > 0)
+    rc = store_incident_list_silence_ended(conn, now_ms, SWEEP_LIMIT, &held, &count, err);
+    if (rc == 0 && count > 0)
         rc = silence_cache_load(conn, now_ms, &cache, err);
-    for (size_t i = 0; rc == 0 && i < db_result_rows(res); i++) {
-        int n = unsilence_one(conn, cfg, &cache, db_result_int64(res, i, 0),
-                              db_result_text(res, i, 1), now_ms, started, err);
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        int n = unsilence_one(conn, cfg, &cache, held[i].id, held[i].service, now_ms, started, err);
         if (n < 0)
             rc = n;
         else
             unsilenced += n;
     }
-    db_result_free(res);
+    incident_array_free(held, count);
     silence_cache_release(&cache);
-    if (rc != 0)
-        return rc;
-    res = NULL;
-    rc = store_exec(conn,
-                    "SELECT MIN(s.ends_at) FROM incidents i "
-                    "JOIN alerts a ON a.incident_id = i.id "
-                    "JOIN silences s ON s.id = a.silenced_by "
-                    "WHERE i.status = 'triggered' AND i.silenced = 1 AND a.status = 'firing' "
-                    "AND s.ends_at > $1 AND s.expired_at IS NULL",
-                    params, 1, &res, NULL, err);
-    if (rc == 0 && db_result_rows(res) == 1 && !db_result_is_null(res, 0, 0))
-        *next_end_ms = db_result_int64(res, 0, 0);
-    db_result_free(res);
+    if (rc == 0)
+        rc = store_silence_next_end_holding(conn, now_ms, next_end_ms, err);
     return rc == 0 ? unsilenced : rc;
 }

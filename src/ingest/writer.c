@@ -412,8 +412,6 @@ void ingest_stop(struct ingest *ing)
 int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms, struct ob_error *err)
 {
     struct store_conn *conn = NULL;
-    struct db_result *res = NULL;
-    struct db_param param = DB_P_INT(now_ms);
     int64_t heartbeat_due = 0;
     int rc, n;
 
@@ -428,12 +426,7 @@ int ingest_due_work(struct ingest *ing, int64_t now_ms, int64_t *next_due_ms, st
         return rc;
     rc = store_acquire(ing->opts.store, &conn, err);
     if (rc == 0)
-        rc = store_exec(conn,
-                        "SELECT MIN(ends_at) FROM alerts WHERE status = 'firing' AND ends_at > $1",
-                        &param, 1, &res, NULL, err);
-    if (rc == 0 && db_result_rows(res) == 1 && !db_result_is_null(res, 0, 0))
-        *next_due_ms = db_result_int64(res, 0, 0);
-    db_result_free(res);
+        rc = store_alert_next_end(conn, now_ms, next_due_ms, err);
     store_release(conn);
     if (heartbeat_due != 0 && (*next_due_ms == 0 || heartbeat_due < *next_due_ms))
         *next_due_ms = heartbeat_due;

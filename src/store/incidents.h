@@ -69,6 +69,24 @@ int store_incident_count_alerts(struct store_conn *conn, int64_t id, int64_t del
 int store_incident_set_status(struct store_conn *conn, int64_t id, const char *status,
                               const char *actor, int64_t now_ms, struct ob_error *err);
 
+/* An acknowledged incident back to "triggered" (an escalation by hand).
+ * OB_ECONFLICT when it is not acknowledged. */
+int store_incident_retrigger(struct store_conn *conn, int64_t id, int64_t now_ms,
+                             struct ob_error *err);
+/* Clear the incident's silenced flag (its silence ended). */
+int store_incident_unsilence(struct store_conn *conn, int64_t id, int64_t now_ms,
+                             struct ob_error *err);
+/*
+ * Triggered, silenced incidents with a firing alert whose silence has ended
+ * (or was expired by hand) at now_ms, oldest first, at most limit.
+ */
+int store_incident_list_silence_ended(struct store_conn *conn, int64_t now_ms, size_t limit,
+                                      struct incident **out, size_t *count, struct ob_error *err);
+/* The earliest end after now_ms of a silence that holds a firing alert of a
+ * triggered, silenced incident; 0 when none. */
+int store_silence_next_end_holding(struct store_conn *conn, int64_t now_ms, int64_t *end_ms,
+                                   struct ob_error *err);
+
 struct incident_filter {
     const char *status;  /* NULL = any; "open" = triggered or acknowledged */
     const char *team;    /* NULL = any */
@@ -148,6 +166,13 @@ int store_alert_refresh_by_key(struct store_conn *conn, const char *open_key, co
                                const char *annotations, int64_t ends_at_ms, int64_t silenced_by,
                                int64_t now_ms, int64_t *id, int64_t *incident_id,
                                struct ob_error *err);
+/* Record which silence (0 = none) holds a firing alert now. */
+int store_alert_set_silenced_by(struct store_conn *conn, int64_t id, int64_t silenced_by,
+                                struct ob_error *err);
+/* The earliest ends_at after now_ms of a firing alert (when it expires
+ * unless refreshed); 0 when none. */
+int store_alert_next_end(struct store_conn *conn, int64_t now_ms, int64_t *end_ms,
+                         struct ob_error *err);
 /* Mark resolved (clears open_key), ends_at = at_ms. */
 int store_alert_resolve(struct store_conn *conn, int64_t id, int64_t at_ms, struct ob_error *err);
 

@@ -248,6 +248,32 @@ out:
     return rc;
 }
 
+int store_alert_set_silenced_by(struct store_conn *conn, int64_t id, int64_t silenced_by,
+                                struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_INT(id),
+                                 silenced_by != 0 ? DB_P_INT(silenced_by) : DB_P_NULL};
+
+    return store_exec(conn, "UPDATE alerts SET silenced_by = $2 WHERE id = $1", params, 2, NULL,
+                      NULL, err);
+}
+
+int store_alert_next_end(struct store_conn *conn, int64_t now_ms, int64_t *end_ms,
+                         struct ob_error *err)
+{
+    struct db_param param = DB_P_INT(now_ms);
+    struct db_result *res = NULL;
+    int rc =
+        store_exec(conn, "SELECT MIN(ends_at) FROM alerts WHERE status = 'firing' AND ends_at > $1",
+                   &param, 1, &res, NULL, err);
+
+    *end_ms = 0;
+    if (rc == 0 && db_result_rows(res) == 1 && !db_result_is_null(res, 0, 0))
+        *end_ms = db_result_int64(res, 0, 0);
+    db_result_free(res);
+    return rc;
+}
+
 int store_alert_resolve(struct store_conn *conn, int64_t id, int64_t at_ms, struct ob_error *err)
 {
     struct db_param params[2];

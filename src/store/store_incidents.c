@@ -227,6 +227,67 @@ int store_incident_set_status(struct store_conn *conn, int64_t id, const char *s
     return rc;
 }
 
+int store_incident_retrigger(struct store_conn *conn, int64_t id, int64_t now_ms,
+                             struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_INT(id), DB_P_INT(now_ms)};
+    int64_t affected = 0;
+    int rc = store_exec(conn,
+                        "UPDATE incidents SET status = 'triggered', updated_at = $2 "
+                        "WHERE id = $1 AND status = 'acknowledged'",
+                        params, 2, NULL, &affected, err);
+
+    if (rc == 0 && affected != 1)
+        rc = ob_fail(err, OB_ECONFLICT, "incident %lld is not acknowledged", (long long)id);
+    return rc;
+}
+
+int store_incident_unsilence(struct store_conn *conn, int64_t id, int64_t now_ms,
+                             struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_INT(id), DB_P_INT(now_ms)};
+
+    return store_exec(conn, "UPDATE incidents SET silenced = 0, updated_at = $2 WHERE id = $1",
+                      params, 2, NULL, NULL, err);
+}
+
+/* Firing alerts of triggered, silenced incidents, joined to the silence
+ * that holds each (the alerts_silenced index serves the join). */
+#define SILENCE_HOLDS                                                                              \
+    "FROM incidents i JOIN alerts a ON a.incident_id = i.id "                                      \
+    "JOIN silences s ON s.id = a.silenced_by "                                                     \
+    "WHERE i.status = 'triggered' AND i.silenced = 1 AND a.status = 'firing' "
+
+int store_incident_list_silence_ended(struct store_conn *conn, int64_t now_ms, size_t limit,
+                                      struct incident **out, size_t *count, struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_INT(now_ms), DB_P_INT((int64_t)limit)};
+
+    return store_select_all(conn,
+                            "SELECT " INCIDENT_COLUMNS " FROM incidents WHERE id IN "
+                            "(SELECT i.id " SILENCE_HOLDS
+                            "AND (s.ends_at <= $1 OR s.expired_at IS NOT NULL)) "
+                            "ORDER BY id LIMIT $2",
+                            params, 2, sizeof(**out), incidents_from_row, incidents_release_item,
+                            (void **)out, count, err);
+}
+
+int store_silence_next_end_holding(struct store_conn *conn, int64_t now_ms, int64_t *end_ms,
+                                   struct ob_error *err)
+{
+    struct db_param param = DB_P_INT(now_ms);
+    struct db_result *res = NULL;
+    int rc = store_exec(
+        conn, "SELECT MIN(s.ends_at) " SILENCE_HOLDS "AND s.ends_at > $1 AND s.expired_at IS NULL",
+        &param, 1, &res, NULL, err);
+
+    *end_ms = 0;
+    if (rc == 0 && db_result_rows(res) == 1 && !db_result_is_null(res, 0, 0))
+        *end_ms = db_result_int64(res, 0, 0);
+    db_result_free(res);
+    return rc;
+}
+
 static bool incidents_valid_status_filter(const char *status)
 {
     return strcmp(status, "open") == 0 || strcmp(status, "triggered") == 0 ||

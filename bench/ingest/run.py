@@ -17,24 +17,27 @@ itself: every alert that got a 2xx must be there.
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import signal
-import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 LUA = os.path.join(HERE, "alerts.lua")
 CONFIG_DIR = os.path.join(HERE, "config")
+sys.path.insert(0, os.path.dirname(HERE))  # bench/, for benchlib
+
+import benchlib  # noqa: E402
+from benchlib import (CHILDREN, BenchError, arm_signals, build_release, end_run, free_port,  # noqa: E402
+                      log, log_machine, log_problems, machine_busy_jiffies, mib,
+                      postmaster_pid, proc_cpu_seconds, proc_status, signal_handler, spawn,
+                      start_postgres, stop, stop_postgres, tail, tree_cpu_seconds, wait_ready)
+from benchlib import http_req as http  # noqa: E402
 
 # The integration key of service bench-pd (config/teams/bench/bench.yaml):
 # the PagerDuty door wants a routing_key of exactly 32 characters.
@@ -43,168 +46,8 @@ PD_ROUTING_KEY = "benchpd0123456789abcdef012345678"
 AM_BIN = "/usr/bin/prometheus-alertmanager"
 WRK_BIN = "/usr/bin/wrk"
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-# ---- processes: every child is registered and stopped in cleanup() -------------
-
-CHILDREN = []  # Popen objects
-PG_DIRS = []  # directories given to scripts/pg-test.sh start
-
-
-def spawn(argv, logpath, env=None, cwd=None):
-    out = open(logpath, "ab")
-    try:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                             env=env, cwd=cwd, start_new_session=True)
-    finally:
-        out.close()
-    CHILDREN.append(p)
-    return p
-
-
-def stop(p, sig=signal.SIGTERM, timeout=10.0):
-    """Stop one child of ours by its pid; SIGKILL if it does not go in time."""
-    if p.poll() is not None:
-        return p.returncode
-    try:
-        os.kill(p.pid, sig)
-    except ProcessLookupError:
-        pass
-    try:
-        return p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(p.pid, signal.SIGKILL)
-        return p.wait(timeout=10)
-
-
-def cleanup():
-    for p in CHILDREN:
-        try:
-            stop(p)
-        except Exception as e:  # keep going: stop the others
-            log(f"warning: could not stop pid {p.pid}: {e}")
-    for d in PG_DIRS:
-        subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "stop", d],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-    PG_DIRS.clear()
-
-
-def on_signal(signum, frame):
-    raise BenchError(f"interrupted by signal {signum}")
-
-
-# ---- small helpers ---------------------------------------------------------------
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http(method, url, body=None, headers=None, timeout=10.0):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def wait_ready(url, proc, logpath, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"{url}: the server exited with {proc.returncode}; see {logpath}:\n"
-                             + tail(logpath))
-        try:
-            status, _ = http("GET", url, timeout=1.0)
-            if status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise BenchError(f"{url} not ready after {timeout:.0f} s; see {logpath}:\n" + tail(logpath))
-
-
-def tail(path, n=15):
-    try:
-        with open(path, "rb") as f:
-            lines = f.read().decode("utf-8", "replace").splitlines()
-        return "\n".join("    " + l for l in lines[-n:])
-    except OSError:
-        return ""
-
-
-def proc_status(pid):
-    """VmRSS and VmHWM of pid in KiB."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            if k in ("VmRSS", "VmHWM"):
-                out[k] = int(v.split()[0])
-    return out
-
-
-def proc_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
-
-def tree_cpu_seconds(root_pid):
-    """CPU seconds of root_pid and its live children, plus its reaped children."""
-    total = 0.0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, ppid = int(d), int(fields[1])
-        if pid == root_pid:
-            total += sum(int(x) for x in fields[11:15]) / CLK_TCK  # + cutime, cstime
-        elif ppid == root_pid:
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
-
-
-def postmaster_pid(pgdir):
-    """The postmaster of a scripts/pg-test.sh cluster in pgdir, or None."""
-    base = pgdir
-    try:
-        with open(os.path.join(pgdir, "base")) as f:
-            base = f.read().strip()
-    except OSError:
-        pass
-    try:
-        with open(os.path.join(base, "data", "postmaster.pid")) as f:
-            return int(f.readline())
-    except (OSError, ValueError):
-        return None
-
-
-def machine_busy_jiffies():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle = v[3] + v[4]  # idle + iowait
-    return sum(v[:8]) - idle, sum(v[:8])
-
-
-def mib(kib):
-    return kib / 1024.0
+on_signal = signal_handler()
 
 
 def metrics_scrape(base):
@@ -224,73 +67,18 @@ def metrics_scrape(base):
     return {"events": events, "commits": commits, "outcomes": outcomes}
 
 
-# ---- machine ----------------------------------------------------------------------
-
-
-def fs_type(path):
-    best, kind = "", "?"
-    with open("/proc/mounts") as f:
-        for line in f:
-            parts = line.split()
-            mnt = parts[1]
-            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
-                best, kind = mnt, parts[2]
-    return f"{kind} on {best}"
-
-
-def fsync_latency_ms(directory, n=200):
-    """Median and p99 of write(4 KiB) + fdatasync on the file system of the run."""
-    path = os.path.join(directory, "fsync-probe")
-    times = []
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        block = b"x" * 4096
-        for i in range(n):
-            t0 = time.perf_counter()
-            os.pwrite(fd, block, (i % 16) * 4096)
-            os.fdatasync(fd)
-            times.append((time.perf_counter() - t0) * 1000)
-    finally:
-        os.close(fd)
-        os.unlink(path)
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.99) - 1]
-
-
 def machine_info(tmp):
-    cpu = "?"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = "?"
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    b0, t0 = machine_busy_jiffies()
-    time.sleep(1.0)
-    b1, t1 = machine_busy_jiffies()
-    busy = 100.0 * (b1 - b0) / max(1, t1 - t0)
-    p50, p99 = fsync_latency_ms(tmp)
+    """benchlib.machine_info(), plus the versions of Alertmanager and wrk."""
+    info = benchlib.machine_info(tmp)
     am_version = subprocess.run([AM_BIN, "--version"], capture_output=True, text=True,
                                 timeout=10).stdout.splitlines()
     wrk_version = subprocess.run([WRK_BIN, "-v"], capture_output=True, text=True,
                                  timeout=10).stdout.splitlines()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory": mem,
-        "kernel": platform.release(),
-        "fs": fs_type(tmp),
-        "fsync_p50_ms": p50,
-        "fsync_p99_ms": p99,
-        "busy_before_pct": busy,
-        "loadavg": open("/proc/loadavg").read().split()[:3],
+    info.update({
         "alertmanager": am_version[0] if am_version else "?",
         "wrk": wrk_version[0].split("Copyright")[0].strip() if wrk_version else "?",
-    }
+    })
+    return info
 
 
 # ---- wrk --------------------------------------------------------------------------
@@ -510,58 +298,6 @@ def run_opsbell(args, name, mode, storage_kind, workdir, http_threads):
     return r
 
 
-def log_problems(path):
-    """level=warn/error lines of opsbell's log, counted by message."""
-    counts = {}
-    with open(path, "rb") as f:
-        for raw in f:
-            line = raw.decode("utf-8", "replace")
-            if "level=warn" in line or "level=error" in line:
-                m = re.search(r'msg=("[^"]*"|\S+)', line)
-                lvl = "error" if "level=error" in line else "warn"
-                key = f"{lvl}: {m.group(1) if m else line.strip()[:120]}"
-                counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def start_postgres(args, workdir):
-    pgdir = os.path.join(workdir, "pg")
-    PG_DIRS.append(pgdir)
-    out = subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "start", pgdir],
-                         capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise BenchError(f"pg-test.sh start: {out.stderr.strip()}")
-    url = out.stdout.strip().splitlines()[-1]
-    if not args.pg_fast:
-        # pg-test.sh makes a test cluster with fsync and synchronous_commit off;
-        # a durability benchmark wants a commit that is on disk when it returns.
-        for sql in ("ALTER SYSTEM SET fsync = on", "ALTER SYSTEM SET synchronous_commit = on",
-                    "ALTER SYSTEM SET full_page_writes = on", "SELECT pg_reload_conf()"):
-            q = subprocess.run(["psql", url, "-X", "-q", "-c", sql], capture_output=True,
-                               text=True, timeout=30)
-            if q.returncode != 0:
-                raise BenchError(f"psql {sql}: {q.stderr.strip()}")
-        time.sleep(0.5)
-    q = subprocess.run(["psql", url, "-X", "-A", "-t", "-c",
-                        "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings"
-                        " WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')"],
-                       capture_output=True, text=True, timeout=30)
-    args.pg_settings_seen = q.stdout.strip()
-    ver = subprocess.run(["psql", url, "-X", "-A", "-t", "-c", "SHOW server_version"],
-                         capture_output=True, text=True, timeout=30)
-    args.pg_version = ver.stdout.strip()
-    log(f"  PostgreSQL {args.pg_version}: {args.pg_settings_seen}")
-    return url
-
-
-def stop_postgres(workdir):
-    pgdir = os.path.join(workdir, "pg")
-    subprocess.run([os.path.join(ROOT, "scripts", "pg-test.sh"), "stop", pgdir],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-    if pgdir in PG_DIRS:
-        PG_DIRS.remove(pgdir)
-
-
 def run_alertmanager(args, workdir):
     os.makedirs(workdir)
     port = free_port()
@@ -751,33 +487,19 @@ def main():
             raise SystemExit(f"run.py: {binary} is missing (apt-get install "
                              f"{'prometheus-alertmanager' if 'alert' in binary else 'wrk'})")
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGALRM, lambda s, f: on_signal(s, f))
-    signal.alarm(args.time_limit)
+    arm_signals(on_signal, args.time_limit)
     started = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="opsbell-bench.")
     ok = False
     results = []
     try:
         if not args.no_build:
-            log("# make BUILD=release build/release/opsbell")
-            b = subprocess.run(["make", "--no-print-directory", "-C", ROOT, "BUILD=release",
-                                "build/release/opsbell"],
-                               capture_output=True, text=True, timeout=240)
-            if b.returncode != 0:
-                raise BenchError("release build failed:\n" + b.stdout[-3000:] + b.stderr[-3000:])
-            built = [l for l in b.stdout.splitlines() if " -o build/release/opsbell" in l]
-            log("  built build/release/opsbell" if built else "  build/release/opsbell is up to date")
+            build_release(timeout=240)
         v = subprocess.run([args.opsbell, "version"], capture_output=True, text=True, timeout=10)
         args.opsbell_version = (v.stdout.strip() or v.stderr.strip()).splitlines()[0]
         log(f"# {args.opsbell_version}; run directory {tmp}")
         machine = machine_info(tmp)
-        log(f"# machine: {machine['cores']} × {machine['cpu']}; busy {machine['busy_before_pct']:.0f}%"
-            f" before the run; fdatasync p50 {machine['fsync_p50_ms']:.2f} ms on {machine['fs']}")
-        if machine["busy_before_pct"] > 10:
-            log(f"# WARNING: the machine is already {machine['busy_before_pct']:.0f}% busy; "
-                f"the figures will be noisy")
+        log_machine(machine)
 
         plan = [("am", "Alertmanager 0.25", None)]
         if "sqlite" in only:
@@ -811,14 +533,7 @@ def main():
         log(f"run.py: {e}")
         return 2
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        cleanup()
-        if ok and not args.keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            log(f"# run directory kept: {tmp}")
+        end_run(tmp, ok, args.keep)
 
 
 if __name__ == "__main__":

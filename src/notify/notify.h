@@ -83,11 +83,11 @@ struct notify_provider {
      * the page a->row->external_id names; edit or follow up on it.  NULL:
      * this provider sends no updates. */
     enum notify_outcome (*update)(struct notify_attempt *a);
-    /* Optional: attempts per notification and the first retry delay (ms)
-     * under cfg; NULL or 0 = `engine.max_attempts` / `engine.retry_base`. */
     /* 1: an address must be verified (a code sent through this provider
      * and confirmed) before it is paged: phone numbers, SIP URIs. */
     int verifies;
+    /* Optional: attempts per notification and the first retry delay (ms)
+     * under cfg; NULL or 0 = `engine.max_attempts` / `engine.retry_base`. */
     uint32_t (*max_attempts)(const struct config *cfg);
     uint32_t (*retry_base_ms)(const struct config *cfg);
 };

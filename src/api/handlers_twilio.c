@@ -334,7 +334,7 @@ void api_twilio_status(void *app, struct http_request *req, struct http_response
 {
     struct twilio_call c;
     enum notify_outcome outcome;
-    const char *status, *sid, *sip;
+    const char *status, *sip;
     char detail[200];
     int current, final;
 
@@ -349,10 +349,9 @@ void api_twilio_status(void *app, struct http_request *req, struct http_response
         http_response_error(resp, 400, "unknown CallStatus");
         goto out;
     }
-    sid = form_get(&c.form, "CallSid");
-    /* An older attempt's call, or another call than the one placed: nothing to record. */
-    if (!current || (sid != NULL && c.row.external_id != NULL && c.row.external_id[0] != '\0' &&
-                     strcmp(sid, c.row.external_id) != 0)) {
+    /* An older attempt's call: nothing to record.  (The attempt, not the
+     * CallSid: a call's first callbacks may come before its sid is stored.) */
+    if (!current) {
         http_response_set(resp, 204, NULL, "", 0);
         goto out;
     }

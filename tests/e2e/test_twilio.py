@@ -8,6 +8,8 @@ and replayed callbacks are refused without effect; API errors are retried
 
 Deliveries to e-mail contact methods go through the `log` provider."""
 
+import re
+
 import pytest
 
 from e2e_support import incident_notifications as notifications
@@ -117,6 +119,18 @@ def configure(env, twilio):
     return env.dir / "deliveries.jsonl"
 
 
+def verify(d, token, twilio, user, type_, address):
+    """Prove (user, address) as a person would: ask for a code, read it from
+    the SMS or the call the stand-in received, type it back."""
+    r = d.request("POST", "/api/v1/users/%s/verifications" % user,
+                  {"type": type_, "address": address}, token=token)
+    assert r.status == 202 and r.body["provider"] == "twilio", r
+    code = wait_for(lambda: twilio.code_for(address), 10, "the code sent to %s" % address)
+    r = d.request("POST", "/api/v1/users/%s/verifications/confirm" % user,
+                  {"address": address, "code": code}, token=token)
+    assert r.status == 200 and r.body["verified"] is True, r
+
+
 def base(d):
     return "http://127.0.0.1:%d" % d.env.port
 
@@ -144,6 +158,12 @@ def test_call_answered_and_key_1_acknowledges(env, admin_token, twilio):
     configure(env, twilio)
     twilio.script(ANN, "press:1")
     d = env.daemon()
+    verify(d, admin_token, twilio, "ann", "voice", ANN)
+    # The code was said by a call whose TwiML is inline: no callback follows it.
+    (vcall,) = twilio.verification_calls(ANN)
+    assert re.fullmatch(r"<Response><Say>(This is opsbell[^<]*)</Say><Pause length=\"1\"/>"
+                        r"<Say>\1</Say></Response>", vcall["Twiml"]), vcall
+    assert "Url" not in vcall and "StatusCallback" not in vcall, vcall
     iid = trigger_incident(d, admin_token, "svc-ann", "ann-1", summary="db <primary> & co down",
                            severity="critical")
     wait_for(lambda: incident(d, admin_token, iid)["status"] == "acknowledged", 20,
@@ -194,6 +214,8 @@ def test_busy_is_retried_then_the_next_contact_method(env, admin_token, twilio):
     configure(env, twilio)
     twilio.script(BOB, "busy")
     d = env.daemon()
+    verify(d, admin_token, twilio, "bob", "voice", BOB)
+    verify(d, admin_token, twilio, "bob", "sms", BOB_SMS)
     iid = trigger_incident(d, admin_token, "svc-bob", "bob-1", severity="critical")
     wait_for(lambda: twilio.messages_to(BOB_SMS), 30, "the SMS after the busy calls")
     wait_for(lambda: settled(d, admin_token, iid), 10, "rows settled")
@@ -210,6 +232,7 @@ def test_no_answer_is_retried_and_recorded(env, admin_token, twilio):
     configure(env, twilio)
     twilio.script(CAROL, "no-answer")
     d = env.daemon()
+    verify(d, admin_token, twilio, "carol", "voice", CAROL)
     iid = trigger_incident(d, admin_token, "svc-carol", "carol-1")
     wait_for(lambda: settled(d, admin_token, iid), 30, "the calls settled")
     rows = notifications(d, admin_token, iid)
@@ -223,6 +246,7 @@ def test_answered_without_a_key_escalation_goes_on(env, admin_token, twilio):
     log = configure(env, twilio)
     twilio.script(DAVE, "silent")
     d = env.daemon()
+    verify(d, admin_token, twilio, "dave", "voice", DAVE)
     iid = trigger_incident(d, admin_token, "svc-dave", "dave-1", summary="queue stuck")
     wait_for(lambda: deliveries(log, iid), 30, "step 2 (erin) paged")
     wait_for(lambda: settled(d, admin_token, iid), 10, "rows settled")
@@ -241,6 +265,7 @@ def test_answered_without_a_key_escalation_goes_on(env, admin_token, twilio):
 def test_sms_page_and_signed_reply_acknowledges(env, admin_token, twilio):
     configure(env, twilio)
     d = env.daemon()
+    verify(d, admin_token, twilio, "frank", "sms", FRANK)
     iid = trigger_incident(d, admin_token, "svc-frank", "frank-1", summary="disk full",
                            severity="critical")
     wait_for(lambda: twilio.messages_to(FRANK), 20, "the SMS page")
@@ -283,6 +308,7 @@ def test_forged_missing_misdirected_replayed_callbacks_are_refused(env, admin_to
     configure(env, twilio)
     twilio.script(ANN, "press:1")
     d = env.daemon()
+    verify(d, admin_token, twilio, "ann", "voice", ANN)
     iid = trigger_incident(d, admin_token, "svc-ann", "ann-2")
     wait_for(lambda: incident(d, admin_token, iid)["status"] == "acknowledged", 20, "acked")
     wait_for(lambda: settled(d, admin_token, iid), 10, "settled")
@@ -338,10 +364,12 @@ def test_forged_missing_misdirected_replayed_callbacks_are_refused(env, admin_to
 
 def test_api_errors_retried_or_permanent(env, admin_token, twilio):
     log = configure(env, twilio)
+    d = env.daemon()
+    verify(d, admin_token, twilio, "gina", "voice", GINA)
+    verify(d, admin_token, twilio, "hank", "voice", HANK)
     twilio.fail(GINA, "error500", "ratelimit", "slow")
     twilio.script(GINA, "press:1")
     twilio.fail(HANK, "invalid")
-    d = env.daemon()
     g = trigger_incident(d, admin_token, "svc-gina", "gina-1")
     h = trigger_incident(d, admin_token, "svc-hank", "hank-1")
     wait_for(lambda: incident(d, admin_token, g)["status"] == "acknowledged", 30,
@@ -352,8 +380,9 @@ def test_api_errors_retried_or_permanent(env, admin_token, twilio):
     rows = notifications(d, admin_token, g)
     assert len(rows) == 1 and rows[0]["state"] == "acknowledged", rows
     assert rows[0]["attempts"] == 4, rows
-    assert [k for _, to, k in twilio.requests if to == GINA] == ["error500", "ratelimit", "slow",
-                                                                  "created"]
+    # (the first request was the verification call)
+    assert [k for _, to, k in twilio.requests if to == GINA][1:] == ["error500", "ratelimit",
+                                                                      "slow", "created"]
     retries = [e for e in incident(d, admin_token, g)["timeline"]
                if e["kind"] == "notification.retry"]
     assert len(retries) == 3, retries
@@ -366,7 +395,7 @@ def test_api_errors_retried_or_permanent(env, admin_token, twilio):
     assert [(r["type"], r["state"]) for r in rows] == [("voice", "failed-permanent"),
                                                        ("email", "delivered")], rows
     assert rows[0]["attempts"] == 1 and "21211" in rows[0]["detail"], rows
-    assert len([1 for _, to, _ in twilio.requests if to == HANK]) == 1
+    assert len([1 for _, to, _ in twilio.requests if to == HANK]) == 2  # the code, the page
     no_secret_logged(d)
 
 
@@ -374,11 +403,18 @@ def test_bad_credentials_are_permanent(env, admin_token, twilio):
     configure(env, twilio)
     env.env_vars["OPSBELL_TEST_TWILIO_TOKEN"] = "a-wrong-token"
     d = env.daemon()
+    # No code can be sent with these credentials: an admin vouches instead.
+    r = d.request("POST", "/api/v1/users/carol/verifications", {"type": "voice", "address": CAROL},
+                  token=admin_token)
+    assert r.status >= 400 and "20003" in r.body["error"], r
+    r = d.request("POST", "/api/v1/users/carol/verifications/trust", {"address": CAROL},
+                  token=admin_token)
+    assert r.status == 201, r
     iid = trigger_incident(d, admin_token, "svc-carol", "carol-2")
     wait_for(lambda: settled(d, admin_token, iid), 20, "settled")
     rows = notifications(d, admin_token, iid)
     assert rows[0]["state"] == "failed-permanent" and "20003" in rows[0]["detail"], rows
-    assert twilio.unauthorized == 1 and twilio.calls == []
+    assert twilio.unauthorized == 2 and twilio.calls == []  # the code, then the page
     assert "a-wrong-token" not in d.log_text()
     # Callbacks signed with the real token are refused by this daemon.
     url = base(d) + "/twilio/sms"

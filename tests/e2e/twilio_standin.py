@@ -135,12 +135,34 @@ class Standin:
         return signature(self.auth_token, url, params)
 
     def calls_to(self, number):
+        """Calls placed for pages (with a Url), not verification calls."""
         with self.lock:
-            return [c for c in self.calls if c["To"] == number]
+            return [c for c in self.calls if c["To"] == number and "Url" in c]
 
     def messages_to(self, number):
+        """Messages other than verification codes."""
         with self.lock:
-            return [m for m in self.messages if m["To"] == number]
+            return [m for m in self.messages
+                    if m["To"] == number and "verification code" not in m["Body"]]
+
+    def code_for(self, number):
+        """The last verification code sent to number: by SMS (in the Body),
+        or by a call whose Twiml says it digit by digit."""
+        code = None
+        with self.lock:
+            for c in self.calls:
+                m = re.search(r"code is ((?:\d ){5}\d)", c.get("Twiml", ""))
+                if c["To"] == number and m:
+                    code = m.group(1).replace(" ", "")
+            for msg in self.messages:
+                m = re.search(r"code is (\d{6})", msg["Body"])
+                if msg["To"] == number and m:
+                    code = m.group(1)
+        return code
+
+    def verification_calls(self, number):
+        with self.lock:
+            return [c for c in self.calls if c["To"] == number and "Twiml" in c]
 
     def callbacks_to(self, pattern):
         with self.lock:

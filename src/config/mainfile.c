@@ -16,8 +16,6 @@
 #define MAIN_THREADS_MAX   256
 #define SLACK_DEFAULT_API  "https://slack.com/api"
 #define TWILIO_DEFAULT_API "https://api.twilio.com"
-#define TWILIO_DEFAULT_RING_S     30
-#define TWILIO_DEFAULT_REQUEST_MS 15000
 #define DEFAULT_STORAGE    "sqlite:opsbell.db"
 #define DEFAULT_LOG_PATH   "deliveries.jsonl"
 #define ICAL_HORIZON_MIN   (24U * 3600)
@@ -26,6 +24,9 @@
 #define ENGINE_POLL_MIN_MS 100U
 #define ENGINE_POLL_MAX_MS 60000U
 #define ENGINE_POLL_DEF_MS 1000U
+
+#define TWILIO_DEFAULT_RING_S     30 /* Twilio's own default Timeout */
+#define TWILIO_DEFAULT_REQUEST_MS 15000
 
 static void main_listen(struct cfgctx *c, const struct cfgfile *f, const char *text,
                         struct config *cfg)

@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from e2e_support import diag_lines
 from e2e_support import incident_notifications as notifications
 from e2e_support import log_deliveries as deliveries
 from e2e_support import notifications_settled as final
@@ -421,3 +422,21 @@ def test_bad_credentials_are_permanent(env, admin_token, twilio):
     params = [("From", FRANK), ("Body", "%d ack" % iid)]
     assert post_form(url, params, twilio.sign(url, params))[0] == 403
     assert incident(d, admin_token, iid)["status"] == "triggered"
+
+
+def test_bad_twilio_settings_are_reported_where_they_are(env, twilio):
+    configure(env, twilio)
+    env.extra_main = (env.extra_main.replace("ring_timeout: 20s", "ring_timeout: 2s")
+                      .replace("request_timeout: 1s", "request_timeout: forever"))
+    env.write_main()
+    r = env.local("check-config")
+    assert r.code == 1 and r.stdout == "", r
+    diags = diag_lines(r.stderr)
+    lines = env.config_path.read_text().splitlines()
+    want = {}
+    for key in ("ring_timeout", "request_timeout"):
+        want[key] = next(i + 1 for i, l in enumerate(lines) if l.strip().startswith(key + ":"))
+    got = {m.group("msg").split()[1]: int(m.group("line")) for m in diags}
+    assert got == want, (got, want, r.stderr)
+    assert all(m.group("file").endswith("opsbell.yaml") for m in diags), r.stderr
+    assert TOKEN not in r.stderr

@@ -330,6 +330,44 @@ out:
     call_release(&c);
 }
 
+/* "ringing" and "in-progress" (answered) on the incident's timeline, as
+ * notes of the call in progress (best effort: the outcome does not depend
+ * on them). */
+static void call_progress_note(struct twilio_call *c, const char *status)
+{
+    struct store_conn *conn = NULL;
+    struct ob_error err = {0};
+    char message[400], data[200];
+    const char *what = strcmp(status, "ringing") == 0 ? "ringing" : "answered";
+    struct incident_event ev = {
+        .incident_id = c->row.incident_id,
+        .at_ms = store_now_ms(),
+        .kind = "notification.progress",
+        .actor = "twilio",
+        .message = message,
+        .data = data,
+    };
+    int rc;
+
+    snprintf(message, sizeof(message), "voice call to %.64s (%.64s) via twilio: %s",
+             c->row.user_name, c->row.address, what);
+    snprintf(data, sizeof(data), "{\"notification\":%lld,\"attempt\":%lld,\"state\":\"%s\"}",
+             (long long)c->row.id, (long long)c->row.attempts, what);
+    rc = store_acquire(c->app->store, &conn, &err);
+    if (rc == 0)
+        rc = store_begin(conn, &err);
+    if (rc == 0) {
+        rc = store_incident_event_append(conn, &ev, &err);
+        if (rc == 0)
+            rc = store_commit(conn, &err);
+        else
+            store_rollback(conn);
+    }
+    store_release(conn);
+    if (rc != 0)
+        log_warn("twilio", "call progress not noted", "error", err.msg);
+}
+
 void api_twilio_status(void *app, struct http_request *req, struct http_response *resp)
 {
     struct twilio_call c;
@@ -360,6 +398,9 @@ void api_twilio_status(void *app, struct http_request *req, struct http_response
         snprintf(detail, sizeof(detail), "CallStatus %s%s%.8s", status, sip != NULL ? ", SIP " : "",
                  sip != NULL ? sip : "");
         notify_complete(c.app, c.row.id, c.row.attempts, outcome, detail);
+    } else if (strcmp(status, "ringing") == 0 || strcmp(status, "in-progress") == 0 ||
+               strcmp(status, "answered") == 0) {
+        call_progress_note(&c, status);
     }
     http_response_set(resp, 204, NULL, "", 0);
 out:

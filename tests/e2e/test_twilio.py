@@ -203,6 +203,8 @@ def test_call_answered_and_key_1_acknowledges(env, admin_token, twilio):
     ack = [e for e in events if e["kind"] == "incident.acknowledged"]
     assert len(ack) == 1 and ack[0]["actor"] == "user:ann", events
     assert "notification.placed" in [e["kind"] for e in events]
+    progress = [e["data"]["state"] for e in events if e["kind"] == "notification.progress"]
+    assert progress == ["ringing", "answered"], events
     assert "notification.acknowledged" in [e["kind"] for e in events]
     # The status callbacks all reached opsbell and were accepted.
     statuses = [(dict(p)["CallStatus"], s) for u, p, _, s, _ in twilio.callbacks_to("/status/")]

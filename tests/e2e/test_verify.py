@@ -1,8 +1,16 @@
-"""Contact-method verification through the API and the CLI, with no provider
-that verifies configured (the SMS and call paths, where a code is really
-sent and typed back, are in test_twilio.py and test_sip.py): the list of a
+"""Contact-method verification through the API and the CLI: the list of a
 user's contact methods, an admin vouching (audited, refused twice, refused
-to non-admins), and every refusal of a code."""
+to non-admins), every refusal of a code; then, with the Twilio stand-in as
+the provider that verifies: an unverified number is not called (the next
+contact method is), codes are checked, counted and voided, and a number
+verified with the code the stand-in received is called."""
+
+import pytest
+
+from e2e_support import incident_notifications as notifications
+from e2e_support import log_deliveries as deliveries
+from e2e_support import trigger_incident, wait_for
+from twilio_standin import Standin
 
 USERS = """\
 users:
@@ -104,3 +112,109 @@ def test_refusals(env, admin_token):
     assert "no code is pending" in r.stderr
     # Nothing of this changed anything.
     assert not any(m["verified"] for m in methods(d, admin_token).values())
+
+
+# ---- with a provider that verifies: the Twilio stand-in ---------------------------
+
+ACCOUNT = "AC" + "fedcba9876543210" * 2
+TWILIO_TOKEN = "twilio-verify-token-0123456789"
+WREN = "+15550177001"
+
+PAGED_USERS = """\
+users:
+  - name: wren
+    contact_methods:
+      - {type: voice, address: "%s"}
+      - {type: email, address: wren@example.com}
+    notification_rules: [{type: voice, after: 0s}]
+""" % WREN
+
+PAGED_TEAM = """\
+team:
+  members: [wren]
+services:
+  - {name: svc-wren, escalation_policy: pol-wren}
+escalation_policies:
+  - name: pol-wren
+    steps: [{delay: 1h, targets: {users: [wren]}}]
+"""
+
+
+@pytest.fixture
+def twilio():
+    s = Standin(ACCOUNT, TWILIO_TOKEN)
+    yield s
+    s.close()
+
+
+def configure_twilio(env, twilio):
+    env.write("users.yaml", PAGED_USERS)
+    env.write("teams/ops/team.yaml", PAGED_TEAM)
+    (env.dir / "teams" / "alpha" / "team.yaml").unlink()
+    (env.dir / "teams" / "beta" / "team.yaml").unlink()
+    env.env_vars["OPSBELL_TEST_TWILIO_TOKEN"] = TWILIO_TOKEN
+    env.extra_main = ("providers:\n"
+                      "  log:\n    path: deliveries.jsonl\n"
+                      "  twilio:\n"
+                      "    api_url: %s\n"
+                      "    account_sid: %s\n"
+                      "    auth_token: env:OPSBELL_TEST_TWILIO_TOKEN\n"
+                      "    from_number: \"+15005550006\"\n" % (twilio.url, ACCOUNT))
+    env.write_main()
+    return env.dir / "deliveries.jsonl"
+
+
+def test_an_unverified_number_is_not_called(env, admin_token, twilio):
+    log = configure_twilio(env, twilio)
+    d = env.daemon()
+    m = methods(d, admin_token, "wren")
+    assert m[("voice", WREN)]["needs_verification"] and not m[("voice", WREN)]["verified"], m
+    assert m[("voice", WREN)]["provider"] == "twilio"
+    iid = trigger_incident(d, admin_token, "svc-wren", "unverified-1")
+    wait_for(lambda: len(deliveries(log, iid)) == 1, 10, "the next contact method paged")
+    rows = notifications(d, admin_token, iid)
+    assert rows[0]["type"] == "voice" and rows[0]["state"] == "failed-permanent", rows
+    assert rows[0]["attempts"] == 0 and "not verified" in rows[0]["detail"], rows
+    assert deliveries(log, iid)[0]["type"] == "email"
+    assert twilio.calls_to(WREN) == [], "an unverified number was called"
+
+
+def test_codes_are_checked_counted_and_voided(env, admin_token, twilio):
+    configure_twilio(env, twilio)
+    d = env.daemon()
+    post = lambda path, body: d.request("POST", "/api/v1/users/wren/%s" % path, body,
+                                        token=admin_token)
+    r = post("verifications", {"type": "voice", "address": WREN})
+    assert r.status == 202 and r.body["provider"] == "twilio", r
+    code = wait_for(lambda: twilio.code_for(WREN), 10, "the code spoken to wren")
+    # A second code within the minute is refused; the first stays valid.
+    r = post("verifications", {"type": "voice", "address": WREN})
+    assert r.status == 409 and "less than a minute" in r.body["error"], r
+    wrong = "%06d" % ((int(code) + 1) % 1000000)
+    for left in (4, 3, 2, 1, 0):
+        r = post("verifications/confirm", {"address": WREN, "code": wrong})
+        assert r.status == 400 and "wrong code" in r.body["error"], r
+        assert "%d of 5 tries left" % left in r.body["error"], r
+    # Voided after five wrong codes, even for the right one.
+    r = post("verifications/confirm", {"address": WREN, "code": code})
+    assert r.status == 409 and "too many wrong codes" in r.body["error"], r
+    assert not methods(d, admin_token, "wren")[("voice", WREN)]["verified"]
+    actions = [a["action"] for a in d.get("/api/v1/audit", token=admin_token).body["events"]]
+    assert actions.count("contact.verification_failed") == 5, actions
+    assert actions.count("contact.verification_sent") == 1, actions
+
+
+def test_a_verified_number_is_called(env, admin_token, twilio):
+    configure_twilio(env, twilio)
+    d = env.daemon()
+    r = env.cli("contact", "verify", "wren", "voice", WREN, url=d.url, token=admin_token)
+    assert r.code == 0 and "code sent to %s via twilio" % WREN in r.stdout, r
+    code = wait_for(lambda: twilio.code_for(WREN), 10, "the code spoken to wren")
+    r = env.cli("contact", "confirm", "wren", WREN, code, url=d.url, token=admin_token)
+    assert r.code == 0 and r.stdout == "%s is verified\n" % WREN, r
+    m = methods(d, admin_token, "wren")[("voice", WREN)]
+    assert m["verified"] and m["verified_at_ms"] > 0, m
+    iid = trigger_incident(d, admin_token, "svc-wren", "verified-1")
+    wait_for(lambda: len(twilio.calls_to(WREN)) >= 1, 10, "the page's call")
+    rows = notifications(d, admin_token, iid)
+    assert rows[0]["type"] == "voice" and "not verified" not in (rows[0]["detail"] or ""), rows

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench/notify/run.py - opsbell's notification-latency benchmark: from the 2xx of an alert to the provider call.
+"""bench/notify/run.py - opsbell's notification latency, from an alert's 2xx to the provider call.
 
 Run it through bench/notify/run.sh (see bench/README.md). Python 3 standard
 library only. Everything listens on 127.0.0.1, every process it starts is
@@ -562,9 +562,7 @@ def run_one(args, store, delivery_cls, workdir, tag):
         while True:
             if proc.poll() is not None:
                 raise BenchError(f"opsbell serve exited with {proc.returncode}:\n" + tail(logpath))
-            settled = store.scalar(
-                f"SELECT COUNT(*) FROM outbox WHERE state NOT IN ('queued', 'sending') "
-                f"AND incident_id IN (SELECT id FROM incidents WHERE service = '{SERVICE}')")
+            settled = delivery_count(store)
             got = delivery.delivered() if delivery.has_receiver else settled
             if settled >= len(ids) + len(warm_ids) and got >= len(ids) + len(warm_ids):
                 break
@@ -661,6 +659,7 @@ def run_one(args, store, delivery_cls, workdir, tag):
 
 
 def delivery_count(store):
+    """Outbox rows of the benchmark's incidents that are settled (delivered or not)."""
     return store.scalar(f"SELECT COUNT(*) FROM outbox WHERE state NOT IN ('queued', 'sending') "
                         f"AND incident_id IN (SELECT id FROM incidents WHERE service = '{SERVICE}')")
 

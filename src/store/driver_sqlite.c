@@ -44,15 +44,17 @@ struct sqlite_cached {
  * dispatcher, HTTP handlers) queue on SQLite's file lock through its busy
  * handler, which polls with growing sleeps (1, 2, 5, 10, 15, 20, 25, 25,
  * 25, 50, 50, 100 ms ...): a writer that found the lock taken a few times in
- * a row went on sleeping for tens of milliseconds after it was freed.  A
- * mutex hands the lock over at once.  Other processes (the CLI, other
- * nodes) still meet at SQLite's lock and its busy timeout.
+ * a row went on sleeping for tens of milliseconds after it was freed.  This
+ * lock wakes the next waiter the moment it is given back.  Other processes
+ * (the CLI, other nodes) still meet at SQLite's lock and its busy timeout.
  */
 struct sqlite_writer_lock {
     struct sqlite_writer_lock *next;
     char *path;
     unsigned refs;
-    pthread_mutex_t mutex;
+    pthread_mutex_t mutex; /* guards held */
+    pthread_cond_t freed;
+    bool held; /* by a connection, not a thread: COMMIT may come from another */
 };
 
 static pthread_mutex_t sqlite_writer_locks_guard = PTHREAD_MUTEX_INITIALIZER;
@@ -65,7 +67,7 @@ struct sqlite_conn {
     struct sqlite_cached *cache[SQLITE_CACHE_BUCKETS];
     size_t n_cached;
     struct sqlite_writer_lock *writer; /* shared by the connections to this path */
-    bool writing;                      /* this connection holds writer->mutex */
+    bool writing;                      /* this connection holds writer */
 };
 
 static struct sqlite_conn *sqlite_conn_of(struct store_conn *conn)
@@ -392,6 +394,7 @@ static struct sqlite_writer_lock *sqlite_writer_lock_get(const char *path)
             l = NULL;
         } else {
             pthread_mutex_init(&l->mutex, NULL);
+            pthread_cond_init(&l->freed, NULL);
             l->next = sqlite_writer_locks;
             sqlite_writer_locks = l;
         }
@@ -412,6 +415,7 @@ static void sqlite_writer_lock_put(struct sqlite_writer_lock *l)
         while (*p != l)
             p = &(*p)->next;
         *p = l->next;
+        pthread_cond_destroy(&l->freed);
         pthread_mutex_destroy(&l->mutex);
         free(l->path);
         free(l);
@@ -424,14 +428,22 @@ static void sqlite_writer_lock_put(struct sqlite_writer_lock *l)
  * transaction on another connection fails the same way as before, in time. */
 static int sqlite_writer_enter(struct sqlite_conn *sc, struct ob_error *err)
 {
+    struct sqlite_writer_lock *l = sc->writer;
     struct timespec until;
-    int e;
+    int e = 0;
 
-    if (sc->writer == NULL || sc->writing)
+    if (l == NULL || sc->writing)
         return 0;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += SQLITE_BUSY_TIMEOUT_MS / 1000;
-    e = pthread_mutex_timedlock(&sc->writer->mutex, &until);
+    pthread_mutex_lock(&l->mutex);
+    while (l->held && e == 0)
+        e = pthread_cond_timedwait(&l->freed, &l->mutex, &until);
+    if (!l->held) {
+        l->held = true;
+        e = 0;
+    }
+    pthread_mutex_unlock(&l->mutex);
     if (e != 0)
         return ob_fail(err, OB_ESTORE, "sqlite: database is locked (%s)",
                        e == ETIMEDOUT ? "a write transaction of this process held it too long"
@@ -442,10 +454,15 @@ static int sqlite_writer_enter(struct sqlite_conn *sc, struct ob_error *err)
 
 static void sqlite_writer_leave(struct sqlite_conn *sc)
 {
+    struct sqlite_writer_lock *l = sc->writer;
+
     if (!sc->writing)
         return;
     sc->writing = false;
-    pthread_mutex_unlock(&sc->writer->mutex);
+    pthread_mutex_lock(&l->mutex);
+    l->held = false;
+    pthread_cond_signal(&l->freed);
+    pthread_mutex_unlock(&l->mutex);
 }
 
 static bool sqlite_in_transaction(struct store_conn *conn)

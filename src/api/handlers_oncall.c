@@ -474,20 +474,8 @@ static int audit_in_tx(struct store_conn *conn, const struct http_request *req, 
                        struct ob_error *err)
 {
     struct audit_origin origin = api_origin(req);
-    struct audit_event audit = {0};
-    char *text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    int rc;
 
-    audit.at_ms = now_ms;
-    audit.actor = (char *)origin.actor;
-    audit.action = (char *)action;
-    audit.target = (char *)target;
-    audit.remote_addr = (char *)origin.remote_addr;
-    audit.request_id = (char *)origin.request_id;
-    audit.details = text;
-    rc = store_audit_append(conn, &audit, err);
-    free(text);
-    return rc;
+    return audit_append(conn, &origin, action, target, details, now_ms, err);
 }
 
 static int body_time(json_t *body, const char *key, const char *time_zone, int64_t now_ms,

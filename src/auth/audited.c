@@ -27,6 +27,28 @@ static int append_audit(struct store_conn *conn, const struct audit_origin *orig
     return store_audit_append(conn, &ev, err);
 }
 
+int audit_append(struct store_conn *conn, const struct audit_origin *origin, const char *action,
+                 const char *target, json_t *details, int64_t at_ms, struct ob_error *err)
+{
+    char *text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    struct audit_event ev = {
+        .at_ms = at_ms,
+        .actor = (char *)origin->actor,
+        .action = (char *)action,
+        .target = (char *)target,
+        .remote_addr = (char *)origin->remote_addr,
+        .request_id = (char *)origin->request_id,
+        .details = text,
+    };
+    int rc;
+
+    if (details != NULL && text == NULL)
+        return ob_fail(err, OB_ENOMEM, "out of memory");
+    rc = store_audit_append(conn, &ev, err);
+    free(text);
+    return rc;
+}
+
 int audit_record(struct store *store, const struct audit_origin *origin, const char *action,
                  const char *target, const char *details, struct ob_error *err)
 {

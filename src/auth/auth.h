@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct json_t;
 struct ob_error;
 struct store;
 struct store_conn;
@@ -93,5 +94,9 @@ int token_revoke(struct store *store, int64_t id, const struct audit_origin *ori
  */
 int audit_record(struct store *store, const struct audit_origin *origin, const char *action,
                  const char *target, const char *details, struct ob_error *err);
+/* Append one audit event at at_ms inside the caller's transaction on conn;
+ * details (borrowed, may be NULL) is a JSON object, stored as compact text. */
+int audit_append(struct store_conn *conn, const struct audit_origin *origin, const char *action,
+                 const char *target, struct json_t *details, int64_t at_ms, struct ob_error *err);
 
 #endif

@@ -38,11 +38,11 @@ static int act_in_transaction(struct store_conn *conn, const struct config *cfg,
                               struct ob_error *err)
 {
     const char *kind = incident_action_kind(req->action);
+    struct audit_origin origin = {
+        .actor = req->actor, .remote_addr = req->remote_addr, .request_id = req->request_id};
     struct incident_event ev = {0};
-    struct audit_event audit = {0};
     char target[32];
     json_t *details;
-    char *details_text;
     struct incident inc;
     int rc;
 
@@ -89,19 +89,10 @@ static int act_in_transaction(struct store_conn *conn, const struct config *cfg,
         return rc;
     snprintf(target, sizeof(target), "incident:%lld", (long long)req->incident_id);
     details = json_pack("{s:s, s:s?}", "kind", kind, "message", ev.message);
-    details_text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(details);
-    if (details_text == NULL)
+    if (details == NULL)
         return ob_fail(err, OB_ENOMEM, "out of memory");
-    audit.at_ms = now;
-    audit.actor = (char *)req->actor;
-    audit.action = (char *)kind;
-    audit.target = target;
-    audit.remote_addr = (char *)req->remote_addr;
-    audit.request_id = (char *)req->request_id;
-    audit.details = details_text;
-    rc = store_audit_append(conn, &audit, err);
-    free(details_text);
+    rc = audit_append(conn, &origin, kind, target, details, now, err);
+    json_decref(details);
     return rc;
 }
 

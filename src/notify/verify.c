@@ -91,24 +91,26 @@ static int audit(struct store_conn *conn, const struct audit_origin *origin, con
                  struct ob_error *err)
 {
     json_t *details = json_pack("{s:s, s:s?}", "address", address, "type", type);
-    char *text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     char target[160];
-    struct audit_event ev = {0};
     int rc;
 
-    json_decref(details);
-    if (text == NULL)
+    if (details == NULL)
         return ob_fail(err, OB_ENOMEM, "out of memory");
     snprintf(target, sizeof(target), "user:%s", user);
-    ev.at_ms = now;
-    ev.actor = (char *)origin->actor;
-    ev.action = (char *)action;
-    ev.target = target;
-    ev.remote_addr = (char *)origin->remote_addr;
-    ev.request_id = (char *)origin->request_id;
-    ev.details = text;
-    rc = store_audit_append(conn, &ev, err);
-    free(text);
+    rc = audit_append(conn, origin, action, target, details, now, err);
+    json_decref(details);
+    return rc;
+}
+
+/* OB_ECONFLICT when (user, address) is already verified. */
+static int refuse_verified(struct store_conn *conn, const char *user, const char *address,
+                           struct ob_error *err)
+{
+    int64_t verified_at = 0;
+    int rc = store_contact_verified_at(conn, user, address, &verified_at, err);
+
+    if (rc == 0 && verified_at != 0)
+        rc = ob_fail(err, OB_ECONFLICT, "%s is already verified", address);
     return rc;
 }
 
@@ -132,7 +134,7 @@ int verify_start(struct app *app, const char *user, const char *type, const char
     struct verification_row pending = {0};
     struct verification_row v = {0};
     char code[VERIFY_CODE_DIGITS + 1], hash[65], message[256];
-    int64_t now = store_now_ms(), verified_at = 0;
+    int64_t now = store_now_ms();
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -148,9 +150,7 @@ int verify_start(struct app *app, const char *user, const char *type, const char
     if (rc == 0)
         rc = store_begin(conn, err);
     if (rc == 0)
-        rc = store_contact_verified_at(conn, user, address, &verified_at, err);
-    if (rc == 0 && verified_at != 0)
-        rc = ob_fail(err, OB_ECONFLICT, "%s is already verified", address);
+        rc = refuse_verified(conn, user, address, err);
     if (rc == 0) {
         rc = store_verification_pending(conn, user, address, now, &pending, err);
         if (rc == 0 && now - pending.created_at_ms < VERIFY_RESEND_MS)
@@ -277,7 +277,7 @@ int verify_trust(struct app *app, const char *user, const char *address,
     const struct config_contact_method *cm = NULL;
     struct store_conn *conn = NULL;
     struct verification_row v = {0};
-    int64_t now = store_now_ms(), verified_at = 0;
+    int64_t now = store_now_ms();
     int rc = find_user_method(cfg, user, NULL, address, &cm, err);
 
     if (rc == 0)
@@ -285,9 +285,7 @@ int verify_trust(struct app *app, const char *user, const char *address,
     if (rc == 0)
         rc = store_begin(conn, err);
     if (rc == 0)
-        rc = store_contact_verified_at(conn, user, address, &verified_at, err);
-    if (rc == 0 && verified_at != 0)
-        rc = ob_fail(err, OB_ECONFLICT, "%s is already verified", address);
+        rc = refuse_verified(conn, user, address, err);
     if (rc == 0) {
         v.user_name = (char *)user;
         v.address = (char *)address;

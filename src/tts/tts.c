@@ -70,6 +70,14 @@ static void tts_unref_locked(struct tts_audio *a)
         tts_audio_free(a);
 }
 
+struct tts_audio *tts_audio_ref(struct tts_audio *audio)
+{
+    pthread_mutex_lock(&tts_lock);
+    audio->refs++;
+    pthread_mutex_unlock(&tts_lock);
+    return audio;
+}
+
 void tts_audio_unref(struct tts_audio *audio)
 {
     if (audio == NULL)

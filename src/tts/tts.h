@@ -39,6 +39,9 @@ struct tts_audio {
  */
 int tts_say(const char *text, struct tts_audio **out, struct ob_error *err);
 
+/* Take one more reference (any thread). Returns audio. */
+struct tts_audio *tts_audio_ref(struct tts_audio *audio);
+
 /* Drop one reference. Accepts NULL. */
 void tts_audio_unref(struct tts_audio *audio);
 

@@ -62,6 +62,13 @@ const struct route api_routes[] = {
     /* A calendar client has no bearer token: the secret in the path
      * ("<token>.ics") is the credential, and the access log masks it. */
     {"GET", "/ical/{token}", api_ical_feed, 0, NULL, 0},
+    /* Providers' callbacks carry no bearer token: each handler verifies
+     * the provider's own signature ({id} is the notification). */
+    {"POST", "/twilio/voice/{id}", api_twilio_voice, 0, NULL, 0},
+    {"POST", "/twilio/voice/{id}/gather", api_twilio_gather, 0, NULL, 0},
+    {"POST", "/twilio/status/{id}", api_twilio_status, 0, NULL, 0},
+    {"POST", "/twilio/sms", api_twilio_sms_inbound, 0, NULL, 0},
+    {"POST", "/slack/interactions", api_slack_interactions, 0, NULL, 0},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

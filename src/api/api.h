@@ -125,6 +125,14 @@ void api_override_delete(void *app, struct http_request *req, struct http_respon
 void api_ical_feeds_create(void *app, struct http_request *req, struct http_response *resp);
 void api_ical_feeds_list(void *app, struct http_request *req, struct http_response *resp);
 void api_ical_feed_revoke(void *app, struct http_request *req, struct http_response *resp);
+
+/* handlers_twilio.c: TwiML for a call, its keys, its status, inbound SMS replies. */
+void api_twilio_voice(void *app, struct http_request *req, struct http_response *resp);
+void api_twilio_gather(void *app, struct http_request *req, struct http_response *resp);
+void api_twilio_status(void *app, struct http_request *req, struct http_response *resp);
+void api_twilio_sms_inbound(void *app, struct http_request *req, struct http_response *resp);
+/* handlers_slack.c: button presses on opsbell's messages. */
+void api_slack_interactions(void *app, struct http_request *req, struct http_response *resp);
 void api_ical_feed(void *app, struct http_request *req, struct http_response *resp);
 
 /* ---- shared by handlers (handlers_oncall.c) ---------------------------------------- */

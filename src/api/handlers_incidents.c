@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "daemon/app.h"
+#include "engine/action.h"
 #include "engine/engine.h"
 #include "store/engine.h"
 #include "store/incidents.h"
@@ -295,99 +296,56 @@ out:
     store_release(conn);
 }
 
-/*
- * One incident action in one transaction: an optional status change, the
- * timeline entry and the audit event.
- */
+/* One incident action (engine/action.h) on the incident of the URL. */
 static void incident_action(struct app *app, struct http_request *req, struct http_response *resp,
-                            const char *new_status, const char *kind, const char *message,
-                            int ok_status, bool escalate)
+                            enum incident_action action, const char *text, int ok_status)
 {
-    struct config *cfg = escalate ? app_config_get(app) : NULL;
     struct audit_origin origin = api_origin(req);
     struct incident inc = {0};
     struct store_conn *conn = NULL;
     struct ob_error err = {0};
-    struct incident_event ev = {0};
-    struct audit_event audit = {0};
-    char target[32];
-    int64_t now = store_now_ms();
-    json_t *details = NULL;
-    char *details_text = NULL;
+    struct incident_action_request ar = {
+        .action = action,
+        .text = text,
+        .actor = origin.actor,
+        .remote_addr = origin.remote_addr,
+        .request_id = origin.request_id,
+    };
 
-    if (store_acquire(app->store, &conn, &err) != 0)
-        goto fail;
-    if (load_incident(conn, req, &inc, resp) != 0)
-        goto out;
-    if (store_begin(conn, &err) != 0)
-        goto fail;
-    /* The engine makes the next step due now (or begins the escalation);
-     * it notices after the commit, through engine_hint. */
-    if (escalate && engine_escalate_now(conn, cfg, inc.id, origin.actor, now, &err) != 0)
-        goto fail;
-    if (new_status != NULL &&
-        store_incident_set_status(conn, inc.id, new_status, origin.actor, now, &err) != 0)
-        goto fail;
-    /* A resolved incident has no firing alerts: if the sender still fires,
-     * its next re-send opens a new incident, as PagerDuty does. */
-    if (new_status != NULL && strcmp(new_status, "resolved") == 0) {
-        int64_t resolved = 0;
-        if (store_alert_resolve_incident(conn, inc.id, now, &resolved, &err) != 0 ||
-            (resolved > 0 &&
-             store_incident_count_alerts(conn, inc.id, 0, -resolved, now, NULL, &err) != 0))
-            goto fail;
+    if (store_acquire(app->store, &conn, &err) != 0) {
+        http_response_from_error(resp, &err);
+        return;
     }
-    ev.incident_id = inc.id;
-    ev.at_ms = now;
-    ev.kind = (char *)kind;
-    ev.actor = (char *)origin.actor;
-    ev.message = (char *)message;
-    if (store_incident_event_append(conn, &ev, &err) != 0)
-        goto fail;
-    snprintf(target, sizeof(target), "incident:%lld", (long long)inc.id);
-    details = json_pack("{s:s, s:s?}", "kind", kind, "message", message);
-    details_text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    audit.at_ms = now;
-    audit.actor = (char *)origin.actor;
-    audit.action = (char *)kind;
-    audit.target = target;
-    audit.remote_addr = (char *)origin.remote_addr;
-    audit.request_id = (char *)origin.request_id;
-    audit.details = details_text;
-    if (store_audit_append(conn, &audit, &err) != 0 || store_commit(conn, &err) != 0)
-        goto fail;
-    if (escalate)
-        engine_hint(app->engine, now);
+    if (load_incident(conn, req, &inc, resp) != 0) {
+        store_release(conn);
+        incident_release(&inc);
+        return;
+    }
+    store_release(conn);
+    ar.incident_id = inc.id;
     incident_release(&inc);
-    if (store_incident_get(conn, ev.incident_id, &inc, &err) != 0)
-        goto fail;
-    api_reply_json(resp, ok_status, incident_json(&inc));
-    goto out;
-fail:
-    http_response_from_error(resp, &err);
-out:
-    free(details_text);
-    json_decref(details);
+    if (incident_act(app, &ar, &inc, &err) != 0)
+        http_response_from_error(resp, &err);
+    else
+        api_reply_json(resp, ok_status, incident_json(&inc));
     incident_release(&inc);
-    store_release(conn); /* rolls back an unfinished transaction */
-    config_unref(cfg);
 }
 
 void api_incident_ack(void *app, struct http_request *req, struct http_response *resp)
 {
-    incident_action(app, req, resp, "acknowledged", "incident.acknowledged", NULL, 200, false);
+    incident_action(app, req, resp, INCIDENT_ACK, NULL, 200);
 }
 
 void api_incident_resolve(void *app, struct http_request *req, struct http_response *resp)
 {
-    incident_action(app, req, resp, "resolved", "incident.resolved", NULL, 200, false);
+    incident_action(app, req, resp, INCIDENT_RESOLVE, NULL, 200);
 }
 
 /* The next step now: OB_ECONFLICT (409) when the incident is resolved or
  * its service has no escalation policy. */
 void api_incident_escalate(void *app, struct http_request *req, struct http_response *resp)
 {
-    incident_action(app, req, resp, NULL, "escalation.requested", NULL, 202, true);
+    incident_action(app, req, resp, INCIDENT_ESCALATE, NULL, 202);
 }
 
 void api_incident_note(void *app, struct http_request *req, struct http_response *resp)
@@ -408,7 +366,7 @@ void api_incident_note(void *app, struct http_request *req, struct http_response
         http_response_error(resp, 400, "field 'text' must not be empty");
         goto out;
     }
-    incident_action(app, req, resp, NULL, "note", text, 201, false);
+    incident_action(app, req, resp, INCIDENT_NOTE, text, 201);
 out:
     json_decref(body);
 }

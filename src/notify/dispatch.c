@@ -41,12 +41,15 @@
 #define DISPATCH_RETRY_MS     1000 /* after a failed round */
 #define DISPATCH_ROUND_MAX    20   /* batches per round before looking at the clock again */
 #define DISPATCH_BATCH        50   /* rows claimed, sent and recorded together */
-#define DISPATCH_OUTCOMES     4
-#define DISPATCH_RATE_LIMITED 3 /* outcome index beside enum notify_outcome */
+#define DISPATCH_WORKERS      8    /* provider calls of one batch at once */
+#define DISPATCH_OUTCOMES     (NOTIFY_OUTCOME_COUNT + 1)
+#define DISPATCH_RATE_LIMITED NOTIFY_OUTCOME_COUNT /* outcome index beside enum notify_outcome */
 #define LATENCY_BUCKETS       12
 
-static const char *const outcome_labels[DISPATCH_OUTCOMES] = {"delivered", "failed-temporary",
-                                                              "failed-permanent", "rate-limited"};
+/* Metric labels by enum notify_outcome (a pending attempt counts as "placed"). */
+static const char *const outcome_labels[DISPATCH_OUTCOMES] = {
+    "delivered",        "answered",         "acknowledged", "busy",        "no-answer",
+    "failed-temporary", "failed-permanent", "placed",       "rate-limited"};
 static const double latency_bounds[LATENCY_BUCKETS] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                        1.0,  2.5,   5.0,  10,  30,   60};
 
@@ -58,13 +61,23 @@ struct dispatcher {
     pthread_cond_t wake;
     bool stopping;
     bool kicked;
-    int64_t wake_at; /* when the sleeping thread wakes (0 while it works) */
+    int64_t wake_at;                /* when the sleeping thread wakes (0 while it works) */
+    struct completion *completions; /* notify_complete() queue, newest first */
 
     /* metrics: [provider index, or notify_provider_count = none][outcome] */
     _Atomic uint64_t *outcomes;
     _Atomic uint64_t latency_count;
     _Atomic uint64_t latency_sum_us;
     _Atomic uint64_t latency_buckets[LATENCY_BUCKETS];
+};
+
+/* One notify_complete() waiting for the dispatcher thread. */
+struct completion {
+    struct completion *next;
+    int64_t id;
+    int64_t attempt;
+    enum notify_outcome outcome;
+    char detail[512];
 };
 
 static int64_t wall_ms(void)
@@ -80,12 +93,34 @@ const char *notify_outcome_state(enum notify_outcome outcome)
     switch (outcome) {
     case NOTIFY_DELIVERED:
         return "delivered";
+    case NOTIFY_ANSWERED:
+        return "answered";
+    case NOTIFY_ACKNOWLEDGED:
+        return "acknowledged";
+    case NOTIFY_BUSY:
+        return "busy";
+    case NOTIFY_NO_ANSWER:
+        return "no-answer";
     case NOTIFY_FAILED_TEMPORARY:
         return "failed-temporary";
+    case NOTIFY_PENDING:
+        return "sending";
     case NOTIFY_FAILED_PERMANENT:
         break;
     }
     return "failed-permanent";
+}
+
+int notify_outcome_retried(enum notify_outcome outcome)
+{
+    return outcome == NOTIFY_BUSY || outcome == NOTIFY_NO_ANSWER ||
+           outcome == NOTIFY_FAILED_TEMPORARY;
+}
+
+int notify_outcome_reached(enum notify_outcome outcome)
+{
+    return outcome == NOTIFY_DELIVERED || outcome == NOTIFY_ANSWERED ||
+           outcome == NOTIFY_ACKNOWLEDGED;
 }
 
 int64_t notify_backoff_ms(int64_t base_ms, int64_t attempt)
@@ -119,6 +154,20 @@ static const struct notify_provider *provider_for(const struct config *cfg, cons
             return notify_providers[i];
     }
     return NULL;
+}
+
+static const struct notify_provider *provider_named(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < notify_provider_count; i++) {
+        if (strcmp(notify_providers[i]->name, name) == 0)
+            return notify_providers[i];
+    }
+    return NULL;
+}
+
+static bool is_update(const struct outbox_row *row)
+{
+    return row->kind != NULL && strcmp(row->kind, "update") == 0;
 }
 
 static void count_outcome(struct dispatcher *d, const struct notify_provider *p, int outcome)
@@ -258,10 +307,10 @@ static int settle_unsent(struct store_conn *conn, const struct config *cfg,
                          const struct outbox_row *row, const char *state, const char *detail,
                          int64_t now_ms, struct ob_error *err)
 {
-    int rc = store_outbox_record(conn, row->id, row->attempts, "queued", state, NULL, detail, 0, 0,
-                                 now_ms, err);
+    int rc = store_outbox_record(conn, row->id, row->attempts, "queued", state, NULL, detail, NULL,
+                                 0, 0, now_ms, err);
 
-    if (rc != 0 || strcmp(state, "cancelled") == 0)
+    if (rc != 0 || strcmp(state, "cancelled") == 0 || is_update(row))
         return rc;
     rc = timeline(conn, row, "notification.failed", NULL, state, detail, now_ms, err);
     if (rc == 0)
@@ -269,17 +318,35 @@ static int settle_unsent(struct store_conn *conn, const struct config *cfg,
     return rc;
 }
 
+static const char *outcome_event_kind(const struct outbox_row *row, enum notify_outcome outcome,
+                                      bool retry)
+{
+    if (outcome == NOTIFY_PENDING)
+        return "notification.placed";
+    if (retry)
+        return "notification.retry";
+    if (!notify_outcome_reached(outcome))
+        return "notification.failed";
+    if (is_update(row))
+        return "notification.updated";
+    if (outcome == NOTIFY_ANSWERED)
+        return "notification.answered";
+    if (outcome == NOTIFY_ACKNOWLEDGED)
+        return "notification.acknowledged";
+    return "notification.delivered";
+}
+
 /* The outcome of attempt row->attempts, from "sending". *retry_at = the new
- * due time when it goes back to the queue. */
+ * due time when it goes back to the queue.  NOTIFY_PENDING keeps the row
+ * `sending` and records external_id (may be NULL). */
 static int record_outcome(struct store_conn *conn, const struct config *cfg,
                           const struct outbox_row *row, const struct notify_provider *p,
-                          enum notify_outcome outcome, const char *detail, int64_t now_ms,
-                          int64_t *retry_at, struct ob_error *err)
+                          enum notify_outcome outcome, const char *detail, const char *external_id,
+                          int64_t now_ms, int64_t *retry_at, struct ob_error *err)
 {
     uint32_t max = p != NULL && p->max_attempts != NULL ? p->max_attempts(cfg) : 0;
     uint32_t base = p != NULL && p->retry_base_ms != NULL ? p->retry_base_ms(cfg) : 0;
     const char *state = notify_outcome_state(outcome);
-    char *kind;
     char note[600];
     int64_t due = 0;
     int rc;
@@ -290,7 +357,7 @@ static int record_outcome(struct store_conn *conn, const struct config *cfg,
     if (base == 0)
         base = cfg->retry_base_ms != 0 ? cfg->retry_base_ms : NOTIFY_DEFAULT_RETRY_BASE;
     snprintf(note, sizeof(note), "attempt %lld: %s", (long long)row->attempts, detail);
-    if (outcome == NOTIFY_FAILED_TEMPORARY && row->attempts < (int64_t)max) {
+    if (notify_outcome_retried(outcome) && row->attempts < (int64_t)max) {
         due = now_ms + notify_backoff_ms(base, row->attempts);
         snprintf(note, sizeof(note), "attempt %lld: %s; retry in %lld ms", (long long)row->attempts,
                  detail, (long long)(due - now_ms));
@@ -298,19 +365,14 @@ static int record_outcome(struct store_conn *conn, const struct config *cfg,
         *retry_at = due;
     }
     rc = store_outbox_record(conn, row->id, row->attempts, "sending", state,
-                             p != NULL ? p->name : NULL, note,
-                             outcome == NOTIFY_DELIVERED ? now_ms : 0, due, now_ms, err);
+                             p != NULL ? p->name : NULL, note, external_id,
+                             notify_outcome_reached(outcome) ? now_ms : 0, due, now_ms, err);
     if (rc != 0)
         return rc;
-    if (outcome == NOTIFY_DELIVERED)
-        kind = "notification.delivered";
-    else if (due != 0)
-        kind = "notification.retry";
-    else
-        kind = "notification.failed";
-    rc = timeline(conn, row, kind, p != NULL ? p->name : NULL, notify_outcome_state(outcome), note,
-                  now_ms, err);
-    if (rc == 0 && outcome != NOTIFY_DELIVERED && due == 0)
+    rc = timeline(conn, row, (char *)outcome_event_kind(row, outcome, due != 0),
+                  p != NULL ? p->name : NULL, notify_outcome_state(outcome), note, now_ms, err);
+    if (rc == 0 && !notify_outcome_reached(outcome) && outcome != NOTIFY_PENDING && due == 0 &&
+        !is_update(row))
         rc = queue_next_contact(conn, cfg, row, now_ms, err);
     return rc;
 }
@@ -342,7 +404,8 @@ static int recover_stale(struct dispatcher *d, struct store_conn *conn, const st
         log_warn("notify", "attempt interrupted; retrying", "notification", id, "node",
                  rows[i].node != NULL ? rows[i].node : "");
         rc = record_outcome(conn, cfg, &rows[i], p, NOTIFY_FAILED_TEMPORARY,
-                            "interrupted (sending when its node stopped)", now, &retry_at, err);
+                            "interrupted (sending when its node stopped, or no outcome in time)",
+                            NULL, now, &retry_at, err);
         if (rc == 0)
             count_outcome(d, p, NOTIFY_FAILED_TEMPORARY);
     }
@@ -360,7 +423,7 @@ struct dispatch_item {
     const struct notify_provider *provider; /* NULL: settled in transaction 1 */
     struct incident inc;
     enum notify_outcome outcome;
-    char detail[512];
+    struct notify_attempt attempt; /* detail doubles as transaction 1's note */
 };
 
 /* Transaction 1 for one claimed row: settle it without a provider, or mark
@@ -374,23 +437,30 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
     int64_t recent = 0;
     int attempted = 0, rc;
 
+    char *note = it->attempt.detail;
+    size_t note_cap = sizeof(it->attempt.detail);
+
     rc = store_incident_get(conn, row->incident_id, &it->inc, err);
     if (rc != 0)
         return rc;
-    if (strcmp(it->inc.status, "triggered") != 0) {
-        snprintf(it->detail, sizeof(it->detail), "incident is %s", it->inc.status);
-        return settle_unsent(conn, cfg, row, "cancelled", it->detail, now, err);
+    if (!is_update(row) && strcmp(it->inc.status, "triggered") != 0) {
+        snprintf(note, note_cap, "incident is %s", it->inc.status);
+        return settle_unsent(conn, cfg, row, "cancelled", note, now, err);
     }
     p = provider_for(cfg, row->contact_type);
+    if (p != NULL && is_update(row) && p->update == NULL) {
+        snprintf(note, note_cap, "%s sends no updates", p->name);
+        return settle_unsent(conn, cfg, row, "cancelled", note, now, err);
+    }
     if (p == NULL) {
-        snprintf(it->detail, sizeof(it->detail), "no provider configured for %s",
-                 row->contact_type);
-        rc = settle_unsent(conn, cfg, row, "failed-permanent", it->detail, now, err);
+        snprintf(note, note_cap, "no provider configured for %s", row->contact_type);
+        rc = settle_unsent(conn, cfg, row, "failed-permanent", note, now, err);
         if (rc == 0)
             count_outcome(d, NULL, NOTIFY_FAILED_PERMANENT);
         return rc;
     }
-    if (contact_type_of(row->contact_type, &type) == 0) {
+    /* Updates follow a page that got through: no rate limit, no latency. */
+    if (!is_update(row) && contact_type_of(row->contact_type, &type) == 0) {
         const struct config_notification_limit *limit = &cfg->notification_limits[type];
         if (limit->max > 0) {
             /* Rows marked `sending` earlier in this transaction count too. */
@@ -403,9 +473,8 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
                 snprintf(per, sizeof(per), "%um", (unsigned)(limit->per_seconds / 60));
                 if (limit->per_seconds % 60 != 0)
                     snprintf(per, sizeof(per), "%us", (unsigned)limit->per_seconds);
-                snprintf(it->detail, sizeof(it->detail), "rate limited: %lld in %s",
-                         (long long)recent, per);
-                rc = settle_unsent(conn, cfg, row, "failed-permanent", it->detail, now, err);
+                snprintf(note, note_cap, "rate limited: %lld in %s", (long long)recent, per);
+                rc = settle_unsent(conn, cfg, row, "failed-permanent", note, now, err);
                 if (rc == 0)
                     count_outcome(d, p, DISPATCH_RATE_LIMITED);
                 return rc;
@@ -417,11 +486,66 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
         rc = store_outbox_mark_sending(conn, row->id, d->node, now, err);
     if (rc != 0)
         return rc;
-    if (!attempted && row->sending_at_ms == 0)
+    if (!attempted && row->sending_at_ms == 0 && !is_update(row))
         observe_latency(d, now - it->inc.created_at_ms);
     row->attempts++;
     it->provider = p;
+    it->attempt.app = d->app;
+    it->attempt.cfg = cfg;
+    it->attempt.row = row;
+    it->attempt.inc = &it->inc;
+    it->attempt.detail[0] = '\0';
     return 0;
+}
+
+/* The provider calls of one batch, on up to DISPATCH_WORKERS threads. */
+struct call_pool {
+    struct dispatch_item *items;
+    size_t count;
+    _Atomic size_t next;
+};
+
+static void call_one(struct dispatch_item *it)
+{
+    const struct notify_provider *p = it->provider;
+
+    it->outcome = is_update(it->row) ? p->update(&it->attempt) : p->deliver(&it->attempt);
+    if (it->outcome > NOTIFY_PENDING)
+        it->outcome = NOTIFY_FAILED_TEMPORARY; /* a provider bug, not a crash */
+    if (it->attempt.detail[0] == '\0')
+        snprintf(it->attempt.detail, sizeof(it->attempt.detail), "%s",
+                 notify_outcome_state(it->outcome));
+}
+
+static void *call_worker(void *arg)
+{
+    struct call_pool *pool = arg;
+
+    for (;;) {
+        size_t i = atomic_fetch_add(&pool->next, 1);
+        if (i >= pool->count)
+            break;
+        if (pool->items[i].provider != NULL)
+            call_one(&pool->items[i]);
+    }
+    return NULL;
+}
+
+static void call_providers(struct dispatch_item *items, size_t count, size_t sent)
+{
+    struct call_pool pool = {.items = items, .count = count};
+    pthread_t threads[DISPATCH_WORKERS];
+    size_t started = 0, want = sent < DISPATCH_WORKERS ? sent : DISPATCH_WORKERS;
+
+    /* This thread is one of the workers; the others are best effort. */
+    for (size_t i = 1; i < want; i++) {
+        if (pthread_create(&threads[started], NULL, call_worker, &pool) != 0)
+            break;
+        started++;
+    }
+    call_worker(&pool);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
 }
 
 /*
@@ -467,12 +591,10 @@ static int dispatch_batch(struct dispatcher *d, struct store_conn **connp, const
     /* The calls: no transaction, no connection held. */
     store_release(conn);
     *connp = NULL;
+    call_providers(items, count, sent);
     for (size_t i = 0; i < count; i++) {
-        struct dispatch_item *it = &items[i];
-        if (it->provider == NULL)
-            continue;
-        it->outcome = it->provider->deliver(cfg, it->row, &it->inc, it->detail, sizeof(it->detail));
-        count_outcome(d, it->provider, (int)it->outcome);
+        if (items[i].provider != NULL)
+            count_outcome(d, items[i].provider, (int)items[i].outcome);
     }
     rc = store_acquire(d->app->store, connp, err);
     if (rc != 0)
@@ -488,8 +610,8 @@ static int dispatch_batch(struct dispatcher *d, struct store_conn **connp, const
 
         if (it->provider == NULL)
             continue;
-        rc = record_outcome(conn, cfg, it->row, it->provider, it->outcome, it->detail, now,
-                            &retry_at, err);
+        rc = record_outcome(conn, cfg, it->row, it->provider, it->outcome, it->attempt.detail,
+                            it->attempt.external_id, now, &retry_at, err);
         if (rc == 0) {
             if (retry_at != 0 && (earliest_retry == 0 || retry_at < earliest_retry))
                 earliest_retry = retry_at;
@@ -520,6 +642,91 @@ out:
     return rc < 0 ? rc : (int)count;
 }
 
+/* Record the queued notify_complete() outcomes, oldest first, one
+ * transaction each (a stale one is dropped, not an error). */
+static int record_completions(struct dispatcher *d, struct store_conn *conn,
+                              const struct config *cfg, struct ob_error *err)
+{
+    struct completion *list, *reversed = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&d->lock);
+    list = d->completions;
+    d->completions = NULL;
+    pthread_mutex_unlock(&d->lock);
+    while (list != NULL) {
+        struct completion *next = list->next;
+        list->next = reversed;
+        reversed = list;
+        list = next;
+    }
+    while (reversed != NULL) {
+        struct completion *c = reversed;
+        struct outbox_row row = {0};
+        int64_t retry_at = 0;
+        char id[24];
+
+        reversed = c->next;
+        snprintf(id, sizeof(id), "%lld", (long long)c->id);
+        if (rc == 0)
+            rc = store_begin(conn, err);
+        if (rc == 0)
+            rc = store_outbox_get(conn, c->id, &row, err);
+        if (rc == 0 && (row.attempts != c->attempt || strcmp(row.state, "sending") != 0)) {
+            log_warn("notify", "late outcome dropped: the notification moved on", "notification",
+                     id, "outcome", notify_outcome_state(c->outcome));
+        } else if (rc == 0) {
+            const struct notify_provider *p = provider_named(row.provider);
+            if (p == NULL)
+                p = provider_for(cfg, row.contact_type);
+            rc = record_outcome(conn, cfg, &row, p, c->outcome, c->detail, NULL, wall_ms(),
+                                &retry_at, err);
+            if (rc == 0)
+                count_outcome(d, p, (int)c->outcome);
+        }
+        if (rc == OB_ENOTFOUND || rc == OB_ECONFLICT) {
+            log_warn("notify", "outcome dropped", "notification", id, "error", err->msg);
+            ob_error_clear(err);
+            rc = 0;
+        }
+        if (rc == 0)
+            rc = store_commit(conn, err);
+        else
+            store_rollback(conn);
+        if (rc == 0 && retry_at != 0)
+            dispatcher_hint(d, retry_at);
+        outbox_row_release(&row);
+        free(c);
+    }
+    return rc;
+}
+
+void notify_complete(struct app *app, int64_t notification_id, int64_t attempt,
+                     enum notify_outcome outcome, const char *detail)
+{
+    struct dispatcher *d = app != NULL ? app->dispatcher : NULL;
+    struct completion *c;
+
+    if (d == NULL || notification_id <= 0 || outcome == NOTIFY_PENDING)
+        return;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        log_error("notify", "out of memory: outcome lost (the lease will retry it)");
+        return;
+    }
+    c->id = notification_id;
+    c->attempt = attempt;
+    c->outcome = outcome;
+    snprintf(c->detail, sizeof(c->detail), "%s",
+             detail != NULL ? detail : notify_outcome_state(outcome));
+    pthread_mutex_lock(&d->lock);
+    c->next = d->completions;
+    d->completions = c;
+    d->kicked = true;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
+}
+
 static int dispatch_round(struct dispatcher *d, int64_t *next_due, struct ob_error *err)
 {
     struct config *cfg = app_config_get(d->app);
@@ -529,6 +736,9 @@ static int dispatch_round(struct dispatcher *d, int64_t *next_due, struct ob_err
 
     *next_due = 0;
     rc = store_acquire(d->app->store, &conn, err);
+    if (rc != 0)
+        goto out;
+    rc = record_completions(d, conn, cfg, err);
     if (rc != 0)
         goto out;
     rc = recover_stale(d, conn, cfg, NULL, err);
@@ -671,6 +881,11 @@ void dispatcher_stop(struct dispatcher *d)
     pthread_cond_signal(&d->wake);
     pthread_mutex_unlock(&d->lock);
     pthread_join(d->thread, NULL);
+    while (d->completions != NULL) { /* their rows stay `sending`: the lease retries them */
+        struct completion *c = d->completions;
+        d->completions = c->next;
+        free(c);
+    }
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->lock);
     free(d->outcomes);

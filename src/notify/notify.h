@@ -17,8 +17,9 @@
  * one is a file and one line.  A provider says which contact types it can
  * deliver under the configuration in force, and delivers one notification.
  *
- * Threads: one dispatcher thread per process.  dispatcher_hint() may be
- * called from any thread after the transaction that queued rows committed.
+ * Threads: one dispatcher thread per process, which runs the providers of
+ * a batch on up to DISPATCH_WORKERS threads at once.  dispatcher_hint()
+ * and notify_complete() may be called from any thread.
  */
 #ifndef OPSBELL_NOTIFY_NOTIFY_H
 #define OPSBELL_NOTIFY_NOTIFY_H
@@ -42,22 +43,49 @@ struct strbuf;
 
 /* What a provider reports for one attempt. */
 enum notify_outcome {
-    NOTIFY_DELIVERED,
-    NOTIFY_FAILED_TEMPORARY,
-    NOTIFY_FAILED_PERMANENT,
+    NOTIFY_DELIVERED,        /* handed over: chat message, mail, webhook, SMS */
+    NOTIFY_ANSWERED,         /* a call was answered; nobody acknowledged from it */
+    NOTIFY_ACKNOWLEDGED,     /* a call answered and the incident acknowledged from it */
+    NOTIFY_BUSY,             /* busy or declined: retried like a temporary failure */
+    NOTIFY_NO_ANSWER,        /* rang out: retried like a temporary failure */
+    NOTIFY_FAILED_TEMPORARY, /* 5xx, timeouts, no response: retried with backoff */
+    NOTIFY_FAILED_PERMANENT, /* retrying cannot help: the next contact method */
+    NOTIFY_PENDING,          /* placed; the outcome comes later through notify_complete() */
+};
+#define NOTIFY_OUTCOME_COUNT 8
+
+/* One attempt handed to a provider. */
+struct notify_attempt {
+    struct app *app;              /* for providers that act on incidents later */
+    const struct config *cfg;     /* the configuration in force */
+    const struct outbox_row *row; /* row->id: the notification; row->attempts: this attempt
+                                     (from 1); row->kind "page", "update" or "verify"; for
+                                     an update, row->external_id is what the page recorded */
+    const struct incident *inc;   /* the incident, as it is now; NULL for "verify" */
+    const char *message;          /* "verify" only: the text to say or send (the code); the
+                                     row is not stored (id 0): its completion is dropped */
+    char external_id[128];        /* out: the provider's id of the message or call ("" none);
+                                     kept on the row; a page with one gets update rows */
+    char detail[512];             /* out: a short note ("HTTP 503", "486 Busy Here") */
 };
 
 struct notify_provider {
     const char *name;
     /* 1 when this provider delivers contact type `type` (contact_type_name()) under cfg. */
     int (*handles)(const struct config *cfg, const char *type);
-    /* Deliver one notification about inc (row->attempts is this attempt's
-     * number, from 1); detail (cap bytes) gets a short human-readable note
-     * ("appended to /var/log/x", "HTTP 503").  Called with no transaction
-     * open and no store connection held; may block (bounded by its own
-     * timeouts). */
-    enum notify_outcome (*deliver)(const struct config *cfg, const struct outbox_row *row,
-                                   const struct incident *inc, char *detail, size_t cap);
+    /* Deliver one notification.  Called with no transaction open and no
+     * store connection held, on a dispatcher worker thread (several run at
+     * once: a provider is thread-safe); may block, bounded by its own
+     * timeouts.  NOTIFY_PENDING leaves the row `sending` until
+     * notify_complete() (at most `engine.send_lease`). */
+    enum notify_outcome (*deliver)(struct notify_attempt *a);
+    /* Optional: a row of kind "update": the incident changed state since
+     * the page a->row->external_id names; edit or follow up on it.  NULL:
+     * this provider sends no updates. */
+    enum notify_outcome (*update)(struct notify_attempt *a);
+    /* 1: an address must be verified (a code sent through this provider
+     * and confirmed) before it is paged: phone numbers, SIP URIs. */
+    int verifies;
     /* Optional: attempts per notification and the first retry delay (ms)
      * under cfg; NULL or 0 = `engine.max_attempts` / `engine.retry_base`. */
     uint32_t (*max_attempts)(const struct config *cfg);
@@ -67,8 +95,24 @@ struct notify_provider {
 extern const struct notify_provider *const notify_providers[];
 extern const size_t notify_provider_count;
 
-/* The state an outcome leaves on its row: "delivered", "failed-temporary", "failed-permanent". */
+/* The state an outcome leaves on its row: "delivered", "answered",
+ * "acknowledged", "busy", "no-answer", "failed-temporary",
+ * "failed-permanent" ("sending" for NOTIFY_PENDING). */
 const char *notify_outcome_state(enum notify_outcome outcome);
+/* 1 for outcomes retried with backoff: busy, no-answer, failed-temporary. */
+int notify_outcome_retried(enum notify_outcome outcome);
+/* 1 for outcomes that reached the person: delivered, answered, acknowledged. */
+int notify_outcome_reached(enum notify_outcome outcome);
+
+/*
+ * The outcome of attempt `attempt` of notification `notification_id`,
+ * whose deliver() returned NOTIFY_PENDING.  Any thread; never blocks on
+ * the database: queued and recorded by the dispatcher thread, which drops
+ * it when the row has moved on (another attempt, recovered meanwhile).
+ * detail may be NULL.  A no-op when app has no dispatcher.
+ */
+void notify_complete(struct app *app, int64_t notification_id, int64_t attempt,
+                     enum notify_outcome outcome, const char *detail);
 
 /* Delay before retry number `attempt` (>= 1) failed: base, 2 base, 4 base ...
  * capped at NOTIFY_RETRY_CAP_MS (or base, when base is larger). */

@@ -13,6 +13,9 @@
 struct strbuf;
 
 extern const struct notify_provider notify_provider_log;
+extern const struct notify_provider notify_provider_sip;
+extern const struct notify_provider notify_provider_slack;
+extern const struct notify_provider notify_provider_twilio;
 extern const struct notify_provider notify_provider_smtp;
 extern const struct notify_provider notify_provider_webhook;
 

@@ -25,9 +25,13 @@ static int log_handles(const struct config *cfg, const char *type)
     return cfg->providers.log.enabled && cfg->providers.log.path != NULL;
 }
 
-static enum notify_outcome log_deliver(const struct config *cfg, const struct outbox_row *row,
-                                       const struct incident *inc, char *detail, size_t cap)
+static enum notify_outcome log_deliver(struct notify_attempt *a)
 {
+    const struct config *cfg = a->cfg;
+    const struct outbox_row *row = a->row;
+    const struct incident *inc = a->inc;
+    char *detail = a->detail;
+    size_t cap = sizeof(a->detail);
     json_t *line = json_pack(
         "{s:I, s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "notification",
         (json_int_t)row->id, "incident", (json_int_t)row->incident_id, "user", row->user_name,

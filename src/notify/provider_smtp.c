@@ -265,9 +265,13 @@ static size_t smtp_read(char *buf, size_t size, size_t nitems, void *userdata)
     return n;
 }
 
-static enum notify_outcome smtp_deliver(const struct config *cfg, const struct outbox_row *row,
-                                        const struct incident *inc, char *detail, size_t cap)
+static enum notify_outcome smtp_deliver(struct notify_attempt *a)
 {
+    const struct config *cfg = a->cfg;
+    const struct outbox_row *row = a->row;
+    const struct incident *inc = a->inc;
+    char *detail = a->detail;
+    size_t cap = sizeof(a->detail);
     char from[512], rcpt[512], unique[33], errbuf[CURL_ERROR_SIZE] = "";
     unsigned char rnd[16];
     struct curl_slist *rcpts = NULL;

@@ -5,10 +5,13 @@
  *   X-Opsbell-Timestamp: <unix seconds>
  *   X-Opsbell-Signature: v1=<hex HMAC-SHA256(signing_secret, timestamp "." body)>
  *
+ * The incident's later changes of state go to the same URL as events
+ * "incident.acknowledged", "incident.resolved", "incident.triggered".
+ *
  * 2xx: delivered; 4xx (but 408, 429): failed-permanent; anything else, and
  * connection errors and timeouts (connect 5 s, total 10 s): failed-temporary.
- * Runs on the dispatcher thread (a blocking libcurl easy handle is fine
- * there: nothing else waits on that thread).
+ * Runs on a dispatcher worker thread (a blocking libcurl easy handle is
+ * fine there).
  */
 #include "notify/notify_internal.h"
 
@@ -90,7 +93,7 @@ static size_t webhook_discard(char *ptr, size_t size, size_t nmemb, void *userda
 }
 
 static char *webhook_body(const struct config *cfg, const struct outbox_row *row,
-                          const struct incident *inc)
+                          const struct incident *inc, const char *event)
 {
     char link[512];
     json_t *body;
@@ -102,9 +105,9 @@ static char *webhook_body(const struct config *cfg, const struct outbox_row *row
     else
         snprintf(link, sizeof(link), "http://%s:%u/api/v1/incidents/%lld", cfg->listen_host,
                  (unsigned)cfg->listen_port, (long long)inc->id);
-    body = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "event",
-                     "incident.notification", "incident_id", (json_int_t)inc->id, "status",
-                     inc->status, "summary", inc->summary, "service", inc->service, "team",
+    body = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}", "event", event,
+                     "incident_id", (json_int_t)inc->id, "status", inc->status, "summary",
+                     inc->summary, "service", inc->service, "team",
                      inc->team != NULL ? inc->team : "", "severity", inc->severity, "user",
                      row->user_name, "notification", (json_int_t)row->id, "attempt",
                      (json_int_t)row->attempts, "step_seq", (json_int_t)row->seq, "link", link);
@@ -115,14 +118,19 @@ static char *webhook_body(const struct config *cfg, const struct outbox_row *row
     return text;
 }
 
-static enum notify_outcome webhook_deliver(const struct config *cfg, const struct outbox_row *row,
-                                           const struct incident *inc, char *detail, size_t cap)
+/* POST event about a->inc to a->row->address. */
+static enum notify_outcome webhook_post(struct notify_attempt *a, const char *event)
 {
+    const struct config *cfg = a->cfg;
+    const struct outbox_row *row = a->row;
+    const struct incident *inc = a->inc;
+    char *detail = a->detail;
+    size_t cap = sizeof(a->detail);
     const struct secret *key = &cfg->providers.webhook.signing_secret;
     struct curl_slist *headers = NULL, *h;
     char ts[32], sig[65], line[128], errbuf[CURL_ERROR_SIZE] = "";
     enum notify_outcome outcome = NOTIFY_FAILED_TEMPORARY;
-    char *body = webhook_body(cfg, row, inc);
+    char *body = webhook_body(cfg, row, inc, event);
     CURL *curl = NULL;
     CURLcode cc;
     long status = 0;
@@ -179,10 +187,30 @@ out:
     return outcome;
 }
 
+static enum notify_outcome webhook_deliver(struct notify_attempt *a)
+{
+    enum notify_outcome outcome = webhook_post(a, "incident.notification");
+
+    /* An id, so that the incident's later changes of state are posted too. */
+    if (outcome == NOTIFY_DELIVERED)
+        snprintf(a->external_id, sizeof(a->external_id), "%lld", (long long)a->row->id);
+    return outcome;
+}
+
+/* "incident.acknowledged", "incident.resolved", "incident.triggered" (again). */
+static enum notify_outcome webhook_update(struct notify_attempt *a)
+{
+    char event[48];
+
+    snprintf(event, sizeof(event), "incident.%s", a->inc->status);
+    return webhook_post(a, event);
+}
+
 const struct notify_provider notify_provider_webhook = {
     .name = "webhook",
     .handles = webhook_handles,
     .deliver = webhook_deliver,
+    .update = webhook_update,
     .max_attempts = webhook_max_attempts,
     .retry_base_ms = webhook_retry_base_ms,
 };

@@ -122,9 +122,11 @@ struct outbox_row {
     int64_t sent_at_ms;    /* 0 = not yet */
     int64_t sending_at_ms; /* when the last attempt was handed to a provider; 0 = never */
     char *node;            /* the node that made it; may be NULL */
+    char *kind;            /* "page" | "update" (migration 5) */
+    char *external_id;     /* the provider's id of what was sent; may be NULL */
 };
 
-/* Queue one attempt (state "queued"); sets row->id. OB_ECONFLICT when the
+/* Queue one attempt (state "queued", kind "page"); sets row->id. OB_ECONFLICT when the
  * same (incident, seq, user, rule, address) is already queued. */
 int store_outbox_insert(struct store_conn *conn, struct outbox_row *row, struct ob_error *err);
 /* Like store_escalation_claim_due, for queued rows due at or before now_ms. */
@@ -149,8 +151,19 @@ int store_outbox_mark_sending(struct store_conn *conn, int64_t id, const char *n
                               struct ob_error *err);
 int store_outbox_record(struct store_conn *conn, int64_t id, int64_t attempts,
                         const char *from_state, const char *state, const char *provider,
-                        const char *detail, int64_t sent_at_ms, int64_t due_at_ms, int64_t now_ms,
-                        struct ob_error *err);
+                        const char *detail, const char *external_id, int64_t sent_at_ms,
+                        int64_t due_at_ms, int64_t now_ms, struct ob_error *err);
+/* One row by id (release with outbox_row_release). OB_ENOTFOUND when absent. */
+int store_outbox_get(struct store_conn *conn, int64_t id, struct outbox_row *out,
+                     struct ob_error *err);
+/*
+ * The incident changed state: queue (due now) one row of kind "update" per
+ * page of the incident that reached someone and has an external_id, so
+ * that its provider edits the message (migration 5).  *queued (may be
+ * NULL) = how many.
+ */
+int store_outbox_queue_updates(struct store_conn *conn, int64_t incident_id, int64_t now_ms,
+                               int64_t *queued, struct ob_error *err);
 /*
  * Claim (as store_outbox_claim_due) up to limit rows left in `sending`:
  * by `node` (any age; call only at start-up, when this node has nothing in

@@ -267,11 +267,24 @@ static const char m4_sql[] = "ALTER TABLE outbox ADD COLUMN sending_at BIGINT;\n
                              "CREATE INDEX outbox_address ON outbox (contact_type, address, "
                              "sending_at);\n";
 
+/* ---- migration 5: messages that follow the incident --------------------------
+ *
+ * outbox.kind: 'page' (a notification) or 'update' (the incident changed
+ * state: edit the message a page sent, e.g. Slack chat.update).
+ * outbox.external_id: the provider's id of what an attempt sent (Slack
+ * channel:ts, Twilio call SID, SIP Call-ID).  An update row is keyed by
+ * seq = -(the page's id), so each message has at most one, re-queued on
+ * every change of state.
+ */
+static const char m5_sql[] = "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'page';\n"
+                             "ALTER TABLE outbox ADD COLUMN external_id TEXT;\n";
+
 static const struct migration migrations[] = {
     {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
     {2, "alerts, incidents, timeline, silences, heartbeats", m2_sql, NULL, NULL},
     {3, "escalations, outbox, schedule overrides, ical feeds", m3_sql, NULL, NULL},
     {4, "outbox attempts in flight: sending_at, node", m4_sql, NULL, NULL},
+    {5, "outbox kinds (page, update) and provider ids", m5_sql, NULL, NULL},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

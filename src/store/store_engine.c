@@ -16,7 +16,8 @@
     "stop_reason"
 #define OUTBOX_COLUMNS                                                                             \
     "id, incident_id, seq, user_name, contact_type, address, rule_index, due_at, state, "          \
-    "attempts, provider, detail, created_at, updated_at, sent_at, sending_at, node"
+    "attempts, provider, detail, created_at, updated_at, sent_at, sending_at, node, kind, "        \
+    "external_id"
 
 /* Row locks for claims: PostgreSQL skips rows another node holds; SQLite's
  * write transaction is exclusive, so it needs (and knows) no such clause. */
@@ -94,7 +95,7 @@ int store_escalation_stop(struct store_conn *conn, int64_t incident_id, const ch
         return rc;
     return store_exec(conn,
                       "UPDATE outbox SET state = 'cancelled', updated_at = $2, detail = $3 "
-                      "WHERE incident_id = $1 AND state = 'queued'",
+                      "WHERE incident_id = $1 AND state = 'queued' AND kind = 'page'",
                       params, 3, NULL, cancelled, err);
 }
 
@@ -285,6 +286,8 @@ static int outbox_from_row(const struct db_result *res, size_t row, void *item,
     r->sent_at_ms = db_result_int64(res, row, 14);
     r->sending_at_ms = db_result_int64(res, row, 15);
     r->node = db_result_dup(res, row, 16, &ok);
+    r->kind = db_result_dup(res, row, 17, &ok);
+    r->external_id = db_result_dup(res, row, 18, &ok);
     if (!ok) {
         outbox_row_release(r);
         return ob_fail(err, OB_ENOMEM, "out of memory");
@@ -388,26 +391,29 @@ int store_outbox_mark_sending(struct store_conn *conn, int64_t id, const char *n
 
 int store_outbox_record(struct store_conn *conn, int64_t id, int64_t attempts,
                         const char *from_state, const char *state, const char *provider,
-                        const char *detail, int64_t sent_at_ms, int64_t due_at_ms, int64_t now_ms,
-                        struct ob_error *err)
+                        const char *detail, const char *external_id, int64_t sent_at_ms,
+                        int64_t due_at_ms, int64_t now_ms, struct ob_error *err)
 {
-    struct db_param params[9] = {DB_P_INT(id),
-                                 DB_P_INT(attempts),
-                                 DB_P_TEXT(from_state),
-                                 DB_P_TEXT(state),
-                                 DB_P_TEXT(provider),
-                                 DB_P_TEXT(detail),
-                                 sent_at_ms != 0 ? DB_P_INT(sent_at_ms) : DB_P_NULL,
-                                 due_at_ms != 0 ? DB_P_INT(due_at_ms) : DB_P_NULL,
-                                 DB_P_INT(now_ms)};
+    struct db_param params[10] = {
+        DB_P_INT(id),
+        DB_P_INT(attempts),
+        DB_P_TEXT(from_state),
+        DB_P_TEXT(state),
+        DB_P_TEXT(provider),
+        DB_P_TEXT(detail),
+        sent_at_ms != 0 ? DB_P_INT(sent_at_ms) : DB_P_NULL,
+        due_at_ms != 0 ? DB_P_INT(due_at_ms) : DB_P_NULL,
+        DB_P_INT(now_ms),
+        external_id != NULL && external_id[0] != '\0' ? DB_P_TEXT(external_id) : DB_P_NULL};
     int64_t affected = 0;
     int rc;
 
     rc = store_exec(conn,
                     "UPDATE outbox SET state = $4, provider = COALESCE($5, provider), detail = $6, "
                     "sent_at = COALESCE($7, sent_at), due_at = COALESCE($8, due_at), "
-                    "updated_at = $9 WHERE id = $1 AND attempts = $2 AND state = $3",
-                    params, 9, NULL, &affected, err);
+                    "updated_at = $9, external_id = COALESCE($10, external_id) "
+                    "WHERE id = $1 AND attempts = $2 AND state = $3",
+                    params, 10, NULL, &affected, err);
     if (rc == 0 && affected != 1)
         rc = ob_fail(err, OB_ECONFLICT, "notification %lld moved on meanwhile", (long long)id);
     return rc;
@@ -458,7 +464,7 @@ int store_outbox_count_recent(struct store_conn *conn, const char *contact_type,
 
     return engine_count(conn,
                         "SELECT COUNT(*) FROM outbox WHERE contact_type = $1 AND address = $2 "
-                        "AND sending_at >= $3",
+                        "AND sending_at >= $3 AND kind = 'page'",
                         params, 3, count, err);
 }
 
@@ -469,7 +475,7 @@ int store_outbox_incident_attempted(struct store_conn *conn, int64_t incident_id
     int64_t n = 0;
     int rc = engine_count(conn,
                           "SELECT COUNT(*) FROM outbox WHERE incident_id = $1 AND id <> $2 "
-                          "AND sending_at IS NOT NULL",
+                          "AND sending_at IS NOT NULL AND kind = 'page'",
                           params, 2, &n, err);
 
     *attempted = n > 0;
@@ -484,6 +490,50 @@ int store_outbox_list(struct store_conn *conn, int64_t incident_id, struct outbo
     return store_select_all(
         conn, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE incident_id = $1 ORDER BY id", &param, 1,
         sizeof(**out), outbox_from_row, outbox_release_item, (void **)out, count, err);
+}
+
+int store_outbox_get(struct store_conn *conn, int64_t id, struct outbox_row *out,
+                     struct ob_error *err)
+{
+    struct db_param param = DB_P_INT(id);
+    struct outbox_row *rows = NULL;
+    size_t count = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = store_select_all(conn, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = $1", &param, 1,
+                          sizeof(*rows), outbox_from_row, outbox_release_item, (void **)&rows,
+                          &count, err);
+    if (rc == 0 && count == 0)
+        rc = ob_fail(err, OB_ENOTFOUND, "no notification %lld", (long long)id);
+    if (rc == 0) {
+        *out = rows[0];
+        memset(&rows[0], 0, sizeof(rows[0]));
+    }
+    outbox_row_array_free(rows, count);
+    return rc;
+}
+
+int store_outbox_queue_updates(struct store_conn *conn, int64_t incident_id, int64_t now_ms,
+                               int64_t *queued, struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_INT(incident_id), DB_P_INT(now_ms)};
+
+    /* One update row per message (seq = -page id): a new change of state
+     * re-queues it, unless an attempt is in flight (it reads the incident
+     * when it is claimed, so the newest state is what gets sent). */
+    return store_exec(conn,
+                      "INSERT INTO outbox (incident_id, seq, user_name, contact_type, address, "
+                      "rule_index, due_at, state, created_at, updated_at, kind, external_id) "
+                      "SELECT incident_id, -id, user_name, contact_type, address, 0, $2, "
+                      "'queued', $2, $2, 'update', external_id FROM outbox "
+                      "WHERE incident_id = $1 AND kind = 'page' AND external_id IS NOT NULL "
+                      "AND state IN ('delivered', 'answered', 'acknowledged') "
+                      "ON CONFLICT (incident_id, seq, user_name, rule_index, address) "
+                      "DO UPDATE SET state = 'queued', due_at = excluded.due_at, "
+                      "updated_at = excluded.updated_at, attempts = 0 "
+                      "WHERE outbox.state <> 'sending'",
+                      params, 2, NULL, queued, err);
 }
 
 /* ---- release ------------------------------------------------------------------------- */
@@ -523,6 +573,8 @@ void outbox_row_release(struct outbox_row *r)
     free(r->provider);
     free(r->detail);
     free(r->node);
+    free(r->kind);
+    free(r->external_id);
     memset(r, 0, sizeof(*r));
 }
 

@@ -215,7 +215,11 @@ int store_incident_set_status(struct store_conn *conn, int64_t id, const char *s
          * the same transaction: no step and no queued page outlives it. */
         char reason[160];
         snprintf(reason, sizeof(reason), "%s by %s", status, actor);
-        return store_escalation_stop(conn, id, reason, now_ms, NULL, err);
+        rc = store_escalation_stop(conn, id, reason, now_ms, NULL, err);
+        /* ... and the messages that paged for it say so (chat.update). */
+        if (rc == 0)
+            rc = store_outbox_queue_updates(conn, id, now_ms, NULL, err);
+        return rc;
     }
     /* Nothing changed: tell "absent" from "not allowed from its state". */
     rc = store_incident_get(conn, id, &inc, err);
@@ -239,6 +243,8 @@ int store_incident_retrigger(struct store_conn *conn, int64_t id, int64_t now_ms
 
     if (rc == 0 && affected != 1)
         rc = ob_fail(err, OB_ECONFLICT, "incident %lld is not acknowledged", (long long)id);
+    if (rc == 0) /* the messages say "triggered" again */
+        rc = store_outbox_queue_updates(conn, id, now_ms, NULL, err);
     return rc;
 }
 

@@ -327,11 +327,11 @@ static void test_outbox_sending_and_recovery(void **state)
     rows = NULL;
 
     /* Transaction 2: a temporary failure goes back to the queue, later. */
-    assert_int_equal(store_outbox_record(conn, ids[0], 2, "sending", "queued", "webhook", "x", 0,
-                                         T0 + 2000, T0 + 20, &err),
+    assert_int_equal(store_outbox_record(conn, ids[0], 2, "sending", "queued", "webhook", "x", NULL,
+                                         0, T0 + 2000, T0 + 20, &err),
                      OB_ECONFLICT); /* wrong attempt number */
-    CHECK_OK(store_outbox_record, conn, ids[0], 1, "sending", "queued", "webhook", "HTTP 500", 0,
-             T0 + 2000, T0 + 20);
+    CHECK_OK(store_outbox_record, conn, ids[0], 1, "sending", "queued", "webhook", "HTTP 500", NULL,
+             0, T0 + 2000, T0 + 20);
     CHECK_OK(store_outbox_next_due, conn, &oldest);
     assert_int_equal(oldest, T0 + 1);
 
@@ -352,24 +352,24 @@ static void test_outbox_sending_and_recovery(void **state)
     assert_int_equal(stale[0].attempts, 2);
     assert_string_equal(stale[0].node, "node-a");
     assert_int_equal(stale[0].sending_at_ms, T0 + 2000);
-    CHECK_OK(store_outbox_record, conn, ids[0], 2, "sending", "queued", NULL, "interrupted", 0,
-             T0 + 4000, T0 + 2100);
+    CHECK_OK(store_outbox_record, conn, ids[0], 2, "sending", "queued", NULL, "interrupted", NULL,
+             0, T0 + 4000, T0 + 2100);
     CHECK_OK(store_commit, conn);
     outbox_row_array_free(stale, n_stale);
     stale = NULL;
     /* The late outcome of the interrupted attempt is refused. */
     assert_int_equal(store_outbox_record(conn, ids[0], 2, "sending", "delivered", "webhook", "ok",
-                                         T0 + 2200, 0, T0 + 2200, &err),
+                                         NULL, T0 + 2200, 0, T0 + 2200, &err),
                      OB_ECONFLICT);
     /* Attempt 3 delivers. */
     CHECK_OK(store_begin, conn);
     CHECK_OK(store_outbox_mark_sending, conn, ids[0], "node-b", T0 + 4000);
     CHECK_OK(store_commit, conn);
     CHECK_OK(store_outbox_record, conn, ids[0], 3, "sending", "delivered", "webhook", "HTTP 200",
-             T0 + 4001, 0, T0 + 4001);
+             "CA123", T0 + 4001, 0, T0 + 4001);
     /* Never sent: settled from "queued", attempts unchanged. */
     CHECK_OK(store_outbox_record, conn, ids[1], 0, "queued", "failed-permanent", NULL,
-             "rate limited: 3 in 15m", 0, 0, T0 + 4002);
+             "rate limited: 3 in 15m", NULL, 0, 0, T0 + 4002);
 
     /* Rate-limit window: rows to that address handed over since t. */
     CHECK_OK(store_outbox_count_recent, conn, "webhook", "http://127.0.0.1:9/hook", T0, &count);
@@ -395,6 +395,68 @@ static void test_outbox_sending_and_recovery(void **state)
     conn_put(conn);
 }
 
+/* A change of state queues one update per page that reached someone and
+ * has a provider id (migration 5); a second change re-queues the same row;
+ * update rows are never cancelled with the pages. */
+static void test_outbox_update_rows(void **state)
+{
+    struct store_conn *conn = conn_get();
+    struct outbox_row got = {0}, *all = NULL;
+    size_t n_all = 0;
+    struct ob_error err;
+    int64_t id = new_incident(conn, "api", "ops", "updates-1", T0), ids[2], queued = -1;
+
+    for (int i = 0; i < 2; i++) {
+        struct outbox_row row = {.incident_id = id,
+                                 .seq = 1,
+                                 .user_name = "cat",
+                                 .contact_type = "slack",
+                                 .address = i == 0 ? "U1" : "U2",
+                                 .rule_index = 0,
+                                 .due_at_ms = T0,
+                                 .created_at_ms = T0};
+        CHECK_OK(store_outbox_insert, conn, &row);
+        ids[i] = row.id;
+    }
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_mark_sending, conn, ids[0], "node-a", T0 + 1);
+    CHECK_OK(store_commit, conn);
+    CHECK_OK(store_outbox_record, conn, ids[0], 1, "sending", "delivered", "slack", "ok",
+             "D1:1712345678.000100", T0 + 2, 0, T0 + 2);
+    CHECK_OK(store_outbox_get, conn, ids[0], &got);
+    assert_string_equal(got.kind, "page");
+    assert_string_equal(got.external_id, "D1:1712345678.000100");
+    outbox_row_release(&got);
+    assert_int_equal(store_outbox_get(conn, 999999, &got, &err), OB_ENOTFOUND);
+
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_incident_set_status, conn, id, "acknowledged", "user:cat", T0 + 10);
+    CHECK_OK(store_commit, conn);
+    CHECK_OK(store_outbox_list, conn, id, &all, &n_all);
+    assert_int_equal(n_all, 3);
+    assert_string_equal(all[1].state, "cancelled"); /* the page never sent */
+    assert_string_equal(all[2].kind, "update");
+    assert_string_equal(all[2].state, "queued");
+    assert_int_equal(all[2].seq, -ids[0]);
+    assert_string_equal(all[2].address, "U1");
+    assert_string_equal(all[2].external_id, "D1:1712345678.000100");
+    assert_int_equal(all[2].due_at_ms, T0 + 10);
+    outbox_row_array_free(all, n_all);
+
+    /* Resolving re-queues the same update row, not a second one. */
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_incident_set_status, conn, id, "resolved", "user:cat", T0 + 20);
+    CHECK_OK(store_outbox_queue_updates, conn, id, T0 + 21, &queued);
+    CHECK_OK(store_commit, conn);
+    assert_int_equal(queued, 1);
+    CHECK_OK(store_outbox_list, conn, id, &all, &n_all);
+    assert_int_equal(n_all, 3);
+    assert_string_equal(all[2].state, "queued");
+    assert_int_equal(all[2].due_at_ms, T0 + 21);
+    outbox_row_array_free(all, n_all);
+    conn_put(conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +466,7 @@ int main(void)
         cmocka_unit_test_teardown(test_two_claimers_never_share_a_row, test_teardown),
         cmocka_unit_test_teardown(test_outbox_claim_and_finish, test_teardown),
         cmocka_unit_test_teardown(test_outbox_sending_and_recovery, test_teardown),
+        cmocka_unit_test_teardown(test_outbox_update_rows, test_teardown),
     };
     char name[64];
 

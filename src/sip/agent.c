@@ -65,6 +65,7 @@ struct call {
     struct sa raddr; /* remote RTP address, once the answer is known */
     int telev_pt;    /* the far end's telephone-event payload type, -1 = none */
     int have_pcmu;
+    int sdp_malformed; /* an answer failed to parse */
     int telev_pressed; /* an RFC 4733 event whose start we reported */
     struct tmr ring_tmr, max_tmr, pace_tmr, wait_tmr;
     uint64_t pace_start;
@@ -392,8 +393,13 @@ static int call_answer(const struct sip_msg *msg, void *arg)
         return 0; /* checked when established */
     err = sdp_decode(c->sdp, msg->mb, false);
     if (err != 0) {
+        /* Not an error for libre (it would end the call as a transport
+         * failure): the call goes on without audio and ends as "no usable
+         * SDP", a permanent failure, once answered. */
         log_warn("sip", "malformed SDP answer", "call_id", c->call_id);
-        return err;
+        c->sdp_malformed = 1;
+        c->have_pcmu = 0;
+        return 0;
     }
     pcmu = sdp_media_rformat(c->media, "PCMU");
     tel = sdp_media_rformat(c->media, telev_rtpfmt);
@@ -427,8 +433,9 @@ static void call_no_media(void *arg)
 {
     struct call *c = arg;
 
-    call_end(c, SIP_OUTCOME_FAILED_PERMANENT, 200,
-             "200 answered without a usable SDP answer (no PCMU/8000 audio)");
+    call_end(c, SIP_OUTCOME_FAILED_PERMANENT, 200, "200 answered %s",
+             c->sdp_malformed ? "with a malformed SDP answer"
+                              : "without a usable SDP answer (no PCMU/8000 audio)");
 }
 
 static void call_established(const struct sip_msg *msg, void *arg)

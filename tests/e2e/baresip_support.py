@@ -1,0 +1,300 @@
+"""Real and fake SIP peers for tests/e2e/test_sip.py.
+
+- Baresip: baresip 1.0.0 (Debian `baresip-core`) run headless as the callee:
+  its own config directory, `sip_listen` on a free loopback port, g711 and
+  aufile (a silent 8 kHz WAV as the microphone; no audio player), `ctrl_tcp`
+  to drive it: netstring JSON commands ({"command":"sndcode","params":"1"}
+  presses a key by RFC 4733) and events (CALL_INCOMING, CALL_ESTABLISHED,
+  CALL_CLOSED ...) read by a background thread.
+- FakeUas: a tiny SIP UAS on UDP written here, answering every INVITE the
+  way a test tells it to (a status, a 200 without SDP or with a broken one,
+  garbage), and able to send SIP INFO in the dialog it answered.
+
+Only the standard library: these tests run with Debian's /usr/bin/python3.
+"""
+
+import json
+import os
+import re
+import socket
+import struct
+import threading
+import time
+import wave
+
+from e2e_support import Peer, free_port
+
+BARESIP = "/usr/bin/baresip"
+MODULE_PATH = "/usr/lib/baresip/modules"
+
+
+def free_udp_tcp_port():
+    """A loopback port free for both UDP and TCP right now (baresip binds both)."""
+    for _ in range(50):
+        port = free_port()
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            u.close()
+    raise AssertionError("no free UDP+TCP port on 127.0.0.1")
+
+
+def silent_wav(path, seconds=120):
+    """An 8 kHz mono 16-bit WAV of silence (baresip's aufile needs 8 kHz and
+    ends the call when the file ends, so it must outlast every test call)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x00" * 8000 * seconds)
+
+
+def netstring(data):
+    return b"%d:%s," % (len(data), data)
+
+
+class Baresip:
+    """baresip as the callee `sip:USER@127.0.0.1:PORT`, driven over ctrl_tcp.
+    answermode: "auto" (answers at once) or "manual" (rings until told)."""
+
+    def __init__(self, env, name="bob", answermode="auto", user="bob"):
+        self.env = env
+        self.dir = env.dir / ("baresip-" + name)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.sip_port = free_udp_tcp_port()
+        self.ctrl_port = free_port()
+        self.user = user
+        self.uri = "sip:%s@127.0.0.1:%d" % (user, self.sip_port)
+        silent_wav(self.dir / "mic.wav")
+        (self.dir / "config").write_text(
+            "poll_method epoll\n"
+            "sip_listen 127.0.0.1:%d\n"
+            "net_interface 127.0.0.1\n"
+            "audio_source aufile,%s\n"
+            "audio_player aufile,/dev/null\n"
+            "audio_alert aufile,/dev/null\n"
+            "module_path %s\n"
+            "module g711.so\n"
+            "module aufile.so\n"
+            "module_app account.so\n"
+            "module_app menu.so\n"
+            "module_app ctrl_tcp.so\n"
+            "ctrl_tcp_listen 127.0.0.1:%d\n"
+            % (self.sip_port, self.dir / "mic.wav", MODULE_PATH, self.ctrl_port))
+        (self.dir / "accounts").write_text(
+            "<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s\n" % (user, self.sip_port, answermode))
+        self.events = []
+        self.lock = threading.Lock()
+        self.sock = None
+        self.peer = Peer(env, "baresip-" + name, [BARESIP, "-f", str(self.dir)])
+        self._connect()
+
+    def _connect(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.peer.alive():
+                raise AssertionError("baresip exited (%r); log:\n%s"
+                                     % (self.peer.proc.returncode, self.peer.log_text()[-4000:]))
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", self.ctrl_port), timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("baresip ctrl_tcp not reachable; log:\n%s"
+                                         % self.peer.log_text()[-4000:])
+                time.sleep(0.1)
+        self.sock.settimeout(None)
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def _reader(self):
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            while True:
+                m = re.match(rb"^(\d+):", buf)
+                if not m:
+                    break
+                n = int(m.group(1))
+                start = m.end()
+                if len(buf) < start + n + 1:
+                    break
+                body = buf[start:start + n]
+                buf = buf[start + n + 1:]
+                try:
+                    msg = json.loads(body)
+                except ValueError:
+                    continue
+                with self.lock:
+                    self.events.append(msg)
+
+    def command(self, command, params=""):
+        """Send one ctrl_tcp command (its response arrives among the events)."""
+        data = json.dumps({"command": command, "params": params,
+                           "token": os.urandom(4).hex()}).encode()
+        self.sock.sendall(netstring(data))
+
+    def event_types(self):
+        with self.lock:
+            return [e.get("type") for e in self.events if e.get("event")]
+
+    def wait_event(self, type_, timeout=20.0, count=1):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.event_types().count(type_) >= count:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("baresip: no %s event within %ss (events: %r); log:\n%s"
+                                     % (type_, timeout, self.event_types(),
+                                        self.peer.log_text()[-4000:]))
+            time.sleep(0.05)
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        self.peer.kill()
+
+
+# ---------------------------------------------------------------------------
+# a fake UAS for the far end's bad input
+# ---------------------------------------------------------------------------
+
+GOOD_SDP = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n")
+
+
+def _header(msg, name):
+    m = re.search(r"^%s:\s*(.*?)\r$" % re.escape(name), msg, re.M | re.I)
+    return m.group(1) if m else None
+
+
+class FakeUas:
+    """A SIP UAS on 127.0.0.1 (UDP) that answers each INVITE with
+    behavior(invite_text) -> list of raw response bytes (helpers below build
+    them); answers BYE, CANCEL and INFO responses sensibly; records every
+    message. `uri` is what to put in a contact method."""
+
+    def __init__(self, behavior):
+        self.behavior = behavior
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind(("127.0.0.1", 0))
+        self.rtp_port = self.rtp.getsockname()[1]
+        self.uri = "sip:carl@127.0.0.1:%d" % self.port
+        self.lock = threading.Lock()
+        self.received = []  # (addr, text)
+        self.dialog = None  # what send_info needs, from the last answered INVITE
+        self.info_replies = []
+        self.stop = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop:
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except OSError:
+                return
+            text = data.decode("utf-8", "replace")
+            with self.lock:
+                self.received.append((addr, text))
+            first = text.split("\r\n", 1)[0]
+            if first.startswith("SIP/2.0"):
+                with self.lock:
+                    self.info_replies.append(first)
+                continue
+            method = first.split(" ", 1)[0]
+            try:
+                if method == "INVITE":
+                    for out in self.behavior(self, text):
+                        self.sock.sendto(out, addr)
+                elif method in ("BYE", "CANCEL", "OPTIONS"):
+                    self.sock.sendto(self.response(text, 200, "OK"), addr)
+                    if method == "CANCEL":
+                        self.sock.sendto(self.response(self._invite_of(text), 487,
+                                                       "Request Terminated", to_tag=True), addr)
+            except OSError:  # closed by the test
+                return
+
+    def _invite_of(self, cancel_text):
+        with self.lock:
+            for _, t in reversed(self.received):
+                if t.startswith("INVITE") and _header(t, "Call-ID") == _header(cancel_text,
+                                                                                "Call-ID"):
+                    return t
+        return cancel_text
+
+    def methods(self):
+        with self.lock:
+            return [t.split(" ", 1)[0] for _, t in self.received]
+
+    def response(self, req, code, reason, body=None, ctype="application/sdp", to_tag=False):
+        """A response to request text `req` (Via, From, To, Call-ID, CSeq copied)."""
+        lines = ["SIP/2.0 %d %s" % (code, reason)]
+        for v in re.findall(r"^Via:.*?\r$", req, re.M | re.I):
+            lines.append(v.rstrip("\r"))
+        lines.append("From: %s" % _header(req, "From"))
+        to = _header(req, "To")
+        if to_tag and ";tag=" not in to:
+            to += ";tag=fake%d" % self.port
+        lines.append("To: %s" % to)
+        lines.append("Call-ID: %s" % _header(req, "Call-ID"))
+        lines.append("CSeq: %s" % _header(req, "CSeq"))
+        lines.append("Contact: <sip:carl@127.0.0.1:%d>" % self.port)
+        if body is not None:
+            lines.append("Content-Type: %s" % ctype)
+        data = (body or "").encode()
+        lines.append("Content-Length: %d" % len(data))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+    def answer(self, invite, body):
+        """200 OK with body (None: no SDP), and remember the dialog for INFO."""
+        with self.lock:
+            self.dialog = {
+                "call_id": _header(invite, "Call-ID"),
+                "from": _header(invite, "From"),
+                "to": _header(invite, "To") + ";tag=fake%d" % self.port,
+                "contact": re.search(r"<([^>]+)>", _header(invite, "Contact")).group(1),
+            }
+        return self.response(invite, 200, "OK", body=body, to_tag=True)
+
+    def send_info(self, body, ctype="application/dtmf-relay", cseq=[100]):
+        """An INFO in the dialog of the last answered INVITE (to the caller)."""
+        d = self.dialog
+        assert d, "no answered dialog to send INFO in"
+        cseq[0] += 1
+        m = re.match(r"sip:(?:[^@]+@)?([^:;>]+):(\d+)", d["contact"])
+        host, port = m.group(1), int(m.group(2))
+        data = body.encode()
+        text = ("INFO %s SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d INFO\r\n"
+                "Contact: <sip:carl@127.0.0.1:%d>\r\n"
+                "Content-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                % (d["contact"], self.port, os.urandom(6).hex(), d["to"], d["from"],
+                   d["call_id"], cseq[0], self.port, ctype, len(data)))
+        self.sock.sendto(text.encode() + data, (host, port))
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+        self.rtp.close()
+
+
+def rtp_event_packet(event, end, seq, ts, ssrc=0x1234, pt=101, duration=160):
+    """One RFC 4733 telephone-event RTP packet."""
+    header = struct.pack("!BBHII", 0x80, pt | (0x80 if seq == 0 else 0), seq, ts, ssrc)
+    payload = struct.pack("!BBH", event, (0x80 if end else 0) | 10, duration)
+    return header + payload

@@ -56,8 +56,7 @@ struct sip_page {
     int64_t attempt;
     int64_t incident_id;
     int verify;
-    uint64_t call;
-    char call_id[128];
+    char call_id[128]; /* set under the lock by deliver() or on_done */
     char user[128];
     char remote[600]; /* the URI called: the remote_addr of actions */
     char prompt[800];
@@ -72,6 +71,7 @@ struct sip_page {
 struct sip_job {
     struct sip_job *next;
     struct sip_page *page; /* one reference */
+    uint64_t call;
     char key;
 };
 
@@ -133,17 +133,17 @@ static int sip_page_unref_locked(struct sip_page *p)
 
 /* ---- the worker: keys to actions ---- */
 
-static void sip_say(struct sip_page *p, const char *text, int hang_up)
+static void sip_say(struct sip_page *p, uint64_t call, const char *text, int hang_up)
 {
     struct sip_agent *agent = p->voice->app->sip_agent;
-    int rc = agent != NULL ? sip_call_say(agent, p->call, text, hang_up) : OB_EUNAVAILABLE;
+    int rc = agent != NULL ? sip_call_say(agent, call, text, hang_up) : OB_EUNAVAILABLE;
 
     if (rc != 0)
         log_warn("sip", "cannot speak on the call", "call_id", p->call_id, "error",
                  ob_strerror(rc));
 }
 
-static void sip_act(struct sip_page *p, enum incident_action action)
+static void sip_act(struct sip_page *p, uint64_t call, enum incident_action action)
 {
     struct incident_action_request req;
     struct ob_error err;
@@ -169,7 +169,7 @@ static void sip_act(struct sip_page *p, enum incident_action action)
                  incident_action_kind(action), "actor", actor);
         snprintf(text, sizeof(text), "Incident %lld %s. Goodbye.", (long long)p->incident_id,
                  done_word);
-        sip_say(p, text, 1);
+        sip_say(p, call, text, 1);
         return;
     }
     log_warn("sip", "incident action from a phone key failed", "call_id", p->call_id, "action",
@@ -181,9 +181,9 @@ static void sip_act(struct sip_page *p, enum incident_action action)
                  : strstr(err.msg, "resolved")     ? "already resolved"
                  : strstr(err.msg, "acknowledged") ? "already acknowledged"
                                                    : "not in a state that allows it");
-        sip_say(p, text, 1);
+        sip_say(p, call, text, 1);
     } else {
-        sip_say(p, "Sorry, that did not work. Please try again. " SIP_MENU, 0);
+        sip_say(p, call, "Sorry, that did not work. Please try again. " SIP_MENU, 0);
     }
 }
 
@@ -193,16 +193,16 @@ static void sip_job_run(struct sip_job *j)
 
     switch (j->key) {
     case '1':
-        sip_act(p, INCIDENT_ACK);
+        sip_act(p, j->call, INCIDENT_ACK);
         break;
     case '2':
-        sip_act(p, INCIDENT_ESCALATE);
+        sip_act(p, j->call, INCIDENT_ESCALATE);
         break;
     case '9':
-        sip_say(p, p->prompt, 0);
+        sip_say(p, j->call, p->prompt, 0);
         break;
     default:
-        sip_say(p, "Sorry, that key is not in the menu. " SIP_MENU, 0);
+        sip_say(p, j->call, "Sorry, that key is not in the menu. " SIP_MENU, 0);
         break;
     }
 }
@@ -262,6 +262,7 @@ static void sip_on_key(void *arg, uint64_t call, char key)
     if (j == NULL)
         return;
     j->page = p;
+    j->call = call;
     j->key = key;
     pthread_mutex_lock(&v->lock);
     if (v->stopping || p->verify) {
@@ -288,6 +289,7 @@ static void sip_on_done(void *arg, uint64_t call, const struct sip_call_result *
 
     pthread_mutex_lock(&v->lock);
     p->result = *r;
+    snprintf(p->call_id, sizeof(p->call_id), "%s", r->call_id);
     p->done = 1;
     complete = sip_page_ready(p);
     pthread_mutex_unlock(&v->lock);
@@ -329,8 +331,9 @@ static enum notify_outcome sip_deliver(struct notify_attempt *a)
     struct sip_call_request req;
     struct sip_page *p;
     struct ob_error err;
-    char summary[SIP_SUMMARY_MAX + 1];
-    int rc;
+    char summary[SIP_SUMMARY_MAX + 1], call_id[128];
+    uint64_t call;
+    int rc, last;
 
     if (agent == NULL || voice == NULL) {
         snprintf(a->detail, sizeof(a->detail),
@@ -370,18 +373,26 @@ static enum notify_outcome sip_deliver(struct notify_attempt *a)
     req.on_key = p->verify ? NULL : sip_on_key;
     req.on_done = sip_on_done;
     req.arg = p;
-    p->refs = 1; /* the agent's, dropped in on_done */
+    /* The agent's reference (dropped in on_done, which may run on the SIP
+     * thread before sip_call_place() returns) and ours, until we are done
+     * with p here. */
+    p->refs = 2;
     ob_error_clear(&err);
-    rc = sip_call_place(agent, &req, &p->call, p->call_id, sizeof(p->call_id), &err);
+    rc = sip_call_place(agent, &req, &call, call_id, sizeof(call_id), &err);
     if (rc != 0) {
         snprintf(a->detail, sizeof(a->detail), "%s", err.msg);
-        free(p);
+        free(p); /* no callback will come */
         return rc == OB_EINVAL ? NOTIFY_FAILED_PERMANENT : NOTIFY_FAILED_TEMPORARY;
     }
-    /* From here p may already be gone (on_done runs on the SIP thread):
-     * only the copies below are used. */
-    snprintf(a->external_id, sizeof(a->external_id), "%s", p->call_id);
-    snprintf(a->detail, sizeof(a->detail), "calling %.400s", req.to_uri);
+    snprintf(a->external_id, sizeof(a->external_id), "%s", call_id);
+    snprintf(a->detail, sizeof(a->detail), "calling %.400s", p->remote);
+    pthread_mutex_lock(&voice->lock);
+    if (p->call_id[0] == '\0')
+        snprintf(p->call_id, sizeof(p->call_id), "%s", call_id);
+    last = sip_page_unref_locked(p);
+    pthread_mutex_unlock(&voice->lock);
+    if (last)
+        free(p);
     return NOTIFY_PENDING;
 }
 

@@ -178,6 +178,7 @@ static void call_end(struct call *c, enum sip_outcome outcome, uint16_t status, 
     va_start(ap, fmt);
     vsnprintf(r.detail, sizeof(r.detail), fmt, ap);
     va_end(ap);
+    snprintf(r.call_id, sizeof(r.call_id), "%s", c->call_id);
     c->state = CALL_DONE;
     log_info("sip", "call ended", "call_id", c->call_id, "outcome", sip_outcome_name(outcome),
              "detail", r.detail);

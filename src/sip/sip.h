@@ -54,9 +54,10 @@ enum sip_outcome {
 /* The end of one call, handed to on_done. */
 struct sip_call_result {
     enum sip_outcome outcome;
-    uint16_t status;  /* the final SIP status, 0 when there was none */
-    int answered;     /* 1 when the call was established */
-    char detail[160]; /* "486 Busy Here", "ring timeout after 30 s", ... */
+    uint16_t status;   /* the final SIP status, 0 when there was none */
+    int answered;      /* 1 when the call was established */
+    char detail[160];  /* "486 Busy Here", "ring timeout after 30 s", ... */
+    char call_id[128]; /* the SIP Call-ID */
 };
 
 /* One call to place.  Every pointer is read during sip_call_place() only. */
@@ -101,7 +102,8 @@ const char *sip_agent_address(const struct sip_agent *agent);
  * thread sends the INVITE.  Blocks only until the INVITE is sent (no
  * network wait).  Returns 0, *call and the Call-ID (call_id, cap bytes;
  * truncated if short), after which exactly one on_done follows (possibly
- * before this returns: callbacks run on the SIP thread).  On failure
+ * before this returns: callbacks run on the SIP thread, so *call and
+ * call_id must not live in memory that on_done frees).  On failure
  * (OB_EINVAL: bad URI or prompt; OB_EUNAVAILABLE: stopping; OB_ENOMEM;
  * OB_EINTERNAL) no callback is ever called.  Not from the SIP thread.
  */

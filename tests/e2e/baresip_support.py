@@ -28,19 +28,26 @@ BARESIP = "/usr/bin/baresip"
 MODULE_PATH = "/usr/lib/baresip/modules"
 
 
-def free_udp_tcp_port():
-    """A loopback port free for both UDP and TCP right now (baresip binds both)."""
-    for _ in range(50):
+def _bindable(kind, port):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_sip_port():
+    """A loopback port P free right now for what baresip binds on
+    `sip_listen 127.0.0.1:P`: UDP and TCP on P, and TLS (TCP) on P + 1."""
+    for _ in range(100):
         port = free_port()
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
+        if port < 65535 and _bindable(socket.SOCK_DGRAM, port) and \
+                _bindable(socket.SOCK_STREAM, port + 1):
             return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-    raise AssertionError("no free UDP+TCP port on 127.0.0.1")
+    raise AssertionError("no free SIP port pair on 127.0.0.1")
 
 
 def silent_wav(path, seconds=120):
@@ -65,7 +72,7 @@ class Baresip:
         self.env = env
         self.dir = env.dir / ("baresip-" + name)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.sip_port = free_udp_tcp_port()
+        self.sip_port = free_sip_port()
         self.ctrl_port = free_port()
         self.user = user
         self.uri = "sip:%s@127.0.0.1:%d" % (user, self.sip_port)

@@ -264,8 +264,8 @@ struct config_smtp {
  * (src/sip), started at start-up; listen, rtp_ports need a restart. */
 struct config_sip {
     int enabled;
-    char *outbound_proxy; /* may be NULL: every request goes there first */
-    char *from_uri;       /* From of every call; its user part is the caller id */
+    char *outbound_proxy;   /* may be NULL: every request goes there first */
+    char *from_uri;         /* From of every call; its user part is the caller id */
     char *username;         /* digest auth; may be NULL (then from_uri's user) */
     struct secret password; /* ref/value NULL when not given */
     char *listen_host;      /* `listen`, default 0.0.0.0:0 (any free port) */

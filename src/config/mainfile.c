@@ -7,6 +7,7 @@
 
 #include "util/error.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,12 +232,18 @@ static void main_sip_media(struct cfgctx *c, const struct cfgfile *f, const stru
 {
     int rc = value_parse_listen(raw->listen != NULL ? raw->listen : "0.0.0.0:0", &out->listen_host,
                                 &out->listen_port);
+    unsigned char addr[16];
 
+    /* An IP address, not a name: it goes into Contact and SDP as is. */
+    if (rc == 0 && inet_pton(AF_INET, out->listen_host, addr) != 1 &&
+        inet_pton(AF_INET6, out->listen_host, addr) != 1)
+        rc = OB_EINVAL;
     if (rc == OB_ENOMEM)
         c->oom = 1;
     else if (rc != 0)
         diag_report(c, f, "providers.sip.listen",
-                    "sip listen '%s' is not HOST:PORT (e.g. 0.0.0.0:5060; port 0 = any)",
+                    "sip listen '%s' is not IP:PORT (e.g. 0.0.0.0:5060 or [::]:5060; port 0 = "
+                    "any)",
                     raw->listen);
     if (raw->trunk != NULL) {
         if (!value_is_sip_uri(raw->trunk) || strchr(raw->trunk, '@') != NULL)

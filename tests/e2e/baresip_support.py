@@ -204,8 +204,39 @@ class FakeUas:
         self.received = []  # (addr, text)
         self.dialog = None  # what send_info needs, from the last answered INVITE
         self.info_replies = []
+        self.rtp_packets = []  # (payload type, sequence number, payload) from opsbell
         self.stop = False
         threading.Thread(target=self._loop, daemon=True).start()
+        threading.Thread(target=self._rtp_loop, daemon=True).start()
+
+    def _rtp_loop(self):
+        while not self.stop:
+            try:
+                data, _ = self.rtp.recvfrom(2048)
+            except OSError:
+                return
+            if len(data) >= 12:
+                pt = data[1] & 0x7f
+                seq = struct.unpack("!H", data[2:4])[0]
+                with self.lock:
+                    self.rtp_packets.append((pt, seq, data[12:]))
+
+    def rtp_received(self):
+        with self.lock:
+            return list(self.rtp_packets)
+
+    def send_rtp_key(self, event, pt=101):
+        """Press a key by RFC 4733 (three start packets, three end packets) to
+        the RTP address of opsbell's SDP offer."""
+        with self.lock:
+            invite = next(t for _, t in reversed(self.received) if t.startswith("INVITE"))
+        host = re.search(r"^c=IN IP4 (\S+)\r$", invite, re.M).group(1)
+        port = int(re.search(r"^m=audio (\d+) ", invite, re.M).group(1))
+        ts = 1000
+        for i in range(6):
+            end = i >= 3
+            self.rtp.sendto(rtp_event_packet(event, end, i, ts, pt=pt, duration=160 * (i + 1)),
+                            (host, port))
 
     def _loop(self):
         while not self.stop:

@@ -353,6 +353,16 @@ def test_sip_info_keys_bad_then_good(env, admin_token, peers):
 
     uas, log, d, iid = page_carl(env, admin_token, peers, behavior, "sip-info")
     wait_for(lambda: "ACK" in uas.methods(), 10, "the call established")
+    # The prompt arrives as 20 ms PCMU packets (160 bytes, PT 0), speech in them.
+    wait_for(lambda: len(uas.rtp_received()) >= 50, 10, "RTP from opsbell")
+    pkts = uas.rtp_received()
+    assert all(pt == 0 and len(payload) == 160 for pt, _, payload in pkts), pkts[:3]
+    seqs = [seq for _, seq, _ in pkts]
+    assert all((b - a) % 65536 == 1 for a, b in zip(seqs, seqs[1:])), seqs[:20]
+    assert any(set(payload) - {0xff, 0x7f} for _, _, payload in pkts), "only silence"
+    # A key outside the menu by RFC 4733 too ('*' = event 10).
+    uas.send_rtp_key(10)
+    wait_for(lambda: "key=* via=rfc4733" in d.log_text(), 10, "the RFC 4733 key seen")
     uas.send_info("Signal=x\r\nDuration=160\r\n")
     uas.send_info("hello", ctype="text/plain")
     uas.send_info("Signal=7\r\nDuration=160\r\n")  # not in the menu
@@ -389,3 +399,21 @@ def test_sip_config_errors_are_positioned(env):
                                                  "rtp_ports": "5-3",
                                                  "listen": "nowhere"}[field]) + 1
         assert re.search(r"opsbell\.yaml:%d:\d+: sip %s" % (line, field), out), (field, out)
+
+
+def test_max_call_duration_ends_a_call_without_keys(env, admin_token, peers):
+    bob = Baresip(env, answermode="auto")
+    peers.append(bob)
+    configure(env, bob_uri=bob.uri)
+    env.extra_main = env.extra_main.replace("max_call: 40s", "max_call: 5s")
+    env.write_main()
+    d = env.daemon()
+    iid = trigger(d, admin_token, "svc-bob", "sip-maxcall")
+    bob.wait_event("CALL_ESTABLISHED")
+    wait_for(lambda: settled(d, admin_token, iid), 30, "the call's outcome")
+    rows = notifications(d, admin_token, iid)
+    assert rows[0]["state"] == "answered", rows
+    assert "maximum call duration" in rows[0]["detail"], rows
+    bob.wait_event("CALL_CLOSED")
+    assert incident(d, admin_token, iid)["status"] == "triggered"
+    assert_alive(d)

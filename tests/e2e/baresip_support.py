@@ -6,6 +6,9 @@
   to drive it: netstring JSON commands ({"command":"sndcode","params":"1"}
   presses a key by RFC 4733) and events (CALL_INCOMING, CALL_ESTABLISHED,
   CALL_CLOSED ...) read by a background thread.
+- Kamailio: kamailio 5.6 as registrar and outbound proxy (baresip
+  registers with it; opsbell's INVITEs go through it and must answer its
+  407 digest challenge).
 - FakeUas: a tiny SIP UAS on UDP written here, answering every INVITE the
   way a test tells it to (a status, a 200 without SDP or with a broken one,
   garbage), and able to send SIP INFO in the dialog it answered.
@@ -68,7 +71,7 @@ class Baresip:
     """baresip as the callee `sip:USER@127.0.0.1:PORT`, driven over ctrl_tcp.
     answermode: "auto" (answers at once) or "manual" (rings until told)."""
 
-    def __init__(self, env, name="bob", answermode="auto", user="bob"):
+    def __init__(self, env, name="bob", answermode="auto", user="bob", registrar=None):
         self.env = env
         self.dir = env.dir / ("baresip-" + name)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -92,8 +95,11 @@ class Baresip:
             "module_app ctrl_tcp.so\n"
             "ctrl_tcp_listen 127.0.0.1:%d\n"
             % (self.sip_port, self.dir / "mic.wav", MODULE_PATH, self.ctrl_port))
-        (self.dir / "accounts").write_text(
-            "<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s\n" % (user, self.sip_port, answermode))
+        if registrar is None:
+            account = "<sip:%s@127.0.0.1:%d>;regint=0" % (user, self.sip_port)
+        else:  # registers as sip:USER@registrar (host:port)
+            account = "<sip:%s@%s>;regint=60" % (user, registrar)
+        (self.dir / "accounts").write_text("%s;answermode=%s\n" % (account, answermode))
         self.events = []
         self.lock = threading.Lock()
         self.sock = None
@@ -168,6 +174,87 @@ class Baresip:
     def close(self):
         if self.sock is not None:
             self.sock.close()
+        self.peer.kill()
+
+
+KAMAILIO = "/usr/sbin/kamailio"
+KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+KAMAILIO_CFG = """#!KAMAILIO
+debug=2
+log_stderror=yes
+fork=no
+disable_tcp=yes
+listen=udp:127.0.0.1:%(port)d
+mpath="%(mpath)s"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "auth.so"
+modparam("usrloc", "db_mode", 0)
+
+request_route {
+    if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+    if (has_totag()) {
+        if (loose_route()) { t_relay(); exit; }
+        if (is_method("ACK")) { if (t_check_trans()) { t_relay(); } exit; }
+        sl_send_reply("404", "Not here");
+        exit;
+    }
+    if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+    remove_hf("Route");
+    if (is_method("REGISTER")) { save("location"); exit; }
+    if (is_method("INVITE") && $fU == "%(user)s") {
+        if (!pv_proxy_authenticate("$fd", "%(password)s", "0")) {
+            xlog("L_INFO", "challenging $fU\\n");
+            proxy_challenge("$fd", "0");
+            exit;
+        }
+        xlog("L_INFO", "authenticated $fU\\n");
+        consume_credentials();
+    }
+    record_route();
+    if (!lookup("location")) { sl_send_reply("404", "Not Found"); exit; }
+    t_relay();
+}
+"""
+
+
+class Kamailio:
+    """kamailio on 127.0.0.1:port as registrar and proxy; INVITEs from user
+    `user` must authenticate (407, digest with `password`)."""
+
+    def __init__(self, env, user, password):
+        self.dir = env.dir / "kamailio"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_sip_port()
+        (self.dir / "kamailio.cfg").write_text(KAMAILIO_CFG % {
+            "port": self.port, "mpath": KAMAILIO_MODULES, "user": user, "password": password})
+        self.peer = Peer(env, "kamailio", [KAMAILIO, "-f", str(self.dir / "kamailio.cfg"),
+                                           "-DD", "-E", "-Y", str(self.dir),
+                                           "-P", str(self.dir / "kamailio.pid")])
+        deadline = time.monotonic() + 15
+        while "INFO: <core>" not in self.peer.log_text() or not self._listening():
+            if not self.peer.alive() or time.monotonic() > deadline:
+                raise AssertionError("kamailio did not start; log:\n%s"
+                                     % self.peer.log_text()[-4000:])
+            time.sleep(0.1)
+
+    def _listening(self):
+        return not _bindable(socket.SOCK_DGRAM, self.port)
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def close(self):
         self.peer.kill()
 
 

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from baresip_support import GOOD_SDP, Baresip, FakeUas, _header
+from baresip_support import GOOD_SDP, Baresip, FakeUas, Kamailio, _header
 from e2e_support import incident_notifications as notifications
 from e2e_support import log_deliveries as deliveries
 from e2e_support import notifications_settled as final
@@ -416,4 +416,32 @@ def test_max_call_duration_ends_a_call_without_keys(env, admin_token, peers):
     assert "maximum call duration" in rows[0]["detail"], rows
     bob.wait_event("CALL_CLOSED")
     assert incident(d, admin_token, iid)["status"] == "triggered"
+    assert_alive(d)
+
+
+# ---- through a registrar and outbound proxy: kamailio ----------------------
+
+def test_call_through_kamailio_registrar_with_proxy_auth(env, admin_token, peers):
+    kam = Kamailio(env, "opsbell", PASSWORD)
+    peers.append(kam)
+    bob = Baresip(env, answermode="auto", registrar=kam.address)
+    peers.append(bob)
+    # Registered before ctrl_tcp was connected, so no event: its log says so.
+    wait_for(lambda: "200 OK" in bob.peer.log_text() and "binding" in bob.peer.log_text(), 20,
+             "baresip registered with kamailio")
+    configure(env, bob_uri="sip:bob@%s" % kam.address)
+    env.extra_main += "    outbound_proxy: sip:%s\n" % kam.address
+    env.write_main()
+    d = env.daemon()
+    iid = trigger(d, admin_token, "svc-bob", "sip-kamailio")
+    bob.wait_event("CALL_ESTABLISHED")
+    bob.command("sndcode", "1")
+    wait_for(lambda: incident(d, admin_token, iid)["status"] == "acknowledged", 15,
+             "acknowledged through kamailio")
+    assert "bob" in incident(d, admin_token, iid)["acknowledged_by"]
+    wait_for(lambda: settled(d, admin_token, iid), 15, "the call's outcome")
+    assert notifications(d, admin_token, iid)[0]["state"] == "acknowledged"
+    log = kam.peer.log_text()
+    assert "challenging opsbell" in log and "authenticated opsbell" in log, log[-3000:]
+    assert_no_password(d)
     assert_alive(d)

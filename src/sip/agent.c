@@ -644,8 +644,9 @@ static void agent_mq(int id, void *data, void *arg)
         free(data);
         break;
     case MQ_STOP:
+        /* BYE/CANCEL go out now; sip_close() waits for their transactions
+         * (or the grace timer) before re_main returns. */
         agent_stop_calls(a);
-        a->sock = mem_deref(a->sock);
         sip_close(a->sip, false);
         tmr_start(&a->stop_tmr, SIP_STOP_GRACE_MS, agent_stop_expired, a);
         break;

@@ -17,6 +17,7 @@ loopback.
 Other contact types are observed through the `log` provider."""
 
 import hashlib
+import signal
 import re
 import time
 
@@ -445,3 +446,27 @@ def test_call_through_kamailio_registrar_with_proxy_auth(env, admin_token, peers
     assert "challenging opsbell" in log and "authenticated opsbell" in log, log[-3000:]
     assert_no_password(d)
     assert_alive(d)
+
+
+def test_shutdown_mid_call_hangs_up_and_exits(env, admin_token, peers):
+    bob = Baresip(env, answermode="auto")
+    peers.append(bob)
+    configure(env, bob_uri=bob.uri)
+    d = env.daemon()
+    iid = trigger(d, admin_token, "svc-bob", "sip-shutdown")
+    bob.wait_event("CALL_ESTABLISHED")
+    d.proc.send_signal(signal.SIGTERM)
+    d.proc.wait(15)
+    assert d.proc.returncode == 0, d.log_text()[-4000:]
+    bob.wait_event("CALL_CLOSED")  # our BYE reached the phone
+    assert "hung up at shutdown" in d.log_text()
+    # The call's end is recorded if the dispatcher got to it before it
+    # stopped; otherwise the row stays `sending` and the lease retries it.
+    # Either way one attempt, never lost, never placed twice.
+    d2 = env.daemon()
+    rows = notifications(d2, admin_token, iid)
+    assert rows[0]["attempts"] == 1, rows
+    assert rows[0]["state"] in ("answered", "sending"), rows
+    if rows[0]["state"] == "answered":
+        assert "hung up at shutdown" in rows[0]["detail"], rows
+    assert_alive(d2)

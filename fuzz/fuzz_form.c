@@ -36,10 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (f.fields[i].name[0] == '\0' || first == NULL)
             abort();
         /* form_get returns the first field of that name. */
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(f.fields[j].name, f.fields[i].name) == 0 && first != f.fields[j].value)
-                abort();
-        }
+        size_t j = 0;
+        while (strcmp(f.fields[j].name, f.fields[i].name) != 0)
+            j++;
+        if (first != f.fields[j].value)
+            abort();
         /* A decoded value never exceeds its encoded length. */
         if (strlen(f.fields[i].value) > size)
             abort();

@@ -126,6 +126,11 @@ void api_ical_feeds_create(void *app, struct http_request *req, struct http_resp
 void api_ical_feeds_list(void *app, struct http_request *req, struct http_response *resp);
 void api_ical_feed_revoke(void *app, struct http_request *req, struct http_response *resp);
 
+/* handlers_verify.c: contact methods and their verification. */
+void api_contact_methods_list(void *app, struct http_request *req, struct http_response *resp);
+void api_verification_start(void *app, struct http_request *req, struct http_response *resp);
+void api_verification_confirm(void *app, struct http_request *req, struct http_response *resp);
+void api_verification_trust(void *app, struct http_request *req, struct http_response *resp);
 /* handlers_twilio.c: TwiML for a call, its keys, its status, inbound SMS replies. */
 void api_twilio_voice(void *app, struct http_request *req, struct http_response *resp);
 void api_twilio_gather(void *app, struct http_request *req, struct http_response *resp);

@@ -224,6 +224,9 @@ static int escalation_and_notifications(struct store_conn *conn, int64_t inciden
             json_object_set_new(o, "provider", json_null());
         if (r->detail == NULL)
             json_object_set_new(o, "detail", json_null());
+        json_object_set_new(o, "kind", json_string(r->kind != NULL ? r->kind : "page"));
+        json_object_set_new(o, "external_id",
+                            r->external_id != NULL ? json_string(r->external_id) : json_null());
         set_time(o, "due_at", r->due_at_ms);
         set_time(o, "sent_at", r->sent_at_ms);
         json_array_append_new(arr, o);

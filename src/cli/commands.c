@@ -25,6 +25,10 @@ int cmd_silence_add(int argc, char **argv);
 int cmd_silence_list(int argc, char **argv);
 int cmd_silence_expire(int argc, char **argv);
 int cmd_oncall(int argc, char **argv);
+int cmd_contact_list(int argc, char **argv);
+int cmd_contact_verify(int argc, char **argv);
+int cmd_contact_confirm(int argc, char **argv);
+int cmd_contact_trust(int argc, char **argv);
 int cmd_override_add(int argc, char **argv);
 int cmd_override_list(int argc, char **argv);
 int cmd_override_delete(int argc, char **argv);
@@ -187,6 +191,24 @@ const struct cli_command cli_commands[] = {
     {"ical", "revoke", cmd_ical_revoke, "revoke a calendar feed",
      "usage: opsbell ical revoke ID [--json]\n\nRevoke a feed: its URL answers 404 from "
      "now on.\n" CLIENT_ENV},
+    {"contact", "list", cmd_contact_list, "a user's contact methods and whether they are verified",
+     "usage: opsbell contact list USER [--json]\n\n"
+     "List USER's contact methods, the provider that reaches each, and whether it is\n"
+     "verified. Phone numbers and SIP URIs reached through SIP or Twilio are paged only\n"
+     "once verified.\n" CLIENT_ENV},
+    {"contact", "verify", cmd_contact_verify, "send a verification code to a phone or SIP URI",
+     "usage: opsbell contact verify USER TYPE ADDRESS [--json]\n\n"
+     "Send a 6-digit code to ADDRESS, one of USER's contact methods of TYPE (voice, sms or\n"
+     "sip): a call speaks it, an SMS carries it. It is valid for 10 minutes; type it back\n"
+     "with `opsbell contact confirm`. A new code can be sent once a minute.\n" CLIENT_ENV},
+    {"contact", "confirm", cmd_contact_confirm, "type back a verification code",
+     "usage: opsbell contact confirm USER ADDRESS CODE [--json]\n\n"
+     "Verify ADDRESS with the code it received. Five wrong codes void it: send a new one.\n"
+     "A number verified once is verified for calls and SMS alike.\n" CLIENT_ENV},
+    {"contact", "trust", cmd_contact_trust, "vouch for a contact method without a code (admin)",
+     "usage: opsbell contact trust USER ADDRESS [--json]\n\n"
+     "Mark ADDRESS verified without a code, e.g. a desk phone an admin checked by hand.\n"
+     "Needs an admin token; audited as contact.trusted.\n" CLIENT_ENV},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"

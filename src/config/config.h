@@ -247,6 +247,8 @@ struct config_twilio {
     char *account_sid;
     struct secret auth_token;
     char *from_number;
+    uint32_t ring_timeout_s;     /* Twilio `Timeout` of a call: 5..600 s, default 30 */
+    uint32_t request_timeout_ms; /* one API request, connect included: default 15 s */
 };
 
 struct config_smtp {

@@ -26,6 +26,9 @@
 #define ENGINE_POLL_MAX_MS 60000U
 #define ENGINE_POLL_DEF_MS 1000U
 
+#define TWILIO_DEFAULT_RING_S     30 /* Twilio's own default Timeout */
+#define TWILIO_DEFAULT_REQUEST_MS 15000
+
 static void main_listen(struct cfgctx *c, const struct cfgfile *f, const char *text,
                         struct config *cfg)
 {
@@ -158,12 +161,28 @@ static void main_slack(struct cfgctx *c, const struct cfgfile *f, const struct r
                 &out->signing_secret);
 }
 
+static int main_parse_ms(const char *text, uint32_t *ms);
+
 static void main_twilio(struct cfgctx *c, const struct cfgfile *f, const struct raw_twilio *raw,
                         struct config_twilio *out)
 {
     if (raw == NULL)
         return;
     out->enabled = 1;
+    out->ring_timeout_s = TWILIO_DEFAULT_RING_S;
+    out->request_timeout_ms = TWILIO_DEFAULT_REQUEST_MS;
+    if (raw->ring_timeout != NULL &&
+        (config_parse_duration(raw->ring_timeout, &out->ring_timeout_s) != 0 ||
+         out->ring_timeout_s < 5 || out->ring_timeout_s > 600))
+        diag_report(c, f, "providers.twilio.ring_timeout",
+                    "twilio ring_timeout '%s' is not a duration from 5s to 10m (e.g. 30s)",
+                    raw->ring_timeout);
+    if (raw->request_timeout != NULL &&
+        (main_parse_ms(raw->request_timeout, &out->request_timeout_ms) != 0 ||
+         out->request_timeout_ms < 100 || out->request_timeout_ms > 120000))
+        diag_report(c, f, "providers.twilio.request_timeout",
+                    "twilio request_timeout '%s' is not a duration from 100ms to 2m (e.g. 15s)",
+                    raw->request_timeout);
     if (raw->api_url != NULL && !value_is_http_url(raw->api_url))
         diag_report(c, f, "providers.twilio.api_url",
                     "twilio api_url '%s' must start with http:// or https://", raw->api_url);

@@ -64,6 +64,8 @@ static const cyaml_schema_field_t schema_twilio_fields[] = {
     STR_FIELD("account_sid", REQ, struct raw_twilio, account_sid),
     STR_FIELD("auth_token", REQ, struct raw_twilio, auth_token),
     STR_FIELD("from_number", REQ, struct raw_twilio, from_number),
+    STR_FIELD("ring_timeout", OPT, struct raw_twilio, ring_timeout),
+    STR_FIELD("request_timeout", OPT, struct raw_twilio, request_timeout),
     CYAML_FIELD_END,
 };
 

@@ -60,6 +60,8 @@ struct raw_twilio {
     char *account_sid;
     char *auth_token;
     char *from_number;
+    char *ring_timeout;
+    char *request_timeout;
 };
 
 struct raw_smtp {

@@ -17,6 +17,7 @@
  * by another node).
  */
 #include "notify/notify.h"
+#include "notify/verify.h"
 
 #include "config/config.h"
 #include "daemon/app.h"
@@ -41,7 +42,8 @@
 #define DISPATCH_RETRY_MS     1000 /* after a failed round */
 #define DISPATCH_ROUND_MAX    20   /* batches per round before looking at the clock again */
 #define DISPATCH_BATCH        50   /* rows claimed, sent and recorded together */
-#define DISPATCH_WORKERS      8    /* provider calls of one batch at once */
+#define DISPATCH_WORKERS      16   /* provider calls at once */
+#define DISPATCH_IN_FLIGHT    64   /* rows handed to workers and not yet done */
 #define DISPATCH_OUTCOMES     (NOTIFY_OUTCOME_COUNT + 1)
 #define DISPATCH_RATE_LIMITED NOTIFY_OUTCOME_COUNT /* outcome index beside enum notify_outcome */
 #define LATENCY_BUCKETS       12
@@ -57,12 +59,18 @@ struct dispatcher {
     struct app *app;
     char node[DISPATCH_NODE_MAX];
     pthread_t thread;
+    bool thread_started;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping;
     bool kicked;
     int64_t wake_at;                /* when the sleeping thread wakes (0 while it works) */
-    struct completion *completions; /* notify_complete() queue, newest first */
+    struct completion *completions; /* outcomes to record, newest first */
+    struct job *jobs, *jobs_tail;   /* rows for the workers, oldest first */
+    size_t in_flight;               /* jobs queued or being called */
+    pthread_cond_t work;            /* signals the workers */
+    pthread_t workers[DISPATCH_WORKERS];
+    size_t worker_count;
 
     /* metrics: [provider index, or notify_provider_count = none][outcome] */
     _Atomic uint64_t *outcomes;
@@ -71,13 +79,16 @@ struct dispatcher {
     _Atomic uint64_t latency_buckets[LATENCY_BUCKETS];
 };
 
-/* One notify_complete() waiting for the dispatcher thread. */
+/* An outcome waiting for the dispatcher thread: from a worker (with the
+ * row it sent, the provider and its id) or from notify_complete(). */
 struct completion {
     struct completion *next;
     int64_t id;
     int64_t attempt;
     enum notify_outcome outcome;
     char detail[512];
+    char external_id[128];
+    struct job *job; /* the worker's job (row, provider), or NULL */
 };
 
 static int64_t wall_ms(void)
@@ -147,7 +158,7 @@ static size_t provider_index(const struct notify_provider *p)
     return notify_provider_count;
 }
 
-static const struct notify_provider *provider_for(const struct config *cfg, const char *type)
+const struct notify_provider *notify_provider_for(const struct config *cfg, const char *type)
 {
     for (size_t i = 0; i < notify_provider_count; i++) {
         if (notify_providers[i]->handles(cfg, type))
@@ -397,7 +408,7 @@ static int recover_stale(struct dispatcher *d, struct store_conn *conn, const st
         return rc;
     rc = store_outbox_claim_stale(conn, node, now - lease_ms(cfg), 100, &rows, &count, err);
     for (size_t i = 0; rc == 0 && i < count; i++) {
-        const struct notify_provider *p = provider_for(cfg, rows[i].contact_type);
+        const struct notify_provider *p = notify_provider_for(cfg, rows[i].contact_type);
         char id[24];
 
         snprintf(id, sizeof(id), "%lld", (long long)rows[i].id);
@@ -417,21 +428,34 @@ static int recover_stale(struct dispatcher *d, struct store_conn *conn, const st
     return rc == 0 ? (int)count : rc;
 }
 
-/* One claimed row on its way through its attempt. */
-struct dispatch_item {
-    struct outbox_row *row;
+/* One claimed row on its way through its attempt: prepared by the
+ * dispatcher thread, handed to a worker, which owns it until it queues the
+ * outcome. */
+struct job {
+    struct job *next;
+    struct outbox_row row;
     const struct notify_provider *provider; /* NULL: settled in transaction 1 */
     struct incident inc;
-    enum notify_outcome outcome;
+    struct config *cfg;            /* the worker's reference */
     struct notify_attempt attempt; /* detail doubles as transaction 1's note */
 };
+
+static void job_free(struct job *job)
+{
+    if (job == NULL)
+        return;
+    outbox_row_release(&job->row);
+    incident_release(&job->inc);
+    config_unref(job->cfg);
+    free(job);
+}
 
 /* Transaction 1 for one claimed row: settle it without a provider, or mark
  * it `sending` (then it->provider is set). */
 static int prepare_item(struct dispatcher *d, struct store_conn *conn, const struct config *cfg,
-                        struct dispatch_item *it, int64_t now, struct ob_error *err)
+                        struct job *it, int64_t now, struct ob_error *err)
 {
-    struct outbox_row *row = it->row;
+    struct outbox_row *row = &it->row;
     const struct notify_provider *p;
     enum contact_type type;
     int64_t recent = 0;
@@ -447,7 +471,7 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
         snprintf(note, note_cap, "incident is %s", it->inc.status);
         return settle_unsent(conn, cfg, row, "cancelled", note, now, err);
     }
-    p = provider_for(cfg, row->contact_type);
+    p = notify_provider_for(cfg, row->contact_type);
     if (p != NULL && is_update(row) && p->update == NULL) {
         snprintf(note, note_cap, "%s sends no updates", p->name);
         return settle_unsent(conn, cfg, row, "cancelled", note, now, err);
@@ -458,6 +482,23 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
         if (rc == 0)
             count_outcome(d, NULL, NOTIFY_FAILED_PERMANENT);
         return rc;
+    }
+    /* A phone number or SIP URI nobody proved to be theirs is not called. */
+    if (p->verifies && !is_update(row)) {
+        int64_t verified_at = 0;
+        rc = verify_status(conn, row->user_name, row->address, &verified_at, err);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            snprintf(note, note_cap,
+                     "%s is not verified (opsbell contact verify %s %s %s, or an admin's "
+                     "opsbell contact trust)",
+                     row->address, row->user_name, row->contact_type, row->address);
+            rc = settle_unsent(conn, cfg, row, "failed-permanent", note, now, err);
+            if (rc == 0)
+                count_outcome(d, p, NOTIFY_FAILED_PERMANENT);
+            return rc;
+        }
     }
     /* Updates follow a page that got through: no rate limit, no latency. */
     if (!is_update(row) && contact_type_of(row->contact_type, &type) == 0) {
@@ -498,207 +539,246 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
     return 0;
 }
 
-/* The provider calls of one batch, on up to DISPATCH_WORKERS threads. */
-struct call_pool {
-    struct dispatch_item *items;
-    size_t count;
-    _Atomic size_t next;
-};
+/* ---- workers ------------------------------------------------------------------ */
 
-static void call_one(struct dispatch_item *it)
+static void push_completion(struct dispatcher *d, struct completion *c)
 {
-    const struct notify_provider *p = it->provider;
-
-    it->outcome = is_update(it->row) ? p->update(&it->attempt) : p->deliver(&it->attempt);
-    if (it->outcome > NOTIFY_PENDING)
-        it->outcome = NOTIFY_FAILED_TEMPORARY; /* a provider bug, not a crash */
-    if (it->attempt.detail[0] == '\0')
-        snprintf(it->attempt.detail, sizeof(it->attempt.detail), "%s",
-                 notify_outcome_state(it->outcome));
+    pthread_mutex_lock(&d->lock);
+    c->next = d->completions;
+    d->completions = c;
+    d->kicked = true;
+    pthread_cond_signal(&d->wake);
+    pthread_mutex_unlock(&d->lock);
 }
 
-static void *call_worker(void *arg)
+/* A worker: take a job, call its provider, queue the outcome. */
+static void *worker_main(void *arg)
 {
-    struct call_pool *pool = arg;
+    struct dispatcher *d = arg;
 
     for (;;) {
-        size_t i = atomic_fetch_add(&pool->next, 1);
-        if (i >= pool->count)
-            break;
-        if (pool->items[i].provider != NULL)
-            call_one(&pool->items[i]);
+        struct completion *c;
+        struct job *job;
+
+        pthread_mutex_lock(&d->lock);
+        while (d->jobs == NULL && !d->stopping)
+            pthread_cond_wait(&d->work, &d->lock);
+        job = d->jobs;
+        if (job != NULL) {
+            d->jobs = job->next;
+            if (d->jobs == NULL)
+                d->jobs_tail = NULL;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (job == NULL)
+            break; /* stopping, queue empty */
+
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            /* Not even the outcome can be kept: the lease retries the row. */
+            job_free(job);
+        } else {
+            const struct notify_provider *p = job->provider;
+            enum notify_outcome outcome =
+                is_update(&job->row) ? p->update(&job->attempt) : p->deliver(&job->attempt);
+            if (outcome > NOTIFY_PENDING)
+                outcome = NOTIFY_FAILED_TEMPORARY; /* a provider bug, not a crash */
+            c->id = job->row.id;
+            c->attempt = job->row.attempts;
+            c->outcome = outcome;
+            snprintf(c->detail, sizeof(c->detail), "%s",
+                     job->attempt.detail[0] != '\0' ? job->attempt.detail
+                                                    : notify_outcome_state(outcome));
+            snprintf(c->external_id, sizeof(c->external_id), "%s", job->attempt.external_id);
+            c->job = job;
+        }
+        pthread_mutex_lock(&d->lock);
+        d->in_flight--;
+        pthread_mutex_unlock(&d->lock);
+        if (c != NULL)
+            push_completion(d, c);
     }
     return NULL;
 }
 
-static void call_providers(struct dispatch_item *items, size_t count, size_t sent)
+static void enqueue_job(struct dispatcher *d, struct job *job)
 {
-    struct call_pool pool = {.items = items, .count = count};
-    pthread_t threads[DISPATCH_WORKERS];
-    size_t started = 0, want = sent < DISPATCH_WORKERS ? sent : DISPATCH_WORKERS;
-
-    /* This thread is one of the workers; the others are best effort. */
-    for (size_t i = 1; i < want; i++) {
-        if (pthread_create(&threads[started], NULL, call_worker, &pool) != 0)
-            break;
-        started++;
-    }
-    call_worker(&pool);
-    for (size_t i = 0; i < started; i++)
-        pthread_join(threads[i], NULL);
+    pthread_mutex_lock(&d->lock);
+    job->next = NULL;
+    if (d->jobs_tail != NULL)
+        d->jobs_tail->next = job;
+    else
+        d->jobs = job;
+    d->jobs_tail = job;
+    d->in_flight++;
+    pthread_cond_signal(&d->work);
+    pthread_mutex_unlock(&d->lock);
 }
 
 /*
- * Claim up to DISPATCH_BATCH due rows and take them through their attempts:
- * transaction 1 settles or marks each `sending` and commits; the providers
- * are called with no transaction open and no connection held; transaction
- * 2 records every outcome.  Returns how many rows were claimed, or a
- * negative code.  *connp is released during the calls and acquired again.
+ * Claim due rows, as many as the workers have room for (at most
+ * DISPATCH_BATCH), in one transaction that settles each without a provider
+ * or marks it `sending`; after the commit, hand the sending ones to the
+ * workers.  Returns how many rows were claimed, or a negative code.
  */
-static int dispatch_batch(struct dispatcher *d, struct store_conn **connp, const struct config *cfg,
+static int dispatch_batch(struct dispatcher *d, struct store_conn *conn, struct config *cfg,
                           struct ob_error *err)
 {
-    struct store_conn *conn = *connp;
-    struct dispatch_item *items = NULL;
+    struct job **jobs = NULL;
     struct outbox_row *rows = NULL;
-    size_t count = 0, sent = 0;
-    int64_t now, retry_at, earliest_retry = 0;
+    size_t count = 0, room;
+    int64_t now;
     int rc;
 
+    pthread_mutex_lock(&d->lock);
+    room = d->in_flight < DISPATCH_IN_FLIGHT ? DISPATCH_IN_FLIGHT - d->in_flight : 0;
+    pthread_mutex_unlock(&d->lock);
+    if (room == 0)
+        return 0; /* a worker's outcome wakes the dispatcher */
+    if (room > DISPATCH_BATCH)
+        room = DISPATCH_BATCH;
     rc = store_begin(conn, err);
     if (rc != 0)
         return rc;
     now = wall_ms();
-    rc = store_outbox_claim_due(conn, now, DISPATCH_BATCH, &rows, &count, err);
+    rc = store_outbox_claim_due(conn, now, room, &rows, &count, err);
     if (rc == 0 && count > 0) {
-        items = calloc(count, sizeof(*items));
-        if (items == NULL)
+        jobs = calloc(count, sizeof(*jobs));
+        if (jobs == NULL)
             rc = ob_fail(err, OB_ENOMEM, "out of memory");
     }
     for (size_t i = 0; rc == 0 && i < count; i++) {
-        items[i].row = &rows[i];
-        rc = prepare_item(d, conn, cfg, &items[i], now, err);
-        sent += items[i].provider != NULL;
-    }
-    if (rc != 0) {
-        store_rollback(conn);
-        goto out;
-    }
-    rc = store_commit(conn, err);
-    if (rc != 0 || sent == 0)
-        goto out;
-
-    /* The calls: no transaction, no connection held. */
-    store_release(conn);
-    *connp = NULL;
-    call_providers(items, count, sent);
-    for (size_t i = 0; i < count; i++) {
-        if (items[i].provider != NULL)
-            count_outcome(d, items[i].provider, (int)items[i].outcome);
-    }
-    rc = store_acquire(d->app->store, connp, err);
-    if (rc != 0)
-        goto out; /* the rows stay `sending`; the lease recovers them */
-    conn = *connp;
-    rc = store_begin(conn, err);
-    if (rc != 0)
-        goto out;
-    now = wall_ms();
-    for (size_t i = 0; rc == 0 && i < count; i++) {
-        struct dispatch_item *it = &items[i];
-        char id[24];
-
-        if (it->provider == NULL)
-            continue;
-        rc = record_outcome(conn, cfg, it->row, it->provider, it->outcome, it->attempt.detail,
-                            it->attempt.external_id, now, &retry_at, err);
-        if (rc == 0) {
-            if (retry_at != 0 && (earliest_retry == 0 || retry_at < earliest_retry))
-                earliest_retry = retry_at;
-            continue;
-        }
-        if (rc != OB_ECONFLICT)
+        jobs[i] = calloc(1, sizeof(*jobs[i]));
+        if (jobs[i] == NULL) {
+            rc = ob_fail(err, OB_ENOMEM, "out of memory");
             break;
-        /* Declared interrupted by another node meanwhile: its outcome is
-         * that node's to record, not ours.  (The guarded update changed no
-         * row and is the first statement: nothing to undo.) */
-        snprintf(id, sizeof(id), "%lld", (long long)it->row->id);
-        log_warn("notify", "outcome not recorded: attempt recovered meanwhile", "notification", id,
-                 "error", err->msg);
-        ob_error_clear(err);
-        rc = 0;
+        }
+        jobs[i]->row = rows[i];
+        memset(&rows[i], 0, sizeof(rows[i])); /* the job owns it now */
+        rc = prepare_item(d, conn, cfg, jobs[i], now, err);
     }
     if (rc == 0)
         rc = store_commit(conn, err);
     else
         store_rollback(conn);
-    if (rc == 0 && earliest_retry != 0)
-        dispatcher_hint(d, earliest_retry);
-out:
-    for (size_t i = 0; items != NULL && i < count; i++)
-        incident_release(&items[i].inc);
-    free(items);
+    for (size_t i = 0; i < count; i++) {
+        if (jobs == NULL)
+            break;
+        if (rc == 0 && jobs[i] != NULL && jobs[i]->provider != NULL) {
+            jobs[i]->cfg = config_ref(cfg);
+            jobs[i]->attempt.cfg = jobs[i]->cfg;
+            enqueue_job(d, jobs[i]);
+        } else {
+            job_free(jobs[i]);
+        }
+    }
+    free(jobs);
     outbox_row_array_free(rows, count);
     return rc < 0 ? rc : (int)count;
 }
 
-/* Record the queued notify_complete() outcomes, oldest first, one
- * transaction each (a stale one is dropped, not an error). */
+/* Record one outcome inside the caller's transaction.  A completion whose
+ * row moved on meanwhile is dropped (0). */
+static int record_completion(struct dispatcher *d, struct store_conn *conn,
+                             const struct config *cfg, const struct completion *c,
+                             int64_t *earliest_retry, struct ob_error *err)
+{
+    struct outbox_row fetched = {0};
+    const struct outbox_row *row;
+    const struct notify_provider *p;
+    int64_t retry_at = 0;
+    char id[24];
+    int rc = 0;
+
+    snprintf(id, sizeof(id), "%lld", (long long)c->id);
+    if (c->job != NULL) {
+        row = &c->job->row;
+        p = c->job->provider;
+    } else {
+        rc = store_outbox_get(conn, c->id, &fetched, err);
+        if (rc != 0)
+            goto out;
+        row = &fetched;
+        if (fetched.attempts != c->attempt || strcmp(fetched.state, "sending") != 0) {
+            log_warn("notify", "late outcome dropped: the notification moved on", "notification",
+                     id, "outcome", notify_outcome_state(c->outcome));
+            goto out;
+        }
+        p = provider_named(fetched.provider);
+        if (p == NULL)
+            p = notify_provider_for(cfg, fetched.contact_type);
+    }
+    rc = record_outcome(conn, cfg, row, p, c->outcome, c->detail, c->external_id, wall_ms(),
+                        &retry_at, err);
+    if (rc == 0) {
+        count_outcome(d, p, (int)c->outcome);
+        if (retry_at != 0 && (*earliest_retry == 0 || retry_at < *earliest_retry))
+            *earliest_retry = retry_at;
+    }
+out:
+    /* Moved on meanwhile (another node recovered the attempt, a newer
+     * attempt is out): its outcome is not ours to record.  The guarded
+     * update changed no row and is the first statement: nothing to undo. */
+    if (rc == OB_ENOTFOUND || rc == OB_ECONFLICT) {
+        log_warn("notify", "outcome not recorded: the notification moved on", "notification", id,
+                 "error", err->msg);
+        ob_error_clear(err);
+        rc = 0;
+    }
+    outbox_row_release(&fetched);
+    return rc;
+}
+
+/* Record every queued outcome, oldest first, in one transaction.  When the
+ * transaction fails they go back to the queue for the next round. */
 static int record_completions(struct dispatcher *d, struct store_conn *conn,
                               const struct config *cfg, struct ob_error *err)
 {
-    struct completion *list, *reversed = NULL;
-    int rc = 0;
+    struct completion *list, *oldest_first = NULL, *c;
+    int64_t earliest_retry = 0;
+    int rc;
 
     pthread_mutex_lock(&d->lock);
     list = d->completions;
     d->completions = NULL;
     pthread_mutex_unlock(&d->lock);
+    if (list == NULL)
+        return 0;
     while (list != NULL) {
-        struct completion *next = list->next;
-        list->next = reversed;
-        reversed = list;
-        list = next;
+        c = list->next;
+        list->next = oldest_first;
+        oldest_first = list;
+        list = c;
     }
-    while (reversed != NULL) {
-        struct completion *c = reversed;
-        struct outbox_row row = {0};
-        int64_t retry_at = 0;
-        char id[24];
-
-        reversed = c->next;
-        snprintf(id, sizeof(id), "%lld", (long long)c->id);
-        if (rc == 0)
-            rc = store_begin(conn, err);
-        if (rc == 0)
-            rc = store_outbox_get(conn, c->id, &row, err);
-        if (rc == 0 && (row.attempts != c->attempt || strcmp(row.state, "sending") != 0)) {
-            log_warn("notify", "late outcome dropped: the notification moved on", "notification",
-                     id, "outcome", notify_outcome_state(c->outcome));
-        } else if (rc == 0) {
-            const struct notify_provider *p = provider_named(row.provider);
-            if (p == NULL)
-                p = provider_for(cfg, row.contact_type);
-            rc = record_outcome(conn, cfg, &row, p, c->outcome, c->detail, NULL, wall_ms(),
-                                &retry_at, err);
-            if (rc == 0)
-                count_outcome(d, p, (int)c->outcome);
+    rc = store_begin(conn, err);
+    for (c = oldest_first; rc == 0 && c != NULL; c = c->next)
+        rc = record_completion(d, conn, cfg, c, &earliest_retry, err);
+    if (rc == 0)
+        rc = store_commit(conn, err);
+    else
+        store_rollback(conn);
+    if (rc != 0) {
+        /* Back to the queue (newest first, as it is kept), after any that
+         * arrived meanwhile. */
+        pthread_mutex_lock(&d->lock);
+        while (oldest_first != NULL) {
+            c = oldest_first->next;
+            oldest_first->next = d->completions;
+            d->completions = oldest_first;
+            oldest_first = c;
         }
-        if (rc == OB_ENOTFOUND || rc == OB_ECONFLICT) {
-            log_warn("notify", "outcome dropped", "notification", id, "error", err->msg);
-            ob_error_clear(err);
-            rc = 0;
-        }
-        if (rc == 0)
-            rc = store_commit(conn, err);
-        else
-            store_rollback(conn);
-        if (rc == 0 && retry_at != 0)
-            dispatcher_hint(d, retry_at);
-        outbox_row_release(&row);
-        free(c);
+        pthread_mutex_unlock(&d->lock);
+        return rc;
     }
-    return rc;
+    while (oldest_first != NULL) {
+        c = oldest_first->next;
+        job_free(oldest_first->job);
+        free(oldest_first);
+        oldest_first = c;
+    }
+    if (earliest_retry != 0)
+        dispatcher_hint(d, earliest_retry);
+    return 0;
 }
 
 void notify_complete(struct app *app, int64_t notification_id, int64_t attempt,
@@ -719,12 +799,7 @@ void notify_complete(struct app *app, int64_t notification_id, int64_t attempt,
     c->outcome = outcome;
     snprintf(c->detail, sizeof(c->detail), "%s",
              detail != NULL ? detail : notify_outcome_state(outcome));
-    pthread_mutex_lock(&d->lock);
-    c->next = d->completions;
-    d->completions = c;
-    d->kicked = true;
-    pthread_cond_signal(&d->wake);
-    pthread_mutex_unlock(&d->lock);
+    push_completion(d, c);
 }
 
 static int dispatch_round(struct dispatcher *d, int64_t *next_due, struct ob_error *err)
@@ -752,7 +827,7 @@ static int dispatch_round(struct dispatcher *d, int64_t *next_due, struct ob_err
         pthread_mutex_unlock(&d->lock);
         if (stopping)
             break;
-        n = dispatch_batch(d, &conn, cfg, err);
+        n = dispatch_batch(d, conn, cfg, err);
         if (n < 0) {
             rc = n;
             goto out;
@@ -861,15 +936,59 @@ int dispatcher_start(struct app *app, const char *node_id, struct dispatcher **o
     snprintf(d->node, sizeof(d->node), "%s", node_id);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->wake, NULL);
-    if (pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) {
-        pthread_cond_destroy(&d->wake);
-        pthread_mutex_destroy(&d->lock);
-        free(d->outcomes);
-        free(d);
-        return ob_fail(err, OB_ENOMEM, "cannot start the dispatcher thread");
+    pthread_cond_init(&d->work, NULL);
+    for (size_t i = 0; i < DISPATCH_WORKERS; i++) {
+        if (pthread_create(&d->workers[i], NULL, worker_main, d) != 0)
+            break;
+        d->worker_count++;
     }
+    if (d->worker_count == 0 || pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) {
+        d->thread_started = false;
+        dispatcher_stop(d);
+        return ob_fail(err, OB_ENOMEM, "cannot start the dispatcher threads");
+    }
+    d->thread_started = true;
     *out = d;
     return 0;
+}
+
+/* At shutdown: rows handed to no worker yet go back to the queue (the next
+ * node to run sends them) instead of waiting for the lease. */
+static void requeue_unstarted(struct dispatcher *d)
+{
+    struct job *jobs;
+    struct store_conn *conn = NULL;
+    struct ob_error err = {0};
+    int64_t now = wall_ms();
+    int rc;
+
+    pthread_mutex_lock(&d->lock);
+    jobs = d->jobs;
+    d->jobs = d->jobs_tail = NULL;
+    pthread_mutex_unlock(&d->lock);
+    if (jobs == NULL)
+        return;
+    rc = store_acquire(d->app->store, &conn, &err);
+    if (rc == 0)
+        rc = store_begin(conn, &err);
+    for (struct job *j = jobs; rc == 0 && j != NULL; j = j->next) {
+        rc = store_outbox_record(conn, j->row.id, j->row.attempts, "sending", "queued", NULL,
+                                 "not sent: the node stopped first", NULL, 0, now, now, &err);
+        if (rc == OB_ECONFLICT) {
+            ob_error_clear(&err);
+            rc = 0;
+        }
+    }
+    if (rc == 0)
+        rc = store_commit(conn, &err);
+    if (rc != 0)
+        log_warn("notify", "unsent rows left in sending; the lease retries them", "error", err.msg);
+    store_release(conn);
+    while (jobs != NULL) {
+        struct job *next = jobs->next;
+        job_free(jobs);
+        jobs = next;
+    }
 }
 
 void dispatcher_stop(struct dispatcher *d)
@@ -879,13 +998,33 @@ void dispatcher_stop(struct dispatcher *d)
     pthread_mutex_lock(&d->lock);
     d->stopping = true;
     pthread_cond_signal(&d->wake);
+    pthread_cond_broadcast(&d->work);
     pthread_mutex_unlock(&d->lock);
-    pthread_join(d->thread, NULL);
+    if (d->thread_started)
+        pthread_join(d->thread, NULL);
+    requeue_unstarted(d);
+    /* Workers finish the calls in progress (bounded by the providers'
+     * timeouts), whose outcomes are recorded here. */
+    for (size_t i = 0; i < d->worker_count; i++)
+        pthread_join(d->workers[i], NULL);
+    if (d->thread_started) {
+        struct config *cfg = app_config_get(d->app);
+        struct store_conn *conn = NULL;
+        struct ob_error err = {0};
+        if (store_acquire(d->app->store, &conn, &err) != 0 ||
+            record_completions(d, conn, cfg, &err) != 0)
+            log_warn("notify", "outcomes at shutdown not recorded; the lease retries them", "error",
+                     err.msg);
+        store_release(conn);
+        config_unref(cfg);
+    }
     while (d->completions != NULL) { /* their rows stay `sending`: the lease retries them */
         struct completion *c = d->completions;
         d->completions = c->next;
+        job_free(c->job);
         free(c);
     }
+    pthread_cond_destroy(&d->work);
     pthread_cond_destroy(&d->wake);
     pthread_mutex_destroy(&d->lock);
     free(d->outcomes);

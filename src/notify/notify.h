@@ -94,6 +94,8 @@ struct notify_provider {
 
 extern const struct notify_provider *const notify_providers[];
 extern const size_t notify_provider_count;
+/* The first provider that delivers contact type `type` under cfg; NULL when none. */
+const struct notify_provider *notify_provider_for(const struct config *cfg, const char *type);
 
 /* The state an outcome leaves on its row: "delivered", "answered",
  * "acknowledged", "busy", "no-answer", "failed-temporary",

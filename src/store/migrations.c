@@ -279,12 +279,35 @@ static const char m4_sql[] = "ALTER TABLE outbox ADD COLUMN sending_at BIGINT;\n
 static const char m5_sql[] = "ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'page';\n"
                              "ALTER TABLE outbox ADD COLUMN external_id TEXT;\n";
 
+/* ---- migration 6: contact-method verification ----------------------------------
+ *
+ * A phone number or SIP URI is paged only once its owner proved it is
+ * theirs: a code sent to it and typed back (or an admin vouching: code_hash
+ * NULL).  Keyed by user and address, so that one number verified by SMS is
+ * verified for calls too.
+ */
+static const char m6_sql[] = "CREATE TABLE contact_verifications (\n"
+                             "    id {{ID}},\n"
+                             "    user_name TEXT NOT NULL,\n"
+                             "    address TEXT NOT NULL,\n"
+                             "    contact_type TEXT NOT NULL,\n"
+                             "    code_hash TEXT,\n"
+                             "    expires_at BIGINT NOT NULL,\n"
+                             "    failures INTEGER NOT NULL DEFAULT 0,\n"
+                             "    verified_at BIGINT,\n"
+                             "    created_at BIGINT NOT NULL,\n"
+                             "    created_by TEXT NOT NULL\n"
+                             ");\n"
+                             "CREATE INDEX contact_verifications_address\n"
+                             "    ON contact_verifications (user_name, address, id);\n";
+
 static const struct migration migrations[] = {
     {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
     {2, "alerts, incidents, timeline, silences, heartbeats", m2_sql, NULL, NULL},
     {3, "escalations, outbox, schedule overrides, ical feeds", m3_sql, NULL, NULL},
     {4, "outbox attempts in flight: sending_at, node", m4_sql, NULL, NULL},
     {5, "outbox kinds (page, update) and provider ids", m5_sql, NULL, NULL},
+    {6, "contact-method verification", m6_sql, NULL, NULL},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -50,17 +50,23 @@ users:
       - {type: voice, address: "+4930777000"}
     notification_rules:
       - {type: voice, after: 0s}
+  - name: olga
+    contact_methods:
+      - {type: webhook, address: "%(url)s/ok"}
+    notification_rules:
+      - {type: webhook, after: 0s}
 """
 
 TEAM = """\
 team:
   description: Dispatcher tests
-  members: [flaky, gone, hang, victor]
+  members: [flaky, gone, hang, victor, olga]
 services:
   - {name: svc-flaky, escalation_policy: pol-flaky}
   - {name: svc-gone, escalation_policy: pol-gone}
   - {name: svc-hang, escalation_policy: pol-hang}
   - {name: svc-victor, escalation_policy: pol-victor}
+  - {name: svc-olga, escalation_policy: pol-olga}
 escalation_policies:
   - name: pol-flaky
     steps: [{delay: 1h, targets: {users: [flaky]}}]
@@ -70,6 +76,8 @@ escalation_policies:
     steps: [{delay: 1h, targets: {users: [hang]}}]
   - name: pol-victor
     steps: [{delay: 1h, targets: {users: [victor]}}]
+  - name: pol-olga
+    steps: [{delay: 1h, targets: {users: [olga]}}]
 """
 
 
@@ -267,3 +275,49 @@ def test_kill_during_a_webhook_call_retries_as_a_new_attempt(env, admin_token, r
     assert "notification.retry" in kinds and "notification.delivered" in kinds, kinds
     assert any(e["kind"] == "notification.retry" and "interrupted" in json.dumps(e)
                for e in events), events
+
+
+def test_webhook_follows_the_incident_after_the_page(env, admin_token, receiver):
+    """A page that got through has a provider id; acknowledging and resolving
+    the incident (any path) queue an update row that posts the new state."""
+    configure(env, receiver)
+    d = env.daemon()
+    iid = trigger(d, admin_token, "svc-olga", "follow-1")
+    wait_for(lambda: receiver.count("/ok") == 1, 10, "the page")
+    wait_for(lambda: final(notifications(d, admin_token, iid)), 10, "the page recorded")
+    page = notifications(d, admin_token, iid)[0]
+    assert page["kind"] == "page" and page["external_id"] == str(page["id"]), page
+    assert d.request("POST", "/api/v1/incidents/%d/ack" % iid, {}, token=admin_token).status == 200
+    wait_for(lambda: receiver.count("/ok") == 2, 10, "the acknowledgement posted")
+    assert d.request("POST", "/api/v1/incidents/%d/resolve" % iid, {},
+                     token=admin_token).status == 200
+    wait_for(lambda: receiver.count("/ok") == 3, 10, "the resolution posted")
+    events = [b["event"] for b in receiver.bodies("/ok")]
+    assert events == ["incident.notification", "incident.acknowledged", "incident.resolved"], events
+    last = receiver.bodies("/ok")[2]
+    assert last["incident_id"] == iid and last["status"] == "resolved", last
+    assert receiver.bad_signatures == 0
+    wait_for(lambda: final(notifications(d, admin_token, iid)), 10, "the update recorded")
+    rows = notifications(d, admin_token, iid)
+    assert [r["kind"] for r in rows] == ["page", "update"], rows  # one row, re-queued
+    assert rows[1]["state"] == "delivered" and rows[1]["attempts"] == 1, rows
+    assert rows[1]["seq"] == -page["id"], rows
+    kinds = [e["kind"] for e in incident(d, admin_token, iid)["timeline"]]
+    assert kinds.count("notification.updated") == 2, kinds
+
+
+def test_a_hanging_webhook_does_not_hold_up_other_pages(env, admin_token, receiver):
+    """Providers of one batch run at once: olga's page is delivered while
+    hang's receiver is still sleeping on its first request."""
+    receiver.hang_seconds = 6.0
+    configure(env, receiver)
+    d = env.daemon()
+    hung = trigger(d, admin_token, "svc-hang", "hold-1")
+    assert receiver.hanging.wait(15), "the webhook call never started"
+    iid = trigger(d, admin_token, "svc-olga", "hold-2")
+    wait_for(lambda: receiver.count("/ok") == 1, 4, "olga paged during the hanging call")
+    assert notifications(d, admin_token, hung)[0]["state"] == "sending"
+    wait_for(lambda: notifications(d, admin_token, iid)[0]["state"] == "delivered", 4,
+             "olga's page recorded while the other call hangs")
+    wait_for(lambda: notifications(d, admin_token, hung)[0]["state"] == "delivered", 15,
+             "the hanging call finished")

@@ -213,7 +213,9 @@ def test_resolve_then_retrigger_starts_over(env, admin_token):
     assert second != first
     wait_for(lambda: len(step_events(d, admin_token, second)) == 1, 10, "step 1 again")
     assert step_events(d, admin_token, second)[0]["users"] == ["dave"]
-    assert ("dave", "email") in who(deliveries(log, second))
+    # The step queues the page; a dispatcher worker delivers it soon after.
+    wait_for(lambda: ("dave", "email") in who(deliveries(log, second)), 10,
+             "dave's email for the new incident")
 
 
 def test_silenced_incident_pages_nobody(env, admin_token):
@@ -380,6 +382,7 @@ def test_policy_repeats_then_is_exhausted(env, admin_token):
     # repeat: 1 = the policy walked twice, then nothing more.
     assert [(s["pass"], s["step"]) for s in steps] == [(1, 1), (1, 2), (2, 1), (2, 2)], steps
     assert [s["users"] for s in steps] == [["erin"], ["frank"], ["erin"], ["frank"]], steps
+    wait_for(lambda: len(deliveries(log, iid)) == 4, 10, "the last step's page")
     assert who(deliveries(log, iid)) == [("erin", "sms"), ("frank", "email")] * 2
     r = d.get("/api/v1/incidents/%d" % iid, token=admin_token)
     assert r.body["escalation"]["state"] == "exhausted", r.body["escalation"]

@@ -106,7 +106,19 @@ def configure(env, bob_uri="sip:bob@127.0.0.1:9", carl_uri="sip:carl@127.0.0.1:9
                       "    max_call: 40s\n"
                       "    rtp_ports: 30000-30999\n" % max_attempts + trunk)
     env.write_main()
+    env.sip_contacts = [("bob", bob_uri), ("carl", carl_uri), ("vic", "+4930123456")]
     return env.dir / "deliveries.jsonl"
+
+
+def start(env, token):
+    """The daemon, with the phone contacts trusted by an admin (numbers and
+    SIP URIs are paged only once verified)."""
+    d = env.daemon()
+    for user, address in env.sip_contacts:
+        r = d.request("POST", "/api/v1/users/%s/verifications/trust" % user,
+                      {"address": address}, token=token)
+        assert r.status == 201, r
+    return d
 
 
 def incident(d, token, iid):
@@ -146,7 +158,7 @@ def test_key_1_acknowledges_the_incident(env, admin_token, peers):
     bob = Baresip(env, answermode="auto")
     peers.append(bob)
     configure(env, bob_uri=bob.uri)
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-bob", "sip-ack", summary="payments API error rate high")
     bob.wait_event("CALL_ESTABLISHED")
     wait_for(lambda: "notification.placed" in kinds(d, admin_token, iid), 10, "the call placed")
@@ -181,7 +193,7 @@ def test_busy_is_retried_then_recorded_busy(env, admin_token, peers):
     bob = Baresip(env, answermode="manual")
     peers.append(bob)
     log = configure(env, bob_uri=bob.uri, max_attempts=2)
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-bob", "sip-busy")
     for n in (1, 2):
         bob.wait_event("CALL_INCOMING", count=n)
@@ -202,7 +214,7 @@ def test_no_answer_rings_out(env, admin_token, peers):
     bob = Baresip(env, answermode="manual")
     peers.append(bob)
     configure(env, bob_uri=bob.uri, max_attempts=1)
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-bob", "sip-noanswer")
     bob.wait_event("CALL_INCOMING")
     wait_for(lambda: settled(d, admin_token, iid), 20, "the call rang out")
@@ -218,7 +230,7 @@ def test_answered_without_a_key_escalates_to_step_2(env, admin_token, peers):
     bob = Baresip(env, answermode="auto")
     peers.append(bob)
     log = configure(env, bob_uri=bob.uri)
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-bob-esc", "sip-answered")
     bob.wait_event("CALL_ESTABLISHED")
     bob.command("hangup")
@@ -268,7 +280,7 @@ def test_phone_number_through_the_trunk_with_digest_auth(env, admin_token, peers
     uas = FakeUas(behavior)
     peers.append(uas)
     configure(env, max_attempts=1, trunk_port=uas.port)
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-vic", "sip-trunk")
     wait_for(lambda: settled(d, admin_token, iid), 20, "the trunk call's outcome")
     rows = notifications(d, admin_token, iid)
@@ -288,7 +300,7 @@ def page_carl(env, admin_token, peers, behavior, key, max_attempts=1):
     uas = FakeUas(behavior)
     peers.append(uas)
     log = configure(env, carl_uri=uas.uri, max_attempts=max_attempts)
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-carl", key)
     return uas, log, d, iid
 
@@ -408,7 +420,7 @@ def test_max_call_duration_ends_a_call_without_keys(env, admin_token, peers):
     configure(env, bob_uri=bob.uri)
     env.extra_main = env.extra_main.replace("max_call: 40s", "max_call: 5s")
     env.write_main()
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-bob", "sip-maxcall")
     bob.wait_event("CALL_ESTABLISHED")
     wait_for(lambda: settled(d, admin_token, iid), 30, "the call's outcome")
@@ -433,7 +445,7 @@ def test_call_through_kamailio_registrar_with_proxy_auth(env, admin_token, peers
     configure(env, bob_uri="sip:bob@%s" % kam.address)
     env.extra_main += "    outbound_proxy: sip:%s\n" % kam.address
     env.write_main()
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-bob", "sip-kamailio")
     bob.wait_event("CALL_ESTABLISHED")
     bob.command("sndcode", "1")
@@ -452,7 +464,7 @@ def test_shutdown_mid_call_hangs_up_and_exits(env, admin_token, peers):
     bob = Baresip(env, answermode="auto")
     peers.append(bob)
     configure(env, bob_uri=bob.uri)
-    d = env.daemon()
+    d = start(env, admin_token)
     iid = trigger(d, admin_token, "svc-bob", "sip-shutdown")
     bob.wait_event("CALL_ESTABLISHED")
     d.proc.send_signal(signal.SIGTERM)
@@ -470,3 +482,18 @@ def test_shutdown_mid_call_hangs_up_and_exits(env, admin_token, peers):
     if rows[0]["state"] == "answered":
         assert "hung up at shutdown" in rows[0]["detail"], rows
     assert_alive(d2)
+
+
+def test_verification_call_speaks_the_code_and_hangs_up(env, admin_token, peers):
+    bob = Baresip(env, answermode="auto")
+    peers.append(bob)
+    configure(env, bob_uri=bob.uri)
+    d = env.daemon()  # nothing trusted: bob's SIP URI is not verified yet
+    r = d.request("POST", "/api/v1/users/bob/verifications",
+                  {"type": "sip", "address": bob.uri}, token=admin_token)
+    assert r.status == 202 and r.body["provider"] == "sip", r
+    bob.wait_event("CALL_ESTABLISHED")
+    # The code is said (twice) and the agent hangs up by itself.
+    bob.wait_event("CALL_CLOSED", timeout=60)
+    assert "hung up after the last words" in d.log_text()
+    assert_alive(d)

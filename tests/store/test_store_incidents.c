@@ -57,6 +57,7 @@ static void test_migrate_from_version_1(void **state)
 {
     static const char *const drops[] = {"DROP TABLE ical_feeds",
                                         "DROP TABLE schedule_overrides",
+                                        "DROP TABLE contact_verifications",
                                         "DROP TABLE outbox",
                                         "DROP TABLE escalation_steps",
                                         "DROP TABLE escalations",

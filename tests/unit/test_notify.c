@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "notify/notify.h"
 #include "notify/notify_internal.h"
+#include "notify/verify.h"
 #include "util/error.h"
 
 #include <string.h>
@@ -110,10 +111,58 @@ static void test_webhook_outcome_by_status(void **state)
     assert_string_equal(notify_outcome_state(NOTIFY_DELIVERED), "delivered");
 }
 
+/* Busy and no-answer are retried like temporary failures; answered and
+ * acknowledged reached the person; every outcome has its row state. */
+static void test_call_outcomes(void **state)
+{
+    static const char *const states[NOTIFY_OUTCOME_COUNT] = {
+        "delivered", "answered",         "acknowledged",     "busy",
+        "no-answer", "failed-temporary", "failed-permanent", "sending"};
+
+    (void)state;
+    for (int o = 0; o < NOTIFY_OUTCOME_COUNT; o++)
+        assert_string_equal(notify_outcome_state((enum notify_outcome)o), states[o]);
+    assert_true(notify_outcome_retried(NOTIFY_BUSY));
+    assert_true(notify_outcome_retried(NOTIFY_NO_ANSWER));
+    assert_true(notify_outcome_retried(NOTIFY_FAILED_TEMPORARY));
+    assert_false(notify_outcome_retried(NOTIFY_FAILED_PERMANENT));
+    assert_false(notify_outcome_retried(NOTIFY_PENDING));
+    assert_false(notify_outcome_retried(NOTIFY_ANSWERED));
+    assert_true(notify_outcome_reached(NOTIFY_DELIVERED));
+    assert_true(notify_outcome_reached(NOTIFY_ANSWERED));
+    assert_true(notify_outcome_reached(NOTIFY_ACKNOWLEDGED));
+    assert_false(notify_outcome_reached(NOTIFY_BUSY));
+    assert_false(notify_outcome_reached(NOTIFY_PENDING));
+}
+
+/* The code's text: spaced digits said twice for a call, plain in an SMS;
+ * its hash binds user, address and the time it was made (a known vector,
+ * computed with Python's hashlib). */
+static void test_verification_message_and_hash(void **state)
+{
+    char text[256], hash[65];
+
+    (void)state;
+    verify_message("voice", "042137", text, sizeof(text));
+    assert_string_equal(text, "This is opsbell. Your verification code is 0 4 2 1 3 7. "
+                              "Again: 0 4 2 1 3 7. Goodbye.");
+    verify_message("sip", "042137", text, sizeof(text));
+    assert_non_null(strstr(text, "0 4 2 1 3 7"));
+    verify_message("sms", "042137", text, sizeof(text));
+    assert_string_equal(text, "Your opsbell verification code is 042137. It expires in 10 "
+                              "minutes.");
+    verify_code_hash("ann", "+4930123456", 1700000000000LL, "042137", hash);
+    assert_string_equal(hash, "12ecbb540e270c84c81510346a0f10a02d762e2e491a418b53c27e30768bf6c5");
+    verify_code_hash("ann", "+4930123456", 1700000000001LL, "042137", text);
+    assert_string_not_equal(hash, text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_doubles_and_caps),
+        cmocka_unit_test(test_call_outcomes),
+        cmocka_unit_test(test_verification_message_and_hash),
         cmocka_unit_test(test_rate_limit_window),
         cmocka_unit_test(test_default_limits_from_config),
         cmocka_unit_test(test_webhook_signature_known_vector),

@@ -1,0 +1,176 @@
+/*
+ * slack.h - Slack: the pure parts of the `slack` provider (messages,
+ * the Web API's answers) and of the requests Slack sends us (signature,
+ * interaction payloads, response_url), shared by provider_slack.c,
+ * api/handlers_slack.c and the slash commands that come next.
+ *
+ * Wire formats (docs/SLACK.md):
+ *   outbound  POST {api_url}/chat.postMessage | chat.update, JSON, Bearer bot token;
+ *             the message's id is "<channel>:<ts>" (stored as the row's external_id)
+ *   inbound   form body signed with X-Slack-Signature: v0=hex(HMAC-SHA256(
+ *             signing_secret, "v0:" X-Slack-Request-Timestamp ":" body))
+ *
+ * Everything here but slack_respond() is pure (no I/O, no globals) and
+ * thread-safe; strings returned through json_t or caller buffers are owned
+ * by the caller.
+ */
+#ifndef OPSBELL_NOTIFY_SLACK_H
+#define OPSBELL_NOTIFY_SLACK_H
+
+#include "notify/notify.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct config_user;
+struct incident;
+struct ob_error;
+
+#define SLACK_MAX_SKEW_S     300 /* a request timestamp further from now is refused */
+#define SLACK_SIGNATURE_LEN  67  /* "v0=" + 64 hex digits */
+#define SLACK_ID_MAX         32  /* U024BE7LH, C0123ABCD: we accept up to this */
+#define SLACK_URL_MAX        1024
+#define SLACK_VALUE_MAX      64
+#define SLACK_ACTION_ACK     "opsbell_ack"
+#define SLACK_ACTION_RESOLVE "opsbell_resolve"
+#define SLACK_ACTION_ESC     "opsbell_escalate"
+
+/* ---- signatures ------------------------------------------------------------ */
+
+/* "v0=" + hex(HMAC-SHA256(secret, "v0:" timestamp ":" body)) into out.
+ * Returns 0, or OB_EINTERNAL when OpenSSL fails (out is then ""). */
+int slack_signature(const unsigned char *secret, size_t secret_len, const char *timestamp,
+                    const char *body, size_t body_len, char out[SLACK_SIGNATURE_LEN + 1]);
+
+/*
+ * Is this request from Slack?  timestamp and signature are the raw header
+ * values (NULL when absent).  Refused (OB_EUNAUTH, the message says why,
+ * never echoing the secret): a missing header, a timestamp that is not a
+ * plain decimal number or is more than SLACK_MAX_SKEW_S from now_s in
+ * either direction, an empty secret, a signature that differs (compared
+ * in constant time).  Returns 0 when it is.
+ */
+int slack_verify_request(const unsigned char *secret, size_t secret_len, const char *timestamp,
+                         const char *signature, const char *body, size_t body_len, int64_t now_s,
+                         struct ob_error *err);
+
+/* ---- outbound: messages ---------------------------------------------------- */
+
+/* Where an address points: a user (U…, W…: chat.postMessage opens the DM),
+ * a conversation (C…, G…, D…) or nothing Slack knows (NULL = invalid). */
+const char *slack_address_kind(const char *address);
+
+/*
+ * The chat.postMessage (ts NULL) or chat.update (ts set) body for inc in
+ * channel: channel, [ts], text (the fallback "🔔 #42 [critical] summary —
+ * service payments-api", plus the state line for acknowledged/resolved or
+ * when `update` is set), blocks: a section with the incident and its link
+ * ({public_url}/api/v1/incidents/<id>), a context line with the state when
+ * it is not a fresh page, and the buttons that still apply (triggered: Ack /
+ * Resolve / Escalate; acknowledged: Resolve / Escalate; resolved: none).
+ * A new reference, or NULL when out of memory.
+ */
+json_t *slack_message_json(const struct config *cfg, const struct incident *inc,
+                           const char *channel, const char *ts, int update);
+
+/* The state line of an update: "Acknowledged by alice", "Resolved by bob",
+ * "Triggered again" (actor "user:X" is shown as X). */
+void slack_state_line(const struct incident *inc, char *out, size_t cap);
+
+/* Permanent or temporary, for an `error` of a Web API answer with ok:false:
+ * ratelimited, internal_error, fatal_error, service_unavailable,
+ * request_timeout (and their kin) are temporary; every other is permanent. */
+enum notify_outcome slack_error_outcome(const char *error);
+
+/*
+ * The outcome of one Web API call.  transport_ok 0: no answer (connection
+ * refused, timeout): temporary.  HTTP 429 (retry_after: the Retry-After
+ * header or NULL, shown in the detail) and 5xx: temporary; other non-2xx:
+ * permanent.  A 2xx with {"ok":true,"channel","ts"}: delivered and
+ * external_id "<channel>:<ts>"; {"ok":false,"error"}: slack_error_outcome,
+ * the code in the detail.  A body that is not such JSON: temporary.
+ * detail and external_id are always NUL-terminated (external_id "" unless
+ * delivered).
+ */
+enum notify_outcome slack_api_result(int transport_ok, long http_status, const char *retry_after,
+                                     const char *body, size_t body_len, char *external_id,
+                                     size_t eid_cap, char *detail, size_t detail_cap);
+
+/* Split "C0123:1712345678.000100" into channel and ts. Returns 0, or -1 when
+ * it is not of that form (or does not fit). */
+int slack_split_external_id(const char *external_id, char *channel, size_t channel_cap, char *ts,
+                            size_t ts_cap);
+
+/* ---- inbound: interactions ------------------------------------------------- */
+
+enum slack_button { SLACK_BUTTON_NONE, SLACK_BUTTON_ACK, SLACK_BUTTON_RESOLVE, SLACK_BUTTON_ESC };
+
+/* One interaction payload, as far as opsbell needs it. */
+struct slack_interaction {
+    char type[32];                        /* "block_actions", "view_submission", ... */
+    char user_id[SLACK_ID_MAX + 1];       /* who pressed: U024BE7LH */
+    char response_url[SLACK_URL_MAX + 1]; /* "" when absent */
+    enum slack_button button;             /* SLACK_BUTTON_NONE unless type is block_actions */
+    int64_t incident_id;                  /* the button's value */
+};
+
+/*
+ * Parse a form body whose `payload` field is the interaction JSON.
+ * Returns 0 with *out filled; for types other than block_actions only
+ * type (and whatever else is there) is set and button is NONE.  OB_EINVAL
+ * (message says why, never echoing the payload): not a form, no payload,
+ * payload not a JSON object, no string `type`; for block_actions: no
+ * user.id, an empty actions array, an action_id that is not one of ours,
+ * a value that is not a positive decimal incident id, fields too long.
+ */
+int slack_interaction_parse(const char *body, size_t body_len, struct slack_interaction *out,
+                            struct ob_error *err);
+
+/* The user whose chat_ids has provider "slack" and id slack_id, or NULL. Borrows from cfg. */
+const struct config_user *slack_find_user(const struct config *cfg, const char *slack_id);
+
+/*
+ * May we post to this response_url?  Only http(s) URLs whose scheme, host
+ * and port are those of api_url (the stand-in, or a proxy in front of
+ * Slack), or https URLs on hooks.slack.com port 443; never with a user or
+ * password part.  1 when allowed, 0 otherwise.
+ */
+int slack_response_url_allowed(const char *api_url, const char *response_url);
+
+/* The JSON body of an ephemeral reply through a response_url. Caller frees. */
+char *slack_ephemeral_json(const char *text);
+
+/* ---- I/O (slack_http.c) ------------------------------------------------------ */
+
+/* The answer to one POST. */
+struct slack_http_reply {
+    int transport_ok;     /* 0: no HTTP answer (refused, timeout); errbuf says why */
+    long status;          /* HTTP status */
+    char retry_after[16]; /* the Retry-After header, "" when absent */
+    char *body;           /* malloc'd, NUL-terminated (at most 64 KiB kept); may be NULL */
+    size_t body_len;
+    char errbuf[256]; /* curl's reason when !transport_ok; never holds the token */
+};
+
+/*
+ * POST json (a NUL-terminated JSON text) to url, with "Authorization:
+ * Bearer <bearer>" when bearer is not NULL, blocking for at most
+ * timeout_ms.  Never logs the token.  Fills *reply (release its body with
+ * slack_http_reply_release); returns 0, or -1 out of memory.
+ */
+int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
+                    struct slack_http_reply *reply);
+void slack_http_reply_release(struct slack_http_reply *reply);
+
+/*
+ * Queue an ephemeral `text` for response_url and return at once (an HTTP
+ * handler must not wait on Slack): one background thread, started on
+ * first use and living as long as the process, posts the queue in order
+ * (timeouts 5 s). Refused (returns -1, logged) when the URL is not
+ * allowed (slack_response_url_allowed) or the queue is full.
+ */
+int slack_respond(const char *api_url, const char *response_url, const char *text);
+
+#endif

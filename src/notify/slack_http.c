@@ -1,0 +1,237 @@
+/*
+ * slack_http.c - the two ways opsbell talks to Slack: a blocking JSON POST
+ * (the provider's Web API calls, on dispatcher workers) and replies to a
+ * response_url, queued by HTTP handlers and posted by one background thread
+ * so that a handler never waits on Slack.
+ */
+#include "notify/slack.h"
+
+#include "util/log.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SLACK_REPLY_BODY_MAX  (64 * 1024)
+#define SLACK_CONNECT_MS      5000L
+#define SLACK_RESPOND_TIMEOUT 5000L
+#define SLACK_RESPOND_QUEUE   64
+
+/* ---- one POST ---------------------------------------------------------------- */
+
+struct collect {
+    struct slack_http_reply *reply;
+    size_t cap;
+};
+
+static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct collect *c = userdata;
+    struct slack_http_reply *r = c->reply;
+    size_t n = size * nmemb, room;
+
+    if (r->body_len >= SLACK_REPLY_BODY_MAX)
+        return n; /* keep reading, drop the rest */
+    room = SLACK_REPLY_BODY_MAX - r->body_len;
+    if (n < room)
+        room = n;
+    if (r->body_len + room + 1 > c->cap) {
+        size_t cap = c->cap == 0 ? 1024 : c->cap;
+        char *grown;
+        while (cap < r->body_len + room + 1)
+            cap *= 2;
+        grown = realloc(r->body, cap);
+        if (grown == NULL)
+            return 0; /* curl reports a write error: no answer */
+        r->body = grown;
+        c->cap = cap;
+    }
+    memcpy(r->body + r->body_len, ptr, room);
+    r->body_len += room;
+    r->body[r->body_len] = '\0';
+    return n;
+}
+
+static size_t collect_header(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+    struct slack_http_reply *r = userdata;
+    size_t n = size * nitems, i = 12, j = 0;
+
+    if (n > 12 && strncasecmp(buffer, "Retry-After:", 12) == 0) {
+        while (i < n && (buffer[i] == ' ' || buffer[i] == '\t'))
+            i++;
+        while (i < n && buffer[i] >= '0' && buffer[i] <= '9' && j + 1 < sizeof(r->retry_after))
+            r->retry_after[j++] = buffer[i++];
+        r->retry_after[j] = '\0';
+    }
+    return n;
+}
+
+int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
+                    struct slack_http_reply *reply)
+{
+    struct collect c = {.reply = reply, .cap = 0};
+    struct curl_slist *headers = NULL, *h;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    char *auth = NULL;
+    CURL *curl = NULL;
+    CURLcode cc;
+    int rc = -1;
+
+    memset(reply, 0, sizeof(*reply));
+    h = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
+    headers = h;
+    if (h != NULL && bearer != NULL) {
+        size_t len = strlen(bearer) + sizeof("Authorization: Bearer ");
+        auth = malloc(len);
+        if (auth == NULL)
+            goto out;
+        snprintf(auth, len, "Authorization: Bearer %s", bearer);
+        h = curl_slist_append(headers, auth);
+    }
+    h = h != NULL ? curl_slist_append(headers, "User-Agent: opsbell") : NULL;
+    curl = h != NULL ? curl_easy_init() : NULL;
+    if (curl == NULL)
+        goto out;
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     timeout_ms < SLACK_CONNECT_MS ? timeout_ms : SLACK_CONNECT_MS);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &c);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, reply);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    cc = curl_easy_perform(curl);
+    if (cc == CURLE_OK) {
+        reply->transport_ok = 1;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+    } else {
+        snprintf(reply->errbuf, sizeof(reply->errbuf), "%s",
+                 errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+    }
+    rc = 0;
+out:
+    if (auth != NULL) {
+        memset(auth, 0, strlen(auth));
+        free(auth);
+    }
+    curl_slist_free_all(headers); /* curl copied nothing secret elsewhere */
+    curl_easy_cleanup(curl);
+    return rc;
+}
+
+void slack_http_reply_release(struct slack_http_reply *reply)
+{
+    if (reply == NULL)
+        return;
+    free(reply->body);
+    reply->body = NULL;
+    reply->body_len = 0;
+}
+
+/* ---- replies to response_url --------------------------------------------------- */
+
+struct respond_job {
+    struct respond_job *next;
+    char *url;
+    char *body;
+};
+
+/* The queue is process-wide: response_urls outlive configurations and
+ * requests, and one thread posting in order is all Slack's volume needs. */
+static pthread_mutex_t respond_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t respond_cond = PTHREAD_COND_INITIALIZER;
+static struct respond_job *respond_head, *respond_tail;
+static size_t respond_queued;
+static int respond_started;
+
+static void *respond_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct slack_http_reply reply;
+        struct respond_job *job;
+        char status[16];
+
+        pthread_mutex_lock(&respond_lock);
+        while (respond_head == NULL)
+            pthread_cond_wait(&respond_cond, &respond_lock);
+        job = respond_head;
+        respond_head = job->next;
+        if (respond_head == NULL)
+            respond_tail = NULL;
+        respond_queued--;
+        pthread_mutex_unlock(&respond_lock);
+
+        /* A response_url is a capability: it is never logged. */
+        if (slack_post_json(job->url, NULL, job->body, SLACK_RESPOND_TIMEOUT, &reply) == 0) {
+            snprintf(status, sizeof(status), "%ld", reply.status);
+            if (!reply.transport_ok || reply.status < 200 || reply.status >= 300)
+                log_warn("slack", "reply to response_url failed", "status",
+                         reply.transport_ok ? status : reply.errbuf);
+            else
+                log_debug("slack", "reply posted to response_url", "status", status);
+            slack_http_reply_release(&reply);
+        }
+        free(job->url);
+        free(job->body);
+        free(job);
+    }
+    return NULL;
+}
+
+int slack_respond(const char *api_url, const char *response_url, const char *text)
+{
+    struct respond_job *job;
+    pthread_t tid;
+
+    if (!slack_response_url_allowed(api_url, response_url)) {
+        log_warn("slack", "response_url refused: not Slack's nor the api_url's host");
+        return -1;
+    }
+    job = calloc(1, sizeof(*job));
+    if (job == NULL)
+        return -1;
+    job->url = strdup(response_url);
+    job->body = slack_ephemeral_json(text);
+    if (job->url == NULL || job->body == NULL)
+        goto fail;
+    pthread_mutex_lock(&respond_lock);
+    if (!respond_started) {
+        if (pthread_create(&tid, NULL, respond_main, NULL) != 0) {
+            pthread_mutex_unlock(&respond_lock);
+            goto fail;
+        }
+        pthread_detach(tid);
+        respond_started = 1;
+    }
+    if (respond_queued >= SLACK_RESPOND_QUEUE) {
+        pthread_mutex_unlock(&respond_lock);
+        log_warn("slack", "reply dropped: too many replies queued");
+        goto fail;
+    }
+    if (respond_tail != NULL)
+        respond_tail->next = job;
+    else
+        respond_head = job;
+    respond_tail = job;
+    respond_queued++;
+    pthread_cond_signal(&respond_cond);
+    pthread_mutex_unlock(&respond_lock);
+    return 0;
+fail:
+    free(job->url);
+    free(job->body);
+    free(job);
+    return -1;
+}

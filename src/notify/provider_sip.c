@@ -133,21 +133,31 @@ static int sip_page_unref_locked(struct sip_page *p)
 
 /* ---- the worker: keys to actions ---- */
 
+/* p->call_id may still be written by deliver(): copy it under the lock. */
+static void sip_page_call_id(struct sip_page *p, char *out, size_t cap)
+{
+    pthread_mutex_lock(&p->voice->lock);
+    snprintf(out, cap, "%s", p->call_id);
+    pthread_mutex_unlock(&p->voice->lock);
+}
+
 static void sip_say(struct sip_page *p, uint64_t call, const char *text, int hang_up)
 {
     struct sip_agent *agent = p->voice->app->sip_agent;
     int rc = agent != NULL ? sip_call_say(agent, call, text, hang_up) : OB_EUNAVAILABLE;
+    char call_id[128];
 
-    if (rc != 0)
-        log_warn("sip", "cannot speak on the call", "call_id", p->call_id, "error",
-                 ob_strerror(rc));
+    if (rc != 0) {
+        sip_page_call_id(p, call_id, sizeof(call_id));
+        log_warn("sip", "cannot speak on the call", "call_id", call_id, "error", ob_strerror(rc));
+    }
 }
 
 static void sip_act(struct sip_page *p, uint64_t call, enum incident_action action)
 {
     struct incident_action_request req;
     struct ob_error err;
-    char actor[160], text[200];
+    char actor[160], text[200], call_id[128];
     const char *done_word = action == INCIDENT_ACK ? "acknowledged" : "escalated";
     int rc;
 
@@ -158,6 +168,7 @@ static void sip_act(struct sip_page *p, uint64_t call, enum incident_action acti
     req.actor = actor;
     req.remote_addr = p->remote;
     ob_error_clear(&err);
+    sip_page_call_id(p, call_id, sizeof(call_id));
     rc = incident_act(p->voice->app, &req, NULL, &err);
     if (rc == 0) {
         if (action == INCIDENT_ACK) {
@@ -165,14 +176,14 @@ static void sip_act(struct sip_page *p, uint64_t call, enum incident_action acti
             p->acked = 1;
             pthread_mutex_unlock(&p->voice->lock);
         }
-        log_info("sip", "incident action from a phone key", "call_id", p->call_id, "action",
+        log_info("sip", "incident action from a phone key", "call_id", call_id, "action",
                  incident_action_kind(action), "actor", actor);
         snprintf(text, sizeof(text), "Incident %lld %s. Goodbye.", (long long)p->incident_id,
                  done_word);
         sip_say(p, call, text, 1);
         return;
     }
-    log_warn("sip", "incident action from a phone key failed", "call_id", p->call_id, "action",
+    log_warn("sip", "incident action from a phone key failed", "call_id", call_id, "action",
              incident_action_kind(action), "error", err.msg);
     if (rc == OB_ECONFLICT || rc == OB_ENOTFOUND) {
         snprintf(text, sizeof(text), "Incident %lld cannot be %s: it is %s. Goodbye.",

@@ -393,6 +393,13 @@ def test_sip_info_keys_bad_then_good(env, admin_token, peers):
     assert_alive(d)
 
 
+def test_sip_minimal_config_is_valid(env):
+    env.extra_main = "providers:\n  sip:\n    from_uri: sip:opsbell@pbx.example.com\n"
+    env.write_main()
+    r = env.local("check-config")
+    assert r.code == 0, r
+
+
 def test_sip_config_errors_are_positioned(env):
     env.extra_main = ("providers:\n"
                       "  sip:\n"

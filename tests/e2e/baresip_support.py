@@ -19,6 +19,7 @@ Only the standard library: these tests run with Debian's /usr/bin/python3.
 import json
 import os
 import re
+import signal
 import socket
 import struct
 import threading
@@ -243,8 +244,9 @@ class Kamailio:
         deadline = time.monotonic() + 15
         while "INFO: <core>" not in self.peer.log_text() or not self._listening():
             if not self.peer.alive() or time.monotonic() > deadline:
-                raise AssertionError("kamailio did not start; log:\n%s"
-                                     % self.peer.log_text()[-4000:])
+                log = self.peer.log_text()[-4000:]
+                self.close()
+                raise AssertionError("kamailio did not start; log:\n%s" % log)
             time.sleep(0.1)
 
     def _listening(self):
@@ -255,7 +257,26 @@ class Kamailio:
         return "127.0.0.1:%d" % self.port
 
     def close(self):
-        self.peer.kill()
+        """kamailio forks helper processes even with fork=no: stop its whole
+        process group (its own session, see Peer), politely first."""
+        pgid = self.peer.proc.pid
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(pgid, 0)
+                except ProcessLookupError:
+                    break
+                self.peer.proc.poll()
+                time.sleep(0.05)
+            else:
+                continue
+            break
+        self.peer.proc.poll()
 
 
 # ---------------------------------------------------------------------------

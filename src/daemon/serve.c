@@ -202,6 +202,7 @@ out:
     /* Calls still up end here and report through the dispatcher. */
     provider_sip_stop(&app);
     dispatcher_stop(app.dispatcher);
+    provider_sip_free(&app);
     http_server_stop(app.http);
     metrics_free(app.metrics);
     router_free(app.router);

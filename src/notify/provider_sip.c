@@ -82,6 +82,7 @@ struct sip_voice {
     pthread_cond_t cond;
     struct sip_job *head, *tail;
     int stopping;
+    int joined; /* provider_sip_stop() ran (main thread only) */
 };
 
 static enum notify_outcome sip_notify_outcome(const struct sip_page *p)
@@ -452,7 +453,7 @@ int provider_sip_start(struct app *app, struct ob_error *err)
     app->sip_voice = v;
     rc = sip_agent_start(&ac, &app->sip_agent, err);
     if (rc != 0)
-        provider_sip_stop(app);
+        provider_sip_free(app);
     return rc;
 }
 
@@ -461,7 +462,7 @@ void provider_sip_stop(struct app *app)
     struct sip_voice *v = app->sip_voice;
     struct sip_job *j;
 
-    if (v != NULL) {
+    if (v != NULL && !v->joined) {
         pthread_mutex_lock(&v->lock);
         v->stopping = 1;
         j = v->head; /* keys not acted on: dropped */
@@ -469,6 +470,7 @@ void provider_sip_stop(struct app *app)
         pthread_cond_broadcast(&v->cond);
         pthread_mutex_unlock(&v->lock);
         pthread_join(v->thread, NULL);
+        v->joined = 1;
         while (j != NULL) {
             struct sip_job *next = j->next;
             sip_job_finish(v, j);
@@ -477,6 +479,14 @@ void provider_sip_stop(struct app *app)
     }
     /* Calls still up end now; their on_done reports through the dispatcher. */
     sip_agent_stop(app->sip_agent);
+}
+
+void provider_sip_free(struct app *app)
+{
+    struct sip_voice *v = app->sip_voice;
+
+    provider_sip_stop(app);
+    sip_agent_free(app->sip_agent);
     app->sip_agent = NULL;
     if (v != NULL) {
         pthread_mutex_destroy(&v->lock);

@@ -5,9 +5,9 @@
  *
  * Both are started once at start-up when providers.sip is configured; the
  * agent's settings (listen, rtp_ports, credentials ...) need a restart to
- * change.  serve.c starts them before the dispatcher and stops them after
- * the engine and before the dispatcher, so that every call's outcome still
- * reaches notify_complete().
+ * change.  serve.c starts them before the dispatcher, stops them after the
+ * engine and before the dispatcher (so that every call's outcome still
+ * reaches notify_complete()), and frees them after the dispatcher.
  */
 #ifndef OPSBELL_NOTIFY_PROVIDER_SIP_H
 #define OPSBELL_NOTIFY_PROVIDER_SIP_H
@@ -20,7 +20,14 @@ struct ob_error;
 int provider_sip_start(struct app *app, struct ob_error *err);
 
 /* Stop the worker (after the action in progress), then the agent (its
- * calls end and report), and free both.  Safe when not started. */
+ * calls end and report through notify_complete(), so before the
+ * dispatcher stops).  Both stay allocated: a dispatcher worker still in
+ * deliver() gets "stopping" rather than freed memory.  Safe when not
+ * started. */
 void provider_sip_stop(struct app *app);
+
+/* Free both (after dispatcher_stop(): nobody calls deliver() any more).
+ * Safe when not started; stops first if needed. */
+void provider_sip_free(struct app *app);
 
 #endif

@@ -878,14 +878,25 @@ int sip_agent_start(const struct sip_agent_config *cfg, struct sip_agent **out,
 
 void sip_agent_stop(struct sip_agent *a)
 {
+    int was_stopping;
+
     if (a == NULL)
         return;
     pthread_mutex_lock(&a->lock);
+    was_stopping = a->stopping;
     a->stopping = 1;
-    if (mqueue_push(a->mq, MQ_STOP, NULL) != 0)
+    if (!was_stopping && mqueue_push(a->mq, MQ_STOP, NULL) != 0)
         log_error("sip", "cannot stop the SIP thread cleanly");
     pthread_mutex_unlock(&a->lock);
-    pthread_join(a->thread, NULL);
+    if (!was_stopping)
+        pthread_join(a->thread, NULL);
+}
+
+void sip_agent_free(struct sip_agent *a)
+{
+    if (a == NULL)
+        return;
+    sip_agent_stop(a);
     agent_free(a);
 }
 

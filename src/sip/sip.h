@@ -88,11 +88,18 @@ int sip_agent_start(const struct sip_agent_config *cfg, struct sip_agent **out,
 
 /*
  * End every call in progress (each gets its on_done: FAILED_TEMPORARY
- * "shutting down" when not yet answered, ANSWERED otherwise), send their
- * BYE/CANCEL, stop the thread and free.  Accepts NULL.  Not from the SIP
- * thread (that is, not from a callback).
+ * "not answered before shutdown" when not yet answered, ANSWERED
+ * otherwise), send their BYE/CANCEL and stop the thread.  The agent stays
+ * allocated: from now on sip_call_place() and sip_call_say() fail with
+ * OB_EUNAVAILABLE, so threads that still hold the pointer are safe until
+ * sip_agent_free().  Accepts NULL; a second call does nothing.  Not from
+ * the SIP thread (that is, not from a callback).
  */
 void sip_agent_stop(struct sip_agent *agent);
+
+/* Stop (when not yet stopped) and free.  Accepts NULL.  Nobody may use
+ * the pointer afterwards. */
+void sip_agent_free(struct sip_agent *agent);
 
 /* "HOST:PORT" the agent's SIP transport is bound to (for logs and tests). */
 const char *sip_agent_address(const struct sip_agent *agent);

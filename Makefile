@@ -11,6 +11,7 @@
 #   make format       clang-format -i every source file (format-check: verify only)
 #   make lint         cppcheck over src/
 #   make bench        ingestion benchmark against Alertmanager (bench/, docs/PERFORMANCE.md)
+#   make bench-engine, bench-notify   escalation-engine and notification-latency benchmarks
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
 .DEFAULT_GOAL := all
@@ -75,7 +76,7 @@ TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 STORE_TEST_BINS    := $(filter $(BUILDDIR)/tests/store/%,$(UNIT_BINS))
 STORE_TEST_HELPERS := tests/store/store_harness.c
 
-.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench FORCE
+.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify FORCE
 
 $(VERSION_H): FORCE
 	@mkdir -p $(GEN_DIR)
@@ -149,6 +150,10 @@ bench:
 # Escalation-engine benchmark: 100,000 due steps on SQLite and PostgreSQL, oncall timing.
 bench-engine:
 	@bench/engine/run.sh
+
+# Notification latency: 1,000 alerts at 200/s, 2xx to the provider call (log, webhook).
+bench-notify:
+	@bench/notify/run.sh
 
 format:
 	clang-format -i $$(find src tests fuzz -name '*.[ch]')

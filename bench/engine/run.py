@@ -36,22 +36,17 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.dirname(HERE))  # bench/, for benchlib
 
 import benchlib  # noqa: E402
-from benchlib import (BenchError, arm_signals, build_release, end_run, free_port, http_req,  # noqa: E402
-                      log, log_machine, log_problems, machine_busy_jiffies, machine_info, mib,
-                      pct, postmaster_pid, proc_cpu_seconds, proc_status, signal_handler,
-                      spawn, start_postgres, stop_postgres, tail, tree_cpu_seconds)
+from benchlib import (GOALERT_CYCLE_MS, GOALERT_MEAN_MS, BenchError, arm_signals,  # noqa: E402
+                      build_release, end_run, free_port, http_req, log, log_machine,
+                      log_problems, machine_busy_jiffies, machine_info, mib, pct, postmaster_pid,
+                      proc_cpu_seconds, proc_status, signal_handler, spawn, start_postgres,
+                      stop_postgres, tail, tree_cpu_seconds)
 
 TEAM = "bench"
 SERVICE = "bench-engine"
 POLICY = "bench-engine-policy"
 ZONES = ["America/New_York", "Europe/Berlin", "Asia/Tokyo", "UTC"]
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-# GoAlert's engine runs one cycle every 5 s by default (its --engine-cycle-time);
-# a step due at a uniformly random instant waits for the next cycle: up to 5 s,
-# 2.5 s on average. Documented behaviour, not measured here.
-GOALERT_CYCLE_MS = 5000.0
-GOALERT_MEAN_MS = GOALERT_CYCLE_MS / 2
 
 TARGET_P99_MS = 100.0
 TARGET_ONCALL_MS = 1.0

@@ -14,7 +14,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,12 +37,37 @@ struct sqlite_cached {
     struct sqlite_cached *next;
 };
 
+/*
+ * One per database path in this process: its connections' write
+ * transactions take it before BEGIN IMMEDIATE and give it back at COMMIT or
+ * ROLLBACK.  Without it, threads of one process (ingest writer, engine,
+ * dispatcher, HTTP handlers) queue on SQLite's file lock through its busy
+ * handler, which polls with growing sleeps (1, 2, 5, 10, 15, 20, 25, 25,
+ * 25, 50, 50, 100 ms ...): a writer that found the lock taken a few times in
+ * a row went on sleeping for tens of milliseconds after it was freed.  This
+ * lock wakes the next waiter the moment it is given back.  Other processes
+ * (the CLI, other nodes) still meet at SQLite's lock and its busy timeout.
+ */
+struct sqlite_writer_lock {
+    struct sqlite_writer_lock *next;
+    char *path;
+    unsigned refs;
+    pthread_mutex_t mutex; /* guards held */
+    pthread_cond_t freed;
+    bool held; /* by a connection, not a thread: COMMIT may come from another */
+};
+
+static pthread_mutex_t sqlite_writer_locks_guard = PTHREAD_MUTEX_INITIALIZER;
+static struct sqlite_writer_lock *sqlite_writer_locks;
+
 struct sqlite_conn {
     struct store_conn base; /* first: the generic layer holds &base */
     sqlite3 *db;
     int last_error; /* extended code of the last failure */
     struct sqlite_cached *cache[SQLITE_CACHE_BUCKETS];
     size_t n_cached;
+    struct sqlite_writer_lock *writer; /* shared by the connections to this path */
+    bool writing;                      /* this connection holds writer */
 };
 
 static struct sqlite_conn *sqlite_conn_of(struct store_conn *conn)
@@ -351,6 +378,93 @@ static int sqlite_exec_script(struct store_conn *conn, const char *sql, struct o
 
 /* ---- transactions ------------------------------------------------------------ */
 
+static struct sqlite_writer_lock *sqlite_writer_lock_get(const char *path)
+{
+    struct sqlite_writer_lock *l;
+
+    pthread_mutex_lock(&sqlite_writer_locks_guard);
+    for (l = sqlite_writer_locks; l != NULL; l = l->next) {
+        if (strcmp(l->path, path) == 0)
+            break;
+    }
+    if (l == NULL && (l = calloc(1, sizeof(*l))) != NULL) {
+        l->path = strdup(path);
+        if (l->path == NULL) {
+            free(l);
+            l = NULL;
+        } else {
+            pthread_mutex_init(&l->mutex, NULL);
+            pthread_cond_init(&l->freed, NULL);
+            l->next = sqlite_writer_locks;
+            sqlite_writer_locks = l;
+        }
+    }
+    if (l != NULL)
+        l->refs++;
+    pthread_mutex_unlock(&sqlite_writer_locks_guard);
+    return l;
+}
+
+static void sqlite_writer_lock_put(struct sqlite_writer_lock *l)
+{
+    if (l == NULL)
+        return;
+    pthread_mutex_lock(&sqlite_writer_locks_guard);
+    if (--l->refs == 0) {
+        struct sqlite_writer_lock **p = &sqlite_writer_locks;
+        while (*p != l)
+            p = &(*p)->next;
+        *p = l->next;
+        pthread_cond_destroy(&l->freed);
+        pthread_mutex_destroy(&l->mutex);
+        free(l->path);
+        free(l);
+    }
+    pthread_mutex_unlock(&sqlite_writer_locks_guard);
+}
+
+/* Wait for this process's other write transactions on the database, as long
+ * as SQLite's busy timeout would have: a thread that already holds a
+ * transaction on another connection fails the same way as before, in time. */
+static int sqlite_writer_enter(struct sqlite_conn *sc, struct ob_error *err)
+{
+    struct sqlite_writer_lock *l = sc->writer;
+    struct timespec until;
+    int e = 0;
+
+    if (l == NULL || sc->writing)
+        return 0;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += SQLITE_BUSY_TIMEOUT_MS / 1000;
+    pthread_mutex_lock(&l->mutex);
+    while (l->held && e == 0)
+        e = pthread_cond_timedwait(&l->freed, &l->mutex, &until);
+    if (!l->held) {
+        l->held = true;
+        e = 0;
+    }
+    pthread_mutex_unlock(&l->mutex);
+    if (e != 0)
+        return ob_fail(err, OB_ESTORE, "sqlite: database is locked (%s)",
+                       e == ETIMEDOUT ? "a write transaction of this process held it too long"
+                                      : strerror(e));
+    sc->writing = true;
+    return 0;
+}
+
+static void sqlite_writer_leave(struct sqlite_conn *sc)
+{
+    struct sqlite_writer_lock *l = sc->writer;
+
+    if (!sc->writing)
+        return;
+    sc->writing = false;
+    pthread_mutex_lock(&l->mutex);
+    l->held = false;
+    pthread_cond_signal(&l->freed);
+    pthread_mutex_unlock(&l->mutex);
+}
+
 static bool sqlite_in_transaction(struct store_conn *conn)
 {
     return sqlite3_get_autocommit(sqlite_conn_of(conn)->db) == 0;
@@ -361,18 +475,26 @@ static int sqlite_begin(struct store_conn *conn, struct ob_error *err)
     /* IMMEDIATE takes the write lock now (waiting up to busy_timeout): a
      * deferred transaction that reads then writes can fail with SQLITE_BUSY
      * without waiting, which callers could not sensibly handle. */
-    return sqlite_exec(conn, "BEGIN IMMEDIATE", NULL, 0, NULL, NULL, err);
+    struct sqlite_conn *sc = sqlite_conn_of(conn);
+    int rc = sqlite_writer_enter(sc, err);
+
+    if (rc == 0)
+        rc = sqlite_exec(conn, "BEGIN IMMEDIATE", NULL, 0, NULL, NULL, err);
+    if (rc != 0)
+        sqlite_writer_leave(sc);
+    return rc;
 }
 
 static void sqlite_rollback(struct store_conn *conn)
 {
+    struct sqlite_conn *sc = sqlite_conn_of(conn);
     struct ob_error e;
 
     /* Some errors (SQLITE_FULL, ...) already rolled the transaction back. */
-    if (!sqlite_in_transaction(conn))
-        return;
-    if (sqlite_exec(conn, "ROLLBACK", NULL, 0, NULL, NULL, &e) != 0)
+    if (sqlite_in_transaction(conn) && sqlite_exec(conn, "ROLLBACK", NULL, 0, NULL, NULL, &e) != 0)
         log_error("store", "rollback failed", "error", e.msg);
+    if (!sqlite_in_transaction(conn))
+        sqlite_writer_leave(sc);
 }
 
 static int sqlite_commit(struct store_conn *conn, struct ob_error *err)
@@ -382,6 +504,8 @@ static int sqlite_commit(struct store_conn *conn, struct ob_error *err)
     /* A COMMIT that failed (SQLITE_BUSY, I/O) leaves the transaction open. */
     if (rc != 0)
         sqlite_rollback(conn);
+    else
+        sqlite_writer_leave(sqlite_conn_of(conn));
     return rc;
 }
 
@@ -492,6 +616,8 @@ static void sqlite_close(struct store_conn *conn)
     sqlite_cache_clear(sc);
     if (sc->db != NULL && sqlite3_close(sc->db) != SQLITE_OK)
         log_error("store", "sqlite close failed", "error", sqlite3_errmsg(sc->db));
+    sqlite_writer_leave(sc);
+    sqlite_writer_lock_put(sc->writer);
     free(sc);
 }
 
@@ -521,6 +647,7 @@ static int sqlite_open(const char *path, struct store_conn **out, struct ob_erro
                      sc->db != NULL ? sqlite3_errmsg(sc->db) : sqlite3_errstr(src));
         goto out;
     }
+    sc->writer = sqlite_writer_lock_get(path); /* NULL (out of memory): SQLite's lock alone */
     /* Extended codes tell a UNIQUE violation from other constraints. */
     sqlite3_extended_result_codes(sc->db, 1);
     sqlite3_busy_timeout(sc->db, SQLITE_BUSY_TIMEOUT_MS);

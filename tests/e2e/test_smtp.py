@@ -3,7 +3,9 @@ test (a small responder on socketserver: EHLO/HELO, AUTH PLAIN, MAIL,
 RCPT, DATA, RSET, NOOP, QUIT): a page to an e-mail contact method arrives
 with its headers and both parts after AUTH with the password given as an
 env: reference; a recipient the server refuses with 550 is failed-permanent
-and the user's next contact method is paged.
+and the user's next contact method is paged; a server that drops the
+connection in the middle of a message is a temporary failure, retried until
+the message is accepted.
 
 Deliveries to other contact types are observed through the `log` provider."""
 
@@ -36,33 +38,45 @@ users:
       - {type: voice, address: "+4930555000"}
     notification_rules:
       - {type: email, after: 0s}
+  - name: cid
+    contact_methods:
+      - {type: email, address: drop@example.com}
+    notification_rules:
+      - {type: email, after: 0s}
 """
 
 TEAM = """\
 team:
   description: SMTP tests
-  members: [ann, bob]
+  members: [ann, bob, cid]
 services:
   - {name: svc-ann, escalation_policy: pol-ann}
   - {name: svc-bob, escalation_policy: pol-bob}
+  - {name: svc-cid, escalation_policy: pol-cid}
 escalation_policies:
   - name: pol-ann
     steps: [{delay: 1h, targets: {users: [ann]}}]
   - name: pol-bob
     steps: [{delay: 1h, targets: {users: [bob]}}]
+  - name: pol-cid
+    steps: [{delay: 1h, targets: {users: [cid]}}]
 """
 
 
 class Sink:
     """An SMTP server on 127.0.0.1 that records every accepted message
-    (envelope and bytes) and every AUTH PLAIN credential, and answers 550
-    to RCPT TO a recipient in `reject`."""
+    (envelope and bytes) and every AUTH PLAIN credential, answers 550 to
+    RCPT TO a recipient in `reject`, and closes the connection in the middle
+    of the first `drop_times` messages to a recipient in `drop`."""
 
-    def __init__(self, reject=()):
+    def __init__(self, reject=(), drop=(), drop_times=2):
         self.lock = threading.Lock()
         self.messages = []  # (mail_from, [rcpt], bytes)
         self.auths = []     # (user, password)
         self.reject = set(reject)
+        self.drop = set(drop)
+        self.drop_times = drop_times
+        self.dropped = 0
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -119,6 +133,13 @@ class Sink:
                             self.reply("503 no valid recipients")
                             continue
                         self.reply("354 go ahead")
+                        with sink.lock:
+                            drop = (any(r.strip("<>") in sink.drop for r in rcpts) and
+                                    sink.dropped < sink.drop_times)
+                            sink.dropped += drop
+                        if drop:
+                            self.rfile.readline()  # the first line of the message, then gone
+                            return
                         data = []
                         while True:
                             l = self.rfile.readline()
@@ -154,7 +175,7 @@ class Sink:
 
 @pytest.fixture
 def sink():
-    s = Sink(reject={"bounce@example.com"})
+    s = Sink(reject={"bounce@example.com"}, drop={"drop@example.com"})
     yield s
     s.close()
 
@@ -171,7 +192,8 @@ def configure(env, sink):
                       "    url: smtp://127.0.0.1:%d\n"
                       "    username: opsbell\n"
                       "    password: env:OPSBELL_TEST_SMTP_PASSWORD\n"
-                      "    from_address: pager@example.org\n" % sink.port)
+                      "    from_address: pager@example.org\n"
+                      "engine:\n  retry_base: 200ms\n  max_attempts: 3\n" % sink.port)
     env.write_main()
     return env.dir / "deliveries.jsonl"
 
@@ -227,3 +249,19 @@ def test_550_is_permanent_and_the_next_contact_method_is_paged(env, admin_token,
     assert rows[1]["type"] == "voice" and rows[1]["state"] == "delivered", rows
     assert [(x["user"], x["type"]) for x in deliveries(log, iid)] == [("bob", "voice")]
     assert sink.received() == []
+
+
+def test_a_dropped_connection_is_retried_until_the_message_is_accepted(env, admin_token, sink):
+    configure(env, sink)
+    d = env.daemon()
+    iid = trigger(d, admin_token, "svc-cid", "dropped", "mail-3")
+    wait_for(lambda: final(notifications(d, admin_token, iid)), 20, "the page settled")
+    rows = notifications(d, admin_token, iid)
+    assert len(rows) == 1, rows
+    assert rows[0]["state"] == "delivered" and rows[0]["attempts"] == 3, rows
+    assert sink.dropped == 2
+    (msg,) = [m for m in sink.received() if "<drop@example.com>" in m[1]]
+    assert b"dropped" in msg[2]
+    kinds = [e["kind"] for e in d.get("/api/v1/incidents/%d" % iid, token=admin_token).body[
+        "timeline"]]
+    assert kinds.count("notification.retry") == 2, kinds

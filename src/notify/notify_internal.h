@@ -37,8 +37,6 @@ enum notify_outcome smtp_outcome(int curl_code, long smtp_code);
 
 /* Append s with every control character (CR and LF included) as a space. */
 void smtp_header_value(struct strbuf *out, const char *s);
-/* Append s with & < > " ' as HTML entities. */
-void smtp_html_escape(struct strbuf *out, const char *s);
 /* The two bodies (before base64): the incident's id, summary, status,
  * severity, service, team and link (<public_url>/api/v1/incidents/<id>). */
 void smtp_text_part(const struct config *cfg, const struct incident *inc, struct strbuf *out);

@@ -56,31 +56,6 @@ void smtp_header_value(struct strbuf *out, const char *s)
     }
 }
 
-void smtp_html_escape(struct strbuf *out, const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            strbuf_adds(out, "&amp;");
-            break;
-        case '<':
-            strbuf_adds(out, "&lt;");
-            break;
-        case '>':
-            strbuf_adds(out, "&gt;");
-            break;
-        case '"':
-            strbuf_adds(out, "&quot;");
-            break;
-        case '\'':
-            strbuf_adds(out, "&#39;");
-            break;
-        default:
-            strbuf_addch(out, *s);
-        }
-    }
-}
-
 /* base64 of data[0..len) in lines of 76 characters, each ending in CRLF. */
 static void smtp_base64(struct strbuf *out, const char *data, size_t len)
 {
@@ -164,17 +139,17 @@ void smtp_html_part(const struct config *cfg, const struct incident *inc, struct
     smtp_link(cfg, inc, link, sizeof(link));
     strbuf_adds(out, "<!DOCTYPE html>\r\n<html><body>\r\n");
     strbuf_addf(out, "<h2>Incident #%lld: ", (long long)inc->id);
-    smtp_html_escape(out, inc->summary);
+    strbuf_add_markup_escaped(out, inc->summary);
     strbuf_adds(out, "</h2>\r\n<table>\r\n");
     for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
         strbuf_addf(out, "<tr><th align=\"left\">%s</th><td>", labels[i]);
-        smtp_html_escape(out, values[i]);
+        strbuf_add_markup_escaped(out, values[i]);
         strbuf_adds(out, "</td></tr>\r\n");
     }
     strbuf_adds(out, "</table>\r\n<p><a href=\"");
-    smtp_html_escape(out, link);
+    strbuf_add_markup_escaped(out, link);
     strbuf_adds(out, "\">");
-    smtp_html_escape(out, link);
+    strbuf_add_markup_escaped(out, link);
     strbuf_adds(out, "</a></p>\r\n</body></html>\r\n");
 }
 

@@ -21,33 +21,6 @@
 
 /* ---- text ------------------------------------------------------------------------ */
 
-void twilio_xml_escape(struct strbuf *out, const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        unsigned char ch = (unsigned char)*s;
-
-        switch (ch) {
-        case '&':
-            strbuf_adds(out, "&amp;");
-            break;
-        case '<':
-            strbuf_adds(out, "&lt;");
-            break;
-        case '>':
-            strbuf_adds(out, "&gt;");
-            break;
-        case '"':
-            strbuf_adds(out, "&quot;");
-            break;
-        case '\'':
-            strbuf_adds(out, "&apos;");
-            break;
-        default:
-            strbuf_addch(out, ch < 0x20 || ch == 0x7f ? ' ' : (char)ch);
-        }
-    }
-}
-
 void twilio_url_encode(struct strbuf *out, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -346,22 +319,22 @@ void twilio_twiml_menu(const char *base, int64_t notification_id, int64_t attemp
     }
     if (prefix != NULL) {
         strbuf_adds(out, "<Say>");
-        twilio_xml_escape(out, prefix);
+        strbuf_add_markup_escaped(out, prefix);
         strbuf_adds(out, "</Say>");
     }
     strbuf_addf(&url, "%s/twilio/voice/%lld/gather?attempt=%lld", base, id, n);
     strbuf_adds(out, "<Gather numDigits=\"1\" action=\"");
-    twilio_xml_escape(out, url.buf);
+    strbuf_add_markup_escaped(out, url.buf);
     strbuf_addf(out, "\" method=\"POST\" timeout=\"%d\"><Say>opsbell alert, incident %lld, ",
                 TWILIO_GATHER_WAIT_S, (long long)inc->id);
     twilio_plain(&summary, inc->summary, TWILIO_SUMMARY_MAX);
-    twilio_xml_escape(out, summary.buf);
+    strbuf_add_markup_escaped(out, summary.buf);
     strbuf_adds(out, ". Press 1 to acknowledge, 2 to escalate, 9 to repeat.</Say></Gather>");
     strbuf_reset(&url);
     strbuf_addf(&url, "%s/twilio/voice/%lld?attempt=%lld&loop=%lld", base, id, n,
                 (long long)loop + 1);
     strbuf_adds(out, "<Redirect method=\"POST\">");
-    twilio_xml_escape(out, url.buf);
+    strbuf_add_markup_escaped(out, url.buf);
     strbuf_adds(out, "</Redirect></Response>");
     strbuf_release(&url);
     strbuf_release(&summary);
@@ -370,22 +343,22 @@ void twilio_twiml_menu(const char *base, int64_t notification_id, int64_t attemp
 void twilio_twiml_say_hangup(const char *text, struct strbuf *out)
 {
     strbuf_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>");
-    twilio_xml_escape(out, text);
+    strbuf_add_markup_escaped(out, text);
     strbuf_adds(out, "</Say><Hangup/></Response>");
 }
 
 void twilio_twiml_message(const char *text, struct strbuf *out)
 {
     strbuf_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>");
-    twilio_xml_escape(out, text);
+    strbuf_add_markup_escaped(out, text);
     strbuf_adds(out, "</Message></Response>");
 }
 
 void twilio_twiml_verify(const char *message, struct strbuf *out)
 {
     strbuf_adds(out, "<Response><Say>");
-    twilio_xml_escape(out, message);
+    strbuf_add_markup_escaped(out, message);
     strbuf_adds(out, "</Say><Pause length=\"1\"/><Say>");
-    twilio_xml_escape(out, message);
+    strbuf_add_markup_escaped(out, message);
     strbuf_adds(out, "</Say></Response>");
 }

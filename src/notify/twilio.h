@@ -35,9 +35,6 @@ struct strbuf;
 
 /* ---- text ------------------------------------------------------------------------ */
 
-/* Append s with & < > " ' as XML entities and every control character
- * (CR, LF, tab included) as a space. */
-void twilio_xml_escape(struct strbuf *out, const char *s);
 /* Append s percent-encoded (RFC 3986: letters, digits and - . _ ~ kept). */
 void twilio_url_encode(struct strbuf *out, const char *s);
 /* Append "name=value" form-encoded, preceded by '&' unless out is empty. */

@@ -104,3 +104,30 @@ const char *strbuf_str(const struct strbuf *sb)
 {
     return sb->buf != NULL ? sb->buf : "";
 }
+
+void strbuf_add_markup_escaped(struct strbuf *sb, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        switch (ch) {
+        case '&':
+            strbuf_adds(sb, "&amp;");
+            break;
+        case '<':
+            strbuf_adds(sb, "&lt;");
+            break;
+        case '>':
+            strbuf_adds(sb, "&gt;");
+            break;
+        case '"':
+            strbuf_adds(sb, "&quot;");
+            break;
+        case '\'':
+            strbuf_adds(sb, "&#39;");
+            break;
+        default:
+            strbuf_addch(sb, ch < 0x20 || ch == 0x7f ? ' ' : (char)ch);
+        }
+    }
+}

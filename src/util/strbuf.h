@@ -30,6 +30,10 @@ void strbuf_grow(struct strbuf *sb, size_t extra);
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);
 void strbuf_adds(struct strbuf *sb, const char *s);
 void strbuf_addch(struct strbuf *sb, char c);
+/* Append s for XML or HTML text and attribute values: & < > " ' as
+ * entities (&amp; &lt; &gt; &quot; &#39;), control characters (CR and LF
+ * included) as spaces.  s may be NULL (nothing appended). */
+void strbuf_add_markup_escaped(struct strbuf *sb, const char *s);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strbuf_reset(struct strbuf *sb);
 /* Read-only view: "" when empty, never NULL. */

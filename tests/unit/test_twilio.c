@@ -84,8 +84,8 @@ static void test_escaping(void **state)
     struct strbuf sb = STRBUF_INIT;
 
     (void)state;
-    twilio_xml_escape(&sb, "a<b>&\"c'\r\nd");
-    assert_string_equal(sb.buf, "a&lt;b&gt;&amp;&quot;c&apos;  d");
+    strbuf_add_markup_escaped(&sb, "a<b>&\"c'\r\nd");
+    assert_string_equal(sb.buf, "a&lt;b&gt;&amp;&quot;c&#39;  d");
     strbuf_reset(&sb);
     twilio_url_encode(&sb, "+1 555/é~._-");
     assert_string_equal(sb.buf, "%2B1%20555%2F%C3%A9~._-");

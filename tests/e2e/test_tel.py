@@ -155,3 +155,40 @@ def test_refusals(env, admin_token, twilio):
     r = post({"callee": "zoe"})
     assert r.status == 409 and "zoe got 3 calls in the last 10 minutes" in r.body["error"], r
     assert tel_calls(twilio, ZOE) == []
+
+
+# ---- a real phone: baresip answers a call on request ----------------------------
+
+def test_a_call_on_request_rings_a_real_sip_phone(env, admin_token):
+    from baresip_support import Baresip
+
+    bob = Baresip(env, answermode="auto")
+    try:
+        env.write("users.yaml", "users:\n  - name: bob\n    contact_methods:\n"
+                                "      - {type: sip, address: \"%s\"}\n" % bob.uri)
+        env.write("teams/ops/team.yaml", "team:\n  members: [bob]\n")
+        (env.dir / "teams" / "alpha" / "team.yaml").unlink()
+        (env.dir / "teams" / "beta" / "team.yaml").unlink()
+        env.extra_main = ("providers:\n"
+                          "  sip:\n"
+                          "    listen: 127.0.0.1:0\n"
+                          "    from_uri: sip:opsbell@127.0.0.1\n"
+                          "    ring_timeout: 5s\n"
+                          "    max_call: 30s\n"
+                          "    rtp_ports: 31000-31999\n")
+        env.write_main()
+        d = env.daemon()
+        trust(d, admin_token, "bob", bob.uri)
+        r = d.request("POST", "/api/v1/tel", {"callee": "bob", "message": "wake up"},
+                      token=admin_token)
+        assert r.status == 202, r
+        iid = r.body["id"]
+        bob.wait_event("CALL_ESTABLISHED")
+        c = wait_for(lambda: (lambda x: x if x["done"] else None)(call(d, admin_token, iid)), 40,
+                     "the call's outcome (the message said twice, then hung up)")
+        assert c["state"] == "answered", c
+        assert [(p["address"], p["state"], p["provider"]) for p in c["phones"]] == [
+            (bob.uri, "answered", "sip")], c
+        bob.wait_event("CALL_CLOSED")
+    finally:
+        bob.close()

@@ -26,6 +26,13 @@ endif
 PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl libical
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# SIP voice (src/sip, src/tts): libre/librem ship pkg-config files; flite does not.
+# libre 1.1.0 wants these defines before <re.h> (only src/sip/*.c include it).
+SIP_CFLAGS := $(shell pkg-config --cflags libre librem 2>/dev/null) \
+	-DHAVE_INTTYPES_H -DHAVE_STDBOOL_H -DHAVE_INET6
+SIP_LIBS   := $(shell pkg-config --libs libre librem 2>/dev/null)
+FLITE_LIBS := -lflite_cmu_us_kal -lflite_usenglish -lflite_cmulex -lflite
+PKG_CFLAGS += $(SIP_CFLAGS)
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
@@ -38,7 +45,7 @@ VERSION_H := $(GEN_DIR)/opsbell_version.h
 BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -I$(GEN_DIR) $(PKG_CFLAGS) -MMD -MP \
 	-Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-unused-parameter -fno-strict-aliasing
-LDLIBS := $(PKG_LIBS) -lpthread -lm
+LDLIBS := $(PKG_LIBS) $(SIP_LIBS) $(FLITE_LIBS) -lpthread -lm
 
 ifeq ($(BUILD),dev)
 CFLAGS_MODE := -O1 -g -Werror

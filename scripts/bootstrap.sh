@@ -12,6 +12,7 @@ PACKAGES=(
   libcmocka-dev libical-dev tzdata python3 python3-pytest
   postgresql sqlite3 curl procps
   prometheus prometheus-alertmanager wrk
+  libre-dev librem-dev flite1-dev baresip-core kamailio
 )
 
 missing=()

@@ -560,6 +560,8 @@ void config_free_model(struct config *cfg)
     free(p->sip.outbound_proxy);
     free(p->sip.from_uri);
     free(p->sip.username);
+    free(p->sip.listen_host);
+    free(p->sip.trunk);
     secret_release(&p->sip.password);
     for (unsigned i = 0; cfg->users != NULL && i < cfg->user_count; i++)
         config_free_user(&cfg->users[i]);

@@ -271,12 +271,23 @@ struct config_smtp {
     int require_tls;
 };
 
+/* The SIP voice provider (providers.sip): one user agent per process
+ * (src/sip), started at start-up; listen, rtp_ports need a restart. */
 struct config_sip {
     int enabled;
-    char *outbound_proxy; /* may be NULL */
-    char *from_uri;
-    char *username;         /* may be NULL */
+    char *outbound_proxy;   /* may be NULL: every request goes there first */
+    char *from_uri;         /* From of every call; its user part is the caller id */
+    char *username;         /* digest auth; may be NULL (then from_uri's user) */
     struct secret password; /* ref/value NULL when not given */
+    char *listen_host;      /* `listen`, default 0.0.0.0:0 (any free port) */
+    uint16_t listen_port;
+    /* `trunk`: sip:HOST[:PORT][;params] phone numbers are called through
+     * (sip:+4930123@HOST...): contact type voice; NULL = no voice calls. */
+    char *trunk;
+    uint32_t ring_timeout_ms; /* `ring_timeout`, default 30s, 1s .. 5m */
+    uint32_t max_call_ms;     /* `max_call`, default 3m, 5s .. 30m */
+    uint16_t rtp_port_min;    /* `rtp_ports` "MIN-MAX", default 10000-20000 */
+    uint16_t rtp_port_max;
 };
 
 /* The `log` provider delivers every notification by appending one JSON line

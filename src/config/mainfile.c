@@ -7,6 +7,7 @@
 
 #include "util/error.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,77 @@ static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct ra
     main_secret(c, f, "providers.smtp.password", "smtp password", raw->password, &out->password);
 }
 
+static int main_parse_ms(const char *text, uint32_t *ms);
+
+/* "MIN-MAX" of RTP ports: even MIN, 1024 <= MIN < MAX <= 65535. */
+static int main_port_range(const char *text, uint16_t *min, uint16_t *max)
+{
+    char lo[8], hi[8];
+    const char *dash = strchr(text, '-');
+    uint64_t a, b;
+
+    if (dash == NULL || dash - text >= (long)sizeof(lo) || strlen(dash + 1) >= sizeof(hi))
+        return OB_EINVAL;
+    memcpy(lo, text, (size_t)(dash - text));
+    lo[dash - text] = '\0';
+    snprintf(hi, sizeof(hi), "%s", dash + 1);
+    if (value_parse_uint(lo, 1024, 65534, &a) != 0 || value_parse_uint(hi, 1025, 65535, &b) != 0 ||
+        a >= b || a % 2 != 0)
+        return OB_EINVAL;
+    *min = (uint16_t)a;
+    *max = (uint16_t)b;
+    return 0;
+}
+
+/* The SIP agent's own settings: listen address, trunk, timers, RTP ports. */
+static void main_sip_media(struct cfgctx *c, const struct cfgfile *f, const struct raw_sip *raw,
+                           struct config_sip *out)
+{
+    int rc = value_parse_listen(raw->listen != NULL ? raw->listen : "0.0.0.0:0", &out->listen_host,
+                                &out->listen_port);
+    unsigned char addr[16];
+
+    /* An IP address, not a name: it goes into Contact and SDP as is. */
+    if (rc == 0 && inet_pton(AF_INET, out->listen_host, addr) != 1 &&
+        inet_pton(AF_INET6, out->listen_host, addr) != 1)
+        rc = OB_EINVAL;
+    if (rc == OB_ENOMEM)
+        c->oom = 1;
+    else if (rc != 0)
+        diag_report(c, f, "providers.sip.listen",
+                    "sip listen '%s' is not IP:PORT (e.g. 0.0.0.0:5060 or [::]:5060; port 0 = "
+                    "any)",
+                    raw->listen);
+    if (raw->trunk != NULL) {
+        if (!value_is_sip_uri(raw->trunk) || strchr(raw->trunk, '@') != NULL)
+            diag_report(c, f, "providers.sip.trunk",
+                        "sip trunk '%s' must be a sip: or sips: URI without a user part "
+                        "(e.g. sip:trunk.example.com:5060)",
+                        raw->trunk);
+        out->trunk = cfgctx_dup(c, raw->trunk);
+    }
+    out->ring_timeout_ms = 30000;
+    out->max_call_ms = 180000;
+    if (raw->ring_timeout != NULL &&
+        (main_parse_ms(raw->ring_timeout, &out->ring_timeout_ms) != 0 ||
+         out->ring_timeout_ms < 1000 || out->ring_timeout_ms > 300000))
+        diag_report(c, f, "providers.sip.ring_timeout",
+                    "sip ring_timeout '%s' is not a duration from 1s to 5m (e.g. 30s)",
+                    raw->ring_timeout);
+    if (raw->max_call != NULL && (main_parse_ms(raw->max_call, &out->max_call_ms) != 0 ||
+                                  out->max_call_ms < 5000 || out->max_call_ms > 1800000))
+        diag_report(c, f, "providers.sip.max_call",
+                    "sip max_call '%s' is not a duration from 5s to 30m (e.g. 3m)", raw->max_call);
+    out->rtp_port_min = 10000;
+    out->rtp_port_max = 20000;
+    if (raw->rtp_ports != NULL &&
+        main_port_range(raw->rtp_ports, &out->rtp_port_min, &out->rtp_port_max) != 0)
+        diag_report(c, f, "providers.sip.rtp_ports",
+                    "sip rtp_ports '%s' is not MIN-MAX with an even MIN, 1024 <= MIN < MAX <= "
+                    "65535 (e.g. 10000-20000)",
+                    raw->rtp_ports);
+}
+
 static void main_sip(struct cfgctx *c, const struct cfgfile *f, const struct raw_sip *raw,
                      struct config_sip *out)
 {
@@ -253,6 +325,7 @@ static void main_sip(struct cfgctx *c, const struct cfgfile *f, const struct raw
     out->from_uri = cfgctx_dup(c, raw->from_uri);
     out->username = cfgctx_dup(c, raw->username);
     main_secret(c, f, "providers.sip.password", "sip password", raw->password, &out->password);
+    main_sip_media(c, f, raw, out);
 }
 
 /* The `log` provider: its path, relative to the main file's directory. */

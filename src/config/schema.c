@@ -89,6 +89,11 @@ static const cyaml_schema_field_t schema_sip_fields[] = {
     STR_FIELD("from_uri", REQ, struct raw_sip, from_uri),
     STR_FIELD("username", OPT, struct raw_sip, username),
     STR_FIELD("password", OPT, struct raw_sip, password),
+    STR_FIELD("listen", OPT, struct raw_sip, listen),
+    STR_FIELD("trunk", OPT, struct raw_sip, trunk),
+    STR_FIELD("ring_timeout", OPT, struct raw_sip, ring_timeout),
+    STR_FIELD("max_call", OPT, struct raw_sip, max_call),
+    STR_FIELD("rtp_ports", OPT, struct raw_sip, rtp_ports),
     CYAML_FIELD_END,
 };
 

@@ -82,6 +82,11 @@ struct raw_sip {
     char *from_uri;
     char *username;
     char *password;
+    char *listen;
+    char *trunk;
+    char *ring_timeout;
+    char *max_call;
+    char *rtp_ports;
 };
 
 struct raw_log_provider {

@@ -20,6 +20,8 @@ struct http_server;
 struct ingest;
 struct metrics;
 struct router;
+struct sip_agent;
+struct sip_voice;
 struct store;
 
 struct app {
@@ -31,6 +33,9 @@ struct app {
     struct ingest *ingest;         /* owned: the alert pipeline's writer */
     struct engine *engine;         /* owned: escalations, queueing notifications; NULL in tools */
     struct dispatcher *dispatcher; /* owned: delivers queued notifications; NULL in tools */
+    struct sip_agent *sip_agent;   /* owned: the SIP user agent (sip/sip.h); NULL unless
+                                      providers.sip was configured at start-up */
+    struct sip_voice *sip_voice;   /* owned: the sip provider's key worker (provider_sip.h) */
     int64_t started_ms;
 
     pthread_mutex_t config_lock; /* guards config (the pointer, not its contents) */

@@ -16,6 +16,7 @@
 #include "ingest/ingest.h"
 #include "metrics/metrics.h"
 #include "notify/notify.h"
+#include "notify/provider_sip.h"
 #include "store/store.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -133,6 +134,11 @@ int serve_run(const char *config_path, const char *listen_override)
         }
     }
     serve_node_name(node, sizeof(node));
+    /* The SIP agent before the dispatcher, which may place a call at once. */
+    if (provider_sip_start(&app, &err) != 0) {
+        log_error("sip", "cannot start the SIP agent", "error", err.msg);
+        goto out;
+    }
     if (dispatcher_start(&app, node, &app.dispatcher, &err) != 0) {
         log_error("notify", "cannot start the dispatcher", "error", err.msg);
         goto out;
@@ -193,7 +199,10 @@ out:
     http_server_quiesce(app.http);
     ingest_stop(app.ingest);
     engine_stop(app.engine);
+    /* Calls still up end here and report through the dispatcher. */
+    provider_sip_stop(&app);
     dispatcher_stop(app.dispatcher);
+    provider_sip_free(&app);
     http_server_stop(app.http);
     metrics_free(app.metrics);
     router_free(app.router);

@@ -301,6 +301,63 @@ static const char m6_sql[] = "CREATE TABLE contact_verifications (\n"
                              "CREATE INDEX contact_verifications_address\n"
                              "    ON contact_verifications (user_name, address, id);\n";
 
+/* ---- migration 7: calls on request (/tel) ----------------------------------------
+ *
+ * A call on request is an outbox row of kind 'tel' that belongs to no
+ * incident: incident_id becomes nullable, and the row carries what is said
+ * (message), where the outcome goes (reply_url) and who asked
+ * (requested_by).  SQLite cannot drop a NOT NULL: the table is rebuilt
+ * (same ids, same indexes).
+ */
+static const char m7_sqlite[] =
+    "CREATE TABLE outbox_v7 (\n"
+    "    id {{ID}},\n"
+    "    incident_id BIGINT REFERENCES incidents (id),\n"
+    "    seq INTEGER NOT NULL,\n"
+    "    user_name TEXT NOT NULL,\n"
+    "    contact_type TEXT NOT NULL,\n"
+    "    address TEXT NOT NULL,\n"
+    "    rule_index INTEGER NOT NULL,\n"
+    "    due_at BIGINT NOT NULL,\n"
+    "    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'delivered', 'answered',\n"
+    "        'acknowledged', 'busy', 'no-answer', 'failed-temporary', 'failed-permanent',\n"
+    "        'cancelled')),\n"
+    "    attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "    provider TEXT,\n"
+    "    detail TEXT,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    updated_at BIGINT NOT NULL,\n"
+    "    sent_at BIGINT,\n"
+    "    sending_at BIGINT,\n"
+    "    node TEXT,\n"
+    "    kind TEXT NOT NULL DEFAULT 'page',\n"
+    "    external_id TEXT,\n"
+    "    message TEXT,\n"
+    "    reply_url TEXT,\n"
+    "    requested_by TEXT,\n"
+    "    UNIQUE (incident_id, seq, user_name, rule_index, address)\n"
+    ");\n"
+    "INSERT INTO outbox_v7 (id, incident_id, seq, user_name, contact_type, address, rule_index,\n"
+    "    due_at, state, attempts, provider, detail, created_at, updated_at, sent_at, sending_at,\n"
+    "    node, kind, external_id)\n"
+    "SELECT id, incident_id, seq, user_name, contact_type, address, rule_index, due_at, state,\n"
+    "    attempts, provider, detail, created_at, updated_at, sent_at, sending_at, node, kind,\n"
+    "    external_id FROM outbox;\n"
+    "DROP TABLE outbox;\n"
+    "ALTER TABLE outbox_v7 RENAME TO outbox;\n"
+    "CREATE INDEX outbox_due ON outbox (due_at, id) WHERE state = 'queued';\n"
+    "CREATE INDEX outbox_incident ON outbox (incident_id, id);\n"
+    "CREATE INDEX outbox_sending ON outbox (sending_at) WHERE state = 'sending';\n"
+    "CREATE INDEX outbox_address ON outbox (contact_type, address, sending_at);\n"
+    "CREATE INDEX outbox_tel ON outbox (kind, created_at) WHERE kind = 'tel';\n";
+
+static const char m7_postgres[] =
+    "ALTER TABLE outbox ALTER COLUMN incident_id DROP NOT NULL;\n"
+    "ALTER TABLE outbox ADD COLUMN message TEXT;\n"
+    "ALTER TABLE outbox ADD COLUMN reply_url TEXT;\n"
+    "ALTER TABLE outbox ADD COLUMN requested_by TEXT;\n"
+    "CREATE INDEX outbox_tel ON outbox (kind, created_at) WHERE kind = 'tel';\n";
+
 static const struct migration migrations[] = {
     {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
     {2, "alerts, incidents, timeline, silences, heartbeats", m2_sql, NULL, NULL},
@@ -308,6 +365,7 @@ static const struct migration migrations[] = {
     {4, "outbox attempts in flight: sending_at, node", m4_sql, NULL, NULL},
     {5, "outbox kinds (page, update) and provider ids", m5_sql, NULL, NULL},
     {6, "contact-method verification", m6_sql, NULL, NULL},
+    {7, "calls on request: outbox rows without an incident", "", m7_sqlite, m7_postgres},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

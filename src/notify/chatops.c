@@ -77,6 +77,11 @@ static int check_form(const struct chatops_form *out, struct ob_error *err)
     return 0;
 }
 
+static int is_token_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',';
+}
+
 int chatops_form_parse(const char *body, size_t len, struct chatops_form *out, struct ob_error *err)
 {
     struct form f = {0};
@@ -110,17 +115,38 @@ out:
     return rc;
 }
 
+/* Is token (its SHA-256 in got) the one in secret[0..len)? */
+static int token_equal(const unsigned char *secret, size_t len, const unsigned char *got)
+{
+    unsigned char want[SHA256_DIGEST_LENGTH];
+    int equal;
+
+    SHA256(secret, len, want);
+    equal = CRYPTO_memcmp(want, got, sizeof(want)) == 0;
+    OPENSSL_cleanse(want, sizeof(want));
+    return equal;
+}
+
 int chatops_token_ok(const unsigned char *secret, size_t secret_len, const char *token)
 {
-    unsigned char want[SHA256_DIGEST_LENGTH], got[SHA256_DIGEST_LENGTH];
-    int ok;
+    unsigned char got[SHA256_DIGEST_LENGTH];
+    size_t i = 0;
+    int ok = 0;
 
-    if (secret == NULL || secret_len == 0 || token == NULL || token[0] == '\0')
+    if (secret == NULL || token == NULL || token[0] == '\0')
         return 0;
-    SHA256(secret, secret_len, want);
     SHA256((const unsigned char *)token, strlen(token), got);
-    ok = CRYPTO_memcmp(want, got, sizeof(want)) == 0;
-    OPENSSL_cleanse(want, sizeof(want));
+    /* Every token of the list is compared, whichever matches. */
+    while (i < secret_len) {
+        size_t start;
+        while (i < secret_len && is_token_space(secret[i]))
+            i++;
+        start = i;
+        while (i < secret_len && !is_token_space(secret[i]))
+            i++;
+        if (i > start)
+            ok |= token_equal(secret + start, i - start, got);
+    }
     OPENSSL_cleanse(got, sizeof(got));
     return ok;
 }

@@ -59,9 +59,12 @@ int chatops_form_parse(const char *body, size_t len, struct chatops_form *out,
                        struct ob_error *err);
 
 /*
- * Is token the configured Mattermost command token?  Compared in constant
- * time (over SHA-256 digests, so that the length does not show either).
- * 0 when the secret is empty or token NULL or "".  1 when it is.
+ * Is token one of the configured Mattermost command tokens?  Mattermost
+ * gives each slash command its own token, so the secret is a list: tokens
+ * separated by spaces, commas or newlines (a file: secret with one per
+ * line).  Each is compared in constant time, over SHA-256 digests (so that
+ * lengths do not show either), and all are compared whichever matches.
+ * 0 when the secret holds no token or token is NULL or "".  1 when it is.
  */
 int chatops_token_ok(const unsigned char *secret, size_t secret_len, const char *token);
 

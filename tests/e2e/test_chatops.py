@@ -29,6 +29,7 @@ from slack_standin import SIGNING_SECRET, SlackStandin, send_mattermost_command
 ANN, BOB, CARL = "U0ANN0001", "U0BOB0001", "U0CARL001"
 MM_ANN = "mmann0000000000000000000001"[:26]
 MM_TOKEN = "mm-command-token-0123456789abcdef"
+MM_TOKEN_2 = "mm-second-command-token-fedcba98"  # Mattermost gives each command its own
 
 # A weekly rotation that began at 00:00 UTC three days ago: ann now, bob next,
 # whatever the time of day the test runs (no handoff within the next 4 days).
@@ -114,7 +115,7 @@ def configure(env, slack, mattermost=True, slack_enabled=True):
     (env.dir / "teams" / "alpha" / "team.yaml").unlink()
     (env.dir / "teams" / "beta" / "team.yaml").unlink()
     env.env_vars["OPSBELL_TEST_SLACK_TOKEN"] = "xoxb-e2e-chatops"
-    env.env_vars["OPSBELL_TEST_MM_TOKEN"] = MM_TOKEN
+    env.env_vars["OPSBELL_TEST_MM_TOKEN"] = "%s,\n%s" % (MM_TOKEN, MM_TOKEN_2)
     env.write("slack-signing-secret", SIGNING_SECRET + "\n")
     text = "providers:\n  log:\n    path: deliveries.jsonl\n"
     if slack_enabled:
@@ -342,14 +343,14 @@ def test_mattermost_commands_with_the_token(env, admin_token, slack):
     # Mattermost text is not Slack-escaped
     assert "<b>mm page</b>" in r.body["text"], r.body
     iid = int(r.body["text"].split("incident #")[1].split(" ")[0])
-    r = send_mattermost_command(d.url, MM_TOKEN, "/ack", str(iid), MM_ANN)
+    r = send_mattermost_command(d.url, MM_TOKEN_2, "/ack", str(iid), MM_ANN)
     assert r.status == 200 and "acknowledged by ann" in r.body["text"], r
     ev = [e for e in audit(d, admin_token, "incident.acknowledged")
           if e["target"] == "incident:%d" % iid]
     assert ev[0]["remote_addr"] == "mattermost:" + MM_ANN and ev[0]["actor"] == "user:ann", ev
 
     # a wrong, empty or missing token: 401, nothing done
-    for token in ("wrong-token", MM_TOKEN + "x", MM_TOKEN[:-1], ""):
+    for token in ("wrong-token", MM_TOKEN + "x", MM_TOKEN[:-1], "", MM_TOKEN + "," + MM_TOKEN_2):
         r = send_mattermost_command(d.url, token, "/resolve", str(iid), MM_ANN)
         assert r.status == 401 and "error" in r.body, (token, r)
     r = send_mattermost_command(d.url, None, "/resolve", str(iid), MM_ANN,

@@ -113,6 +113,15 @@ static void test_token(void **state)
     /* No secret configured: nothing matches, not even "". */
     assert_int_equal(chatops_token_ok((const unsigned char *)"", 0, ""), 0);
     assert_int_equal(chatops_token_ok(NULL, 0, "x"), 0);
+    /* A list: one token per slash command. */
+    secret = (const unsigned char *)"tok-tel\ntok-oncall, tok-page \n";
+    assert_int_equal(chatops_token_ok(secret, strlen((const char *)secret), "tok-tel"), 1);
+    assert_int_equal(chatops_token_ok(secret, strlen((const char *)secret), "tok-oncall"), 1);
+    assert_int_equal(chatops_token_ok(secret, strlen((const char *)secret), "tok-page"), 1);
+    assert_int_equal(chatops_token_ok(secret, strlen((const char *)secret), "tok"), 0);
+    assert_int_equal(chatops_token_ok(secret, strlen((const char *)secret), "tok-oncall,"), 0);
+    assert_int_equal(chatops_token_ok(secret, strlen((const char *)secret), "tok-tel\ntok"), 0);
+    assert_int_equal(chatops_token_ok((const unsigned char *)" ,\n", 3, ","), 0);
 }
 
 static void parse_ok(const char *command, const char *text, struct chatops_command *out)

@@ -50,8 +50,8 @@ struct cmd {
     const struct config *cfg;
     struct http_request *req;
     enum chatops_provider provider;
-    const struct chatops_form *form;
-    const struct chatops_command *line;
+    struct chatops_form form;
+    struct chatops_command line;
     const struct config_user *user; /* NULL only for help */
     char actor[96];                 /* "user:ann" */
     char remote[96];                /* "slack:U024BE7LH" */
@@ -119,11 +119,11 @@ static void run_oncall(struct cmd *c)
     time_t t = (time_t)(now / 1000);
     struct tm tm;
 
-    if (c->line->arg[0] != '\0') {
-        only = config_find_team(c->cfg, c->line->arg);
+    if (c->line.arg[0] != '\0') {
+        only = config_find_team(c->cfg, c->line.arg);
         if (only == NULL) {
             strbuf_adds(&c->text, "No team is called '");
-            add_escaped(c, c->line->arg);
+            add_escaped(c, c->line.arg);
             strbuf_adds(&c->text, "'.");
             return;
         }
@@ -184,14 +184,14 @@ static void run_incidents(struct cmd *c)
     struct ob_error err = {0};
     size_t count = 0;
 
-    if (c->line->arg[0] != '\0') {
-        if (config_find_team(c->cfg, c->line->arg) == NULL) {
+    if (c->line.arg[0] != '\0') {
+        if (config_find_team(c->cfg, c->line.arg) == NULL) {
             strbuf_adds(&c->text, "No team is called '");
-            add_escaped(c, c->line->arg);
+            add_escaped(c, c->line.arg);
             strbuf_adds(&c->text, "'.");
             return;
         }
-        filter.team = c->line->arg;
+        filter.team = c->line.arg;
     }
     if (store_acquire(c->app->store, &conn, &err) != 0 ||
         store_incident_list(conn, &filter, &list, &count, &err) != 0) {
@@ -254,9 +254,9 @@ static void run_action(struct cmd *c, enum incident_action action)
     char id[32];
     int rc;
 
-    ar.incident_id = c->line->incident_id;
+    ar.incident_id = c->line.incident_id;
     ar.action = action;
-    ar.text = action == INCIDENT_NOTE ? c->line->message : NULL;
+    ar.text = action == INCIDENT_NOTE ? c->line.message : NULL;
     ar.actor = c->actor;
     ar.remote_addr = c->remote;
     ar.request_id = c->req->request_id;
@@ -331,8 +331,8 @@ static void page_audit(struct cmd *c, const struct config_service *svc, int64_t 
     json_t *obj;
 
     snprintf(target, sizeof(target), "incident:%lld", (long long)incident_id);
-    obj = json_pack("{s:s, s:s, s:s}", "service", svc->name, "summary", c->line->message, "channel",
-                    c->form->channel_id);
+    obj = json_pack("{s:s, s:s, s:s}", "service", svc->name, "summary", c->line.message, "channel",
+                    c->form.channel_id);
     details = obj != NULL ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (audit_record(c->app->store, &origin, "incident.page", target, details, &err) != 0)
@@ -342,7 +342,7 @@ static void page_audit(struct cmd *c, const struct config_service *svc, int64_t 
 
 static void run_page(struct cmd *c)
 {
-    const struct config_service *svc = page_target(c->cfg, c->line->arg);
+    const struct config_service *svc = page_target(c->cfg, c->line.arg);
     struct alert_label labels[4];
     struct alert_event ev = {0};
     struct alert_batch batch = {&ev, 1};
@@ -354,11 +354,11 @@ static void run_page(struct cmd *c)
 
     if (svc == NULL) {
         strbuf_adds(&c->text, "No service or team is called '");
-        add_escaped(c, c->line->arg);
+        add_escaped(c, c->line.arg);
         strbuf_adds(&c->text, "' (or that team has no services).");
         return;
     }
-    if (strlen(c->line->message) > ALERT_SUMMARY_MAX) {
+    if (strlen(c->line.message) > ALERT_SUMMARY_MAX) {
         strbuf_addf(&c->text, "The message is longer than %d bytes.", ALERT_SUMMARY_MAX);
         return;
     }
@@ -370,14 +370,14 @@ static void run_page(struct cmd *c)
     snprintf(source, sizeof(source), "chat:%s", chatops_provider_name(c->provider));
     /* Sorted by name, as doors leave them. */
     labels[0] = (struct alert_label){"chat", (char *)chatops_provider_name(c->provider)};
-    labels[1] = (struct alert_label){"chat_channel", (char *)c->form->channel_id};
-    labels[2] = (struct alert_label){"chat_user", (char *)c->form->user_id};
+    labels[1] = (struct alert_label){"chat_channel", (char *)c->form.channel_id};
+    labels[2] = (struct alert_label){"chat_user", (char *)c->form.user_id};
     labels[3] = (struct alert_label){"paged_by", (char *)c->user->name};
     ev.source = SOURCE_GENERIC;
     ev.action = ALERT_TRIGGER;
     ev.service = svc->name;
     ev.dedup_key = key;
-    ev.summary = (char *)c->line->message;
+    ev.summary = (char *)c->line.message;
     ev.severity = SEVERITY_CRITICAL;
     ev.source_name = source;
     ev.labels = labels;
@@ -402,7 +402,7 @@ static void run_page(struct cmd *c)
     strbuf_adds(&c->text, "Paged ");
     add_escaped(c, svc->name);
     strbuf_addf(&c->text, ": incident #%lld — ", (long long)result.incident_id);
-    add_escaped(c, c->line->message);
+    add_escaped(c, c->line.message);
     strbuf_addf(&c->text, " (paged by %s)", c->user->name);
     if (result.silenced)
         strbuf_adds(&c->text, ". It is silenced: nobody is notified until the silence ends.");
@@ -413,7 +413,7 @@ static void run_page(struct cmd *c)
 /* Where the call's outcome may be posted: the command's response_url, when allowed. */
 static const char *tel_reply_url(const struct cmd *c)
 {
-    const char *url = c->form->response_url;
+    const char *url = c->form.response_url;
 
     if (url[0] == '\0')
         return NULL;
@@ -428,18 +428,18 @@ static void run_tel(struct cmd *c)
     struct tel_request tr = {0};
     struct tel_placed placed;
     struct ob_error err = {0};
-    const char *callee = c->line->arg;
+    const char *callee = c->line.arg;
     const struct config_user *target;
     int rc;
 
-    if (c->line->mention_id[0] != '\0') { /* "/tel @bob" as a Slack mention */
-        const struct config_user *u = chatops_find_user(c->cfg, c->provider, c->line->mention_id);
+    if (c->line.mention_id[0] != '\0') { /* "/tel @bob" as a Slack mention */
+        const struct config_user *u = chatops_find_user(c->cfg, c->provider, c->line.mention_id);
         if (u != NULL)
             callee = u->nickname != NULL ? u->nickname : u->name;
     }
     tr.caller = c->user->name;
     tr.callee = callee;
-    tr.message = c->line->message;
+    tr.message = c->line.message;
     tr.reply_url = tel_reply_url(c);
     tr.origin = &origin;
     rc = tel_request(c->app, &tr, &placed, &err);
@@ -488,10 +488,8 @@ static const struct {
 
 static void add_help(struct cmd *c)
 {
-    /* Aliases bring the user here only through the main command's "help". */
-    char *help = chatops_help_text(c->line->verb == CHATOPS_HELP && c->form->command[0] == '/'
-                                       ? c->form->command
-                                       : "/opsbell");
+    /* Only the main command (whatever its name) leads here: aliases have a verb. */
+    char *help = chatops_help_text(c->form.command);
 
     if (help != NULL)
         strbuf_adds(&c->text, help);
@@ -506,46 +504,43 @@ static void add_unmapped_hint(struct cmd *c)
                 "Your %s account (%s) is not linked to an opsbell user, so nothing was done. "
                 "Ask an opsbell admin to add `{provider: %s, id: %s}` to your `chat_ids` in "
                 "users.yaml.",
-                c->provider == CHATOPS_SLACK ? "Slack" : "Mattermost", c->form->user_id, p,
-                c->form->user_id);
+                c->provider == CHATOPS_SLACK ? "Slack" : "Mattermost", c->form.user_id, p,
+                c->form.user_id);
 }
 
 static void run_command(struct cmd *c)
 {
-    struct chatops_command line;
     struct ob_error err = {0};
 
-    if (chatops_parse_command(c->form->command, c->form->text, &line, &err) != 0) {
-        c->line = &line;
-        if (chatops_find_user(c->cfg, c->provider, c->form->user_id) == NULL)
+    if (chatops_parse_command(c->form.command, c->form.text, &c->line, &err) != 0) {
+        if (chatops_find_user(c->cfg, c->provider, c->form.user_id) == NULL)
             add_unmapped_hint(c);
         else
             add_escaped(c, err.msg);
         return;
     }
-    c->line = &line;
-    if (line.verb == CHATOPS_HELP || line.verb == CHATOPS_UNKNOWN) {
-        if (line.verb == CHATOPS_UNKNOWN) {
+    if (c->line.verb == CHATOPS_HELP || c->line.verb == CHATOPS_UNKNOWN) {
+        if (c->line.verb == CHATOPS_UNKNOWN) {
             strbuf_adds(&c->text, "Unknown command '");
-            add_escaped(c, line.arg);
+            add_escaped(c, c->line.arg);
             strbuf_adds(&c->text, "'.\n");
         }
         add_help(c);
         return;
     }
-    c->user = chatops_find_user(c->cfg, c->provider, c->form->user_id);
+    c->user = chatops_find_user(c->cfg, c->provider, c->form.user_id);
     if (c->user == NULL) {
         log_info("chatops", "command from an unmapped chat user", "provider",
-                 chatops_provider_name(c->provider), "chat_user", c->form->user_id, "command",
-                 chatops_verb_name(line.verb));
+                 chatops_provider_name(c->provider), "chat_user", c->form.user_id, "command",
+                 chatops_verb_name(c->line.verb));
         add_unmapped_hint(c);
         return;
     }
     snprintf(c->actor, sizeof(c->actor), "user:%s", c->user->name);
     snprintf(c->remote, sizeof(c->remote), "%s:%s", chatops_provider_name(c->provider),
-             c->form->user_id);
+             c->form.user_id);
     for (size_t i = 0; i < sizeof(runners) / sizeof(runners[0]); i++) {
-        if (runners[i].verb == line.verb) {
+        if (runners[i].verb == c->line.verb) {
             runners[i].run(c);
             return;
         }
@@ -621,31 +616,29 @@ void api_slack_commands(void *app_ptr, struct http_request *req, struct http_res
 {
     struct app *app = app_ptr;
     struct config *cfg = app_config_get(app);
-    struct chatops_form *form = calloc(1, sizeof(*form)); /* ~5 KiB: not on the stack */
-    struct cmd c = {0};
+    struct cmd *c = calloc(1, sizeof(*c)); /* ~10 KiB of form and line: not on the stack */
     char *body;
 
-    if (form == NULL) {
+    if (c == NULL) {
         http_response_error(resp, 503, "out of memory");
         goto out;
     }
-    if (authenticate(cfg, req, resp, &c.provider, form) != 0)
+    if (authenticate(cfg, req, resp, &c->provider, &c->form) != 0)
         goto out;
-    c.app = app;
-    c.cfg = cfg;
-    c.req = req;
-    c.form = form;
-    strbuf_init(&c.text);
-    run_command(&c);
-    body = chatops_reply_json(c.in_channel, strbuf_str(&c.text));
-    strbuf_release(&c.text);
+    c->app = app;
+    c->cfg = cfg;
+    c->req = req;
+    strbuf_init(&c->text);
+    run_command(c);
+    body = chatops_reply_json(c->in_channel, strbuf_str(&c->text));
+    strbuf_release(&c->text);
     if (body == NULL)
         http_response_error(resp, 500, "out of memory");
     else
         http_response_take(resp, 200, "application/json", body, strlen(body));
 out:
-    if (form != NULL)
-        memset(form->token, 0, sizeof(form->token));
-    free(form);
+    if (c != NULL)
+        memset(c->form.token, 0, sizeof(c->form.token));
+    free(c);
     config_unref(cfg);
 }

@@ -350,6 +350,7 @@ static void run_page(struct cmd *c)
     struct ob_error err = {0};
     unsigned char rnd[6];
     char key[ALERT_DEDUP_KEY_MAX + 1], source[32];
+    size_t n = 0;
     int rc;
 
     if (svc == NULL) {
@@ -368,11 +369,12 @@ static void run_page(struct cmd *c)
     snprintf(key, sizeof(key), "chat-page:%lld-%02x%02x%02x%02x%02x%02x", (long long)store_now_ms(),
              rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
     snprintf(source, sizeof(source), "chat:%s", chatops_provider_name(c->provider));
-    /* Sorted by name, as doors leave them. */
-    labels[0] = (struct alert_label){"chat", (char *)chatops_provider_name(c->provider)};
-    labels[1] = (struct alert_label){"chat_channel", (char *)c->form.channel_id};
-    labels[2] = (struct alert_label){"chat_user", (char *)c->form.user_id};
-    labels[3] = (struct alert_label){"paged_by", (char *)c->user->name};
+    /* Sorted by name, as doors leave them; no empty values. */
+    labels[n++] = (struct alert_label){"chat", (char *)chatops_provider_name(c->provider)};
+    if (c->form.channel_id[0] != '\0')
+        labels[n++] = (struct alert_label){"chat_channel", (char *)c->form.channel_id};
+    labels[n++] = (struct alert_label){"chat_user", (char *)c->form.user_id};
+    labels[n++] = (struct alert_label){"paged_by", (char *)c->user->name};
     ev.source = SOURCE_GENERIC;
     ev.action = ALERT_TRIGGER;
     ev.service = svc->name;
@@ -381,8 +383,8 @@ static void run_page(struct cmd *c)
     ev.severity = SEVERITY_CRITICAL;
     ev.source_name = source;
     ev.labels = labels;
-    ev.label_count = 4;
-    alert_fingerprint(labels, 4, ev.fingerprint);
+    ev.label_count = n;
+    alert_fingerprint(labels, n, ev.fingerprint);
     /* ev borrows everything: it is not released.  ingest_submit waits for the
      * commit (a local fsync), as the heartbeat door does. */
     rc = ingest_submit(c->app->ingest, &batch, &result, &err);

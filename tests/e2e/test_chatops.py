@@ -326,6 +326,10 @@ def test_help_and_unknown_subcommands(env, admin_token, slack):
     body = cmd(slack, d, "/opsbell", "reboot everything")
     assert body["text"].startswith("Unknown command 'reboot'."), body
     assert "/tel NICKNAME" in body["text"]
+    # the main command under another name shows that name
+    body = cmd(slack, d, "/ob", "reboot")
+    assert "`/ob help`" in body["text"] and "`/ob tel bob wake up`" in body["text"], body
+    assert cmd(slack, d, "/ob", "ack 1")["text"] == "No incident #1."
     # help needs no mapping
     body = cmd(slack, d, "/opsbell", "help", user="U0NOBODY9")
     assert "/tel NICKNAME" in body["text"], body

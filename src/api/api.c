@@ -62,6 +62,8 @@ const struct route api_routes[] = {
     {"POST", "/api/v1/schedules/{schedule}/overrides", api_overrides_create, SCOPE_WRITE, NULL, 0},
     {"DELETE", "/api/v1/overrides/{id}", api_override_delete, SCOPE_WRITE, NULL, 0},
     {"GET", "/api/v1/oncall", api_oncall, SCOPE_READ, NULL, 0},
+    {"POST", "/api/v1/tel", api_tel_create, SCOPE_WRITE, NULL, 0},
+    {"GET", "/api/v1/tel/{id}", api_tel_show, SCOPE_READ, NULL, 0},
     {"GET", "/api/v1/ical-feeds", api_ical_feeds_list, SCOPE_READ, NULL, 0},
     {"POST", "/api/v1/ical-feeds", api_ical_feeds_create, SCOPE_WRITE, NULL, 0},
     {"DELETE", "/api/v1/ical-feeds/{id}", api_ical_feed_revoke, SCOPE_WRITE, NULL, 0},

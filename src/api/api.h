@@ -126,6 +126,9 @@ void api_ical_feeds_create(void *app, struct http_request *req, struct http_resp
 void api_ical_feeds_list(void *app, struct http_request *req, struct http_response *resp);
 void api_ical_feed_revoke(void *app, struct http_request *req, struct http_response *resp);
 
+/* handlers_tel.c: ring someone now, and how the call went. */
+void api_tel_create(void *app, struct http_request *req, struct http_response *resp);
+void api_tel_show(void *app, struct http_request *req, struct http_response *resp);
 /* handlers_verify.c: contact methods and their verification. */
 void api_contact_methods_list(void *app, struct http_request *req, struct http_response *resp);
 void api_verification_start(void *app, struct http_request *req, struct http_response *resp);

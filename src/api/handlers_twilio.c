@@ -398,8 +398,9 @@ void api_twilio_status(void *app, struct http_request *req, struct http_response
         snprintf(detail, sizeof(detail), "CallStatus %s%s%.8s", status, sip != NULL ? ", SIP " : "",
                  sip != NULL ? sip : "");
         notify_complete(c.app, c.row.id, c.row.attempts, outcome, detail);
-    } else if (strcmp(status, "ringing") == 0 || strcmp(status, "in-progress") == 0 ||
-               strcmp(status, "answered") == 0) {
+    } else if (c.row.incident_id != 0 &&
+               (strcmp(status, "ringing") == 0 || strcmp(status, "in-progress") == 0 ||
+                strcmp(status, "answered") == 0)) {
         call_progress_note(&c, status);
     }
     http_response_set(resp, 204, NULL, "", 0);

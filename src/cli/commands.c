@@ -25,6 +25,7 @@ int cmd_silence_add(int argc, char **argv);
 int cmd_silence_list(int argc, char **argv);
 int cmd_silence_expire(int argc, char **argv);
 int cmd_oncall(int argc, char **argv);
+int cmd_tel(int argc, char **argv);
 int cmd_contact_list(int argc, char **argv);
 int cmd_contact_verify(int argc, char **argv);
 int cmd_contact_confirm(int argc, char **argv);
@@ -191,6 +192,13 @@ const struct cli_command cli_commands[] = {
     {"ical", "revoke", cmd_ical_revoke, "revoke a calendar feed",
      "usage: opsbell ical revoke ID [--json]\n\nRevoke a feed: its URL answers 404 from "
      "now on.\n" CLIENT_ENV},
+    {"tel", NULL, cmd_tel, "ring someone's phone now",
+     "usage: opsbell tel NICKNAME [MESSAGE...] [--no-wait] [--json]\n\n"
+     "Call NICKNAME (or a user name) now, regardless of schedules, on their first voice or\n"
+     "SIP contact method (then the next ones when busy or unanswered), saying \"Call from\n"
+     "<token name> via opsbell: MESSAGE\". Waits for the outcome and exits 0 when someone\n"
+     "answered, 1 otherwise; --no-wait returns once the call is queued. Rate-limited: 5\n"
+     "calls per caller and 3 per callee in 10 minutes. Audited as tel.request.\n" CLIENT_ENV},
     {"contact", "list", cmd_contact_list, "a user's contact methods and whether they are verified",
      "usage: opsbell contact list USER [--json]\n\n"
      "List USER's contact methods, the provider that reaches each, and whether it is\n"

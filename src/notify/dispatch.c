@@ -17,6 +17,7 @@
  * by another node).
  */
 #include "notify/notify.h"
+#include "notify/tel.h"
 #include "notify/verify.h"
 
 #include "config/config.h"
@@ -181,6 +182,12 @@ static bool is_update(const struct outbox_row *row)
     return row->kind != NULL && strcmp(row->kind, "update") == 0;
 }
 
+/* A call on request (notify/tel.h): no incident, no retry, its own next phone. */
+static bool is_tel(const struct outbox_row *row)
+{
+    return row->kind != NULL && strcmp(row->kind, "tel") == 0;
+}
+
 static void count_outcome(struct dispatcher *d, const struct notify_provider *p, int outcome)
 {
     atomic_fetch_add(&d->outcomes[provider_index(p) * DISPATCH_OUTCOMES + (size_t)outcome], 1);
@@ -323,6 +330,8 @@ static int settle_unsent(struct store_conn *conn, const struct config *cfg,
 
     if (rc != 0 || strcmp(state, "cancelled") == 0 || is_update(row))
         return rc;
+    if (is_tel(row))
+        return tel_settled(conn, cfg, row, state, detail, 0, now_ms, err);
     rc = timeline(conn, row, "notification.failed", NULL, state, detail, now_ms, err);
     if (rc == 0)
         rc = queue_next_contact(conn, cfg, row, now_ms, err);
@@ -367,6 +376,8 @@ static int record_outcome(struct store_conn *conn, const struct config *cfg,
         max = cfg->max_attempts != 0 ? cfg->max_attempts : NOTIFY_DEFAULT_MAX_ATTEMPTS;
     if (base == 0)
         base = cfg->retry_base_ms != 0 ? cfg->retry_base_ms : NOTIFY_DEFAULT_RETRY_BASE;
+    if (is_tel(row))
+        max = 1; /* somebody waits: the next phone now rather than this one later */
     snprintf(note, sizeof(note), "attempt %lld: %s", (long long)row->attempts, detail);
     if (notify_outcome_retried(outcome) && row->attempts < (int64_t)max) {
         due = now_ms + notify_backoff_ms(base, row->attempts);
@@ -380,6 +391,11 @@ static int record_outcome(struct store_conn *conn, const struct config *cfg,
                              notify_outcome_reached(outcome) ? now_ms : 0, due, now_ms, err);
     if (rc != 0)
         return rc;
+    if (is_tel(row))
+        return outcome == NOTIFY_PENDING
+                   ? 0
+                   : tel_settled(conn, cfg, row, state, note, notify_outcome_reached(outcome),
+                                 now_ms, err);
     rc = timeline(conn, row, (char *)outcome_event_kind(row, outcome, due != 0),
                   p != NULL ? p->name : NULL, notify_outcome_state(outcome), note, now_ms, err);
     if (rc == 0 && !notify_outcome_reached(outcome) && outcome != NOTIFY_PENDING && due == 0 &&
@@ -464,10 +480,10 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
     char *note = it->attempt.detail;
     size_t note_cap = sizeof(it->attempt.detail);
 
-    rc = store_incident_get(conn, row->incident_id, &it->inc, err);
+    rc = is_tel(row) ? 0 : store_incident_get(conn, row->incident_id, &it->inc, err);
     if (rc != 0)
         return rc;
-    if (!is_update(row) && strcmp(it->inc.status, "triggered") != 0) {
+    if (!is_update(row) && !is_tel(row) && strcmp(it->inc.status, "triggered") != 0) {
         snprintf(note, note_cap, "incident is %s", it->inc.status);
         return settle_unsent(conn, cfg, row, "cancelled", note, now, err);
     }
@@ -486,10 +502,11 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
     /* A phone number or SIP URI nobody proved to be theirs is not called. */
     if (p->verifies && !is_update(row)) {
         int64_t verified_at = 0;
-        rc = verify_status(conn, row->user_name, row->address, &verified_at, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 0) {
+        int verified = verify_status(conn, row->user_name, row->address, &verified_at, err);
+
+        if (verified < 0)
+            return verified;
+        if (!verified) {
             snprintf(note, note_cap,
                      "%s is not verified (opsbell contact verify %s %s %s, or an admin's "
                      "opsbell contact trust)",
@@ -500,8 +517,9 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
             return rc;
         }
     }
-    /* Updates follow a page that got through: no rate limit, no latency. */
-    if (!is_update(row) && contact_type_of(row->contact_type, &type) == 0) {
+    /* Updates follow a page that got through: no rate limit, no latency;
+     * calls on request have their own limits (tel.c). */
+    if (!is_update(row) && !is_tel(row) && contact_type_of(row->contact_type, &type) == 0) {
         const struct config_notification_limit *limit = &cfg->notification_limits[type];
         if (limit->max > 0) {
             /* Rows marked `sending` earlier in this transaction count too. */
@@ -522,19 +540,22 @@ static int prepare_item(struct dispatcher *d, struct store_conn *conn, const str
             }
         }
     }
-    rc = store_outbox_incident_attempted(conn, row->incident_id, row->id, &attempted, err);
+    attempted = is_update(row) || is_tel(row);
+    if (!attempted)
+        rc = store_outbox_incident_attempted(conn, row->incident_id, row->id, &attempted, err);
     if (rc == 0)
         rc = store_outbox_mark_sending(conn, row->id, d->node, now, err);
     if (rc != 0)
         return rc;
-    if (!attempted && row->sending_at_ms == 0 && !is_update(row))
+    if (!attempted && row->sending_at_ms == 0)
         observe_latency(d, now - it->inc.created_at_ms);
     row->attempts++;
     it->provider = p;
     it->attempt.app = d->app;
     it->attempt.cfg = cfg;
     it->attempt.row = row;
-    it->attempt.inc = &it->inc;
+    it->attempt.inc = is_tel(row) ? NULL : &it->inc;
+    it->attempt.message = is_tel(row) ? row->message : NULL;
     it->attempt.detail[0] = '\0';
     return 0;
 }

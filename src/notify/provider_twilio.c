@@ -12,8 +12,10 @@
  *
  * SMS: POST .../Messages.json with To, From, Body; 201 is delivered.
  *
- * Verification ("verify" rows): a call whose TwiML (the `Twiml`
- * parameter) says the message twice, or an SMS of the message.
+ * Verification ("verify" rows) and calls on request ("tel" rows, no
+ * incident): a call whose TwiML (the `Twiml` parameter) says the message
+ * twice, or an SMS of the message; a "tel" call is pending until its
+ * status callback like a page's.
  *
  * Outcomes of the request: 2xx as above; 429, 5xx, connection errors and
  * timeouts failed-temporary; other 4xx failed-permanent (Twilio's error
@@ -135,20 +137,23 @@ static enum notify_outcome twilio_call(struct notify_attempt *a)
     const struct config_twilio *tw = &cfg->providers.twilio;
     struct strbuf form = STRBUF_INIT, base = STRBUF_INIT, v = STRBUF_INIT;
     static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
+    long long id = (long long)a->row->id, n = (long long)a->row->attempts;
     enum notify_outcome outcome;
     char timeout[16];
 
     twilio_form_add(&form, "To", a->row->address);
     twilio_form_add(&form, "From", tw->from_number);
+    twilio_base_url(cfg, &base);
     if (is_verify(a)) {
         twilio_twiml_verify(a->message != NULL ? a->message : "", &v);
         twilio_form_add(&form, "Twiml", v.buf);
     } else {
-        long long id = (long long)a->row->id, n = (long long)a->row->attempts;
-
-        twilio_base_url(cfg, &base);
         strbuf_addf(&v, "%s/twilio/voice/%lld?attempt=%lld", base.buf, id, n);
         twilio_form_add(&form, "Url", v.buf);
+    }
+    /* A stored row (a page, a call on request) waits for the call's status;
+     * a verification call (id 0) has none to wait for. */
+    if (id > 0) {
         strbuf_reset(&v);
         strbuf_addf(&v, "%s/twilio/status/%lld?attempt=%lld", base.buf, id, n);
         twilio_form_add(&form, "StatusCallback", v.buf);
@@ -159,9 +164,8 @@ static enum notify_outcome twilio_call(struct notify_attempt *a)
     snprintf(timeout, sizeof(timeout), "%u", (unsigned)tw->ring_timeout_s);
     twilio_form_add(&form, "Timeout", timeout);
     outcome = twilio_post(a, "Calls.json", form.buf);
-    /* A page's call is placed: its outcome comes through the status
-     * callbacks.  A verification call has none to wait for. */
-    if (outcome == NOTIFY_DELIVERED && !is_verify(a)) {
+    /* The call is placed: its outcome comes through the status callbacks. */
+    if (outcome == NOTIFY_DELIVERED && id > 0) {
         char placed[sizeof(a->detail)];
 
         snprintf(placed, sizeof(placed), "call placed: %.480s", a->detail);

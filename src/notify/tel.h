@@ -21,8 +21,13 @@ struct app;
 struct audit_origin;
 struct config;
 struct ob_error;
+struct outbox_row;
+struct store_conn;
 
 #define TEL_MESSAGE_MAX 300
+#define TEL_WINDOW_MS   (10 * 60000) /* rate limits count calls in this window */
+#define TEL_CALLER_MAX  5            /* calls one person may ask for per window */
+#define TEL_CALLEE_MAX  3            /* calls on request one person gets per window */
 
 struct tel_request {
     const char *caller;    /* who asks, as said on the call: a user's name or a token's */
@@ -50,7 +55,24 @@ int tel_request(struct app *app, const struct tel_request *req, struct tel_place
 
 /* Up to max user nicknames closest to name (edit distance, then prefix),
  * best first, into out (borrowed from cfg). Returns how many. */
-size_t tel_close_matches(const struct config *cfg, const char *name, const char **out,
-                         size_t max);
+size_t tel_close_matches(const struct config *cfg, const char *name, const char **out, size_t max);
+
+/* ---- for the dispatcher ---------------------------------------------------------------- */
+
+/*
+ * Inside the dispatcher's transaction: row (kind "tel") ended in state
+ * (a row state: "answered", "busy", "no-answer", "failed-permanent" ...;
+ * reached: the callee picked up).  Not reached: the callee's next phone
+ * not yet tried in this call is queued.  Audited as "tel.<state>"; the
+ * outcome is posted to the row's reply_url (in the background).
+ */
+int tel_settled(struct store_conn *conn, const struct config *cfg, const struct outbox_row *row,
+                const char *state, const char *detail, int reached, int64_t now,
+                struct ob_error *err);
+
+/* The reply: "Bob answered (+4930...)." / "Bob's line was busy (...). Trying
+ * sip:bob@desk." / "... No other phone to try."  next may be NULL. Pure. */
+void tel_outcome_text(const char *callee, const char *address, const char *state,
+                      const char *detail, const char *next, char *out, size_t cap);
 
 #endif

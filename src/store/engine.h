@@ -124,9 +124,15 @@ struct outbox_row {
     char *node;            /* the node that made it; may be NULL */
     char *kind;            /* "page" | "update" (migration 5) */
     char *external_id;     /* the provider's id of what was sent; may be NULL */
+    /* kind "tel" (migration 7): incident_id 0; seq 0 for a call's first
+     * row, the first row's id for the next phones tried. */
+    char *message;      /* what the call says; may be NULL */
+    char *reply_url;    /* where its outcome is posted; may be NULL */
+    char *requested_by; /* who asked; may be NULL */
 };
 
-/* Queue one attempt (state "queued", kind "page"); sets row->id. OB_ECONFLICT when the
+/* Queue one attempt (state "queued"; kind row->kind, default "page";
+ * incident_id 0 is none, for "tel"); sets row->id. OB_ECONFLICT when the
  * same (incident, seq, user, rule, address) is already queued. */
 int store_outbox_insert(struct store_conn *conn, struct outbox_row *row, struct ob_error *err);
 /* Like store_escalation_claim_due, for queued rows due at or before now_ms. */
@@ -164,6 +170,14 @@ int store_outbox_get(struct store_conn *conn, int64_t id, struct outbox_row *out
  */
 int store_outbox_queue_updates(struct store_conn *conn, int64_t incident_id, int64_t now_ms,
                                int64_t *queued, struct ob_error *err);
+/* Calls on request (kind "tel") made since since_ms by column
+ * "requested_by" (the caller) or "user_name" (the callee) = value. */
+int store_outbox_count_calls(struct store_conn *conn, const char *column, const char *value,
+                             int64_t since_ms, int64_t *count, struct ob_error *err);
+/* The rows of call call_id (its first row and the phones tried after),
+ * oldest first. OB_ENOTFOUND when there is no such call. */
+int store_outbox_call(struct store_conn *conn, int64_t call_id, struct outbox_row **out,
+                      size_t *count, struct ob_error *err);
 /*
  * Claim (as store_outbox_claim_due) up to limit rows left in `sending`:
  * by `node` (any age; call only at start-up, when this node has nothing in

@@ -17,7 +17,7 @@
 #define OUTBOX_COLUMNS                                                                             \
     "id, incident_id, seq, user_name, contact_type, address, rule_index, due_at, state, "          \
     "attempts, provider, detail, created_at, updated_at, sent_at, sending_at, node, kind, "        \
-    "external_id"
+    "external_id, message, reply_url, requested_by"
 
 /* Row locks for claims: PostgreSQL skips rows another node holds; SQLite's
  * write transaction is exclusive, so it needs (and knows) no such clause. */
@@ -288,6 +288,9 @@ static int outbox_from_row(const struct db_result *res, size_t row, void *item,
     r->node = db_result_dup(res, row, 16, &ok);
     r->kind = db_result_dup(res, row, 17, &ok);
     r->external_id = db_result_dup(res, row, 18, &ok);
+    r->message = db_result_dup(res, row, 19, &ok);
+    r->reply_url = db_result_dup(res, row, 20, &ok);
+    r->requested_by = db_result_dup(res, row, 21, &ok);
     if (!ok) {
         outbox_row_release(r);
         return ob_fail(err, OB_ENOMEM, "out of memory");
@@ -302,13 +305,13 @@ static void outbox_release_item(void *item)
 
 int store_outbox_insert(struct store_conn *conn, struct outbox_row *row, struct ob_error *err)
 {
-    struct db_param params[8];
+    struct db_param params[12];
     struct db_result *res = NULL;
     int rc;
 
     if (row->user_name == NULL || row->contact_type == NULL || row->address == NULL)
         return ob_fail(err, OB_EINVAL, "outbox row without user, contact type or address");
-    params[0] = DB_P_INT(row->incident_id);
+    params[0] = row->incident_id != 0 ? DB_P_INT(row->incident_id) : DB_P_NULL;
     params[1] = DB_P_INT(row->seq);
     params[2] = DB_P_TEXT(row->user_name);
     params[3] = DB_P_TEXT(row->contact_type);
@@ -316,11 +319,17 @@ int store_outbox_insert(struct store_conn *conn, struct outbox_row *row, struct 
     params[5] = DB_P_INT(row->rule_index);
     params[6] = DB_P_INT(row->due_at_ms);
     params[7] = DB_P_INT(row->created_at_ms);
+    params[8] = DB_P_TEXT(row->kind != NULL ? row->kind : "page");
+    params[9] = row->message != NULL ? DB_P_TEXT(row->message) : DB_P_NULL;
+    params[10] = row->reply_url != NULL ? DB_P_TEXT(row->reply_url) : DB_P_NULL;
+    params[11] = row->requested_by != NULL ? DB_P_TEXT(row->requested_by) : DB_P_NULL;
     rc = store_exec(conn,
                     "INSERT INTO outbox (incident_id, seq, user_name, contact_type, address, "
-                    "rule_index, due_at, state, created_at, updated_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8) RETURNING id",
-                    params, 8, &res, NULL, err);
+                    "rule_index, due_at, state, created_at, updated_at, kind, message, reply_url, "
+                    "requested_by) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8, $9, $10, $11, $12) "
+                    "RETURNING id",
+                    params, 12, &res, NULL, err);
     if (rc == 0)
         row->id = db_result_int64(res, 0, 0);
     db_result_free(res);
@@ -536,6 +545,38 @@ int store_outbox_queue_updates(struct store_conn *conn, int64_t incident_id, int
                       params, 2, NULL, queued, err);
 }
 
+int store_outbox_count_calls(struct store_conn *conn, const char *column, const char *value,
+                             int64_t since_ms, int64_t *count, struct ob_error *err)
+{
+    struct db_param params[2] = {DB_P_TEXT(value), DB_P_INT(since_ms)};
+    const char *sql;
+
+    if (strcmp(column, "requested_by") == 0)
+        sql = "SELECT COUNT(*) FROM outbox WHERE kind = 'tel' AND seq = 0 AND requested_by = $1 "
+              "AND created_at >= $2";
+    else if (strcmp(column, "user_name") == 0)
+        sql = "SELECT COUNT(*) FROM outbox WHERE kind = 'tel' AND seq = 0 AND user_name = $1 "
+              "AND created_at >= $2";
+    else
+        return ob_fail(err, OB_EINVAL, "calls are counted by requested_by or user_name");
+    return engine_count(conn, sql, params, 2, count, err);
+}
+
+int store_outbox_call(struct store_conn *conn, int64_t call_id, struct outbox_row **out,
+                      size_t *count, struct ob_error *err)
+{
+    struct db_param param = DB_P_INT(call_id);
+    int rc = store_select_all(conn,
+                              "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE kind = 'tel' AND "
+                              "(id = $1 AND seq = 0 OR seq = $1) ORDER BY id",
+                              &param, 1, sizeof(**out), outbox_from_row, outbox_release_item,
+                              (void **)out, count, err);
+
+    if (rc == 0 && *count == 0)
+        rc = ob_fail(err, OB_ENOTFOUND, "no call %lld", (long long)call_id);
+    return rc;
+}
+
 /* ---- release ------------------------------------------------------------------------- */
 
 void escalation_release(struct escalation *e)
@@ -575,6 +616,9 @@ void outbox_row_release(struct outbox_row *r)
     free(r->node);
     free(r->kind);
     free(r->external_id);
+    free(r->message);
+    free(r->reply_url);
+    free(r->requested_by);
     memset(r, 0, sizeof(*r));
 }
 

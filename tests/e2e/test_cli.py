@@ -21,11 +21,11 @@ COMMANDS = [
     ["override", "add"], ["override", "list"], ["override", "delete"],
     ["policy", "list"], ["policy", "show"],
     ["ical", "create"], ["ical", "list"], ["ical", "revoke"],
-    ["contact", "list"], ["contact", "verify"], ["contact", "confirm"], ["contact", "trust"],
+    ["tel"], ["contact", "list"], ["contact", "verify"], ["contact", "confirm"], ["contact", "trust"],
     ["config", "reload"],
 ]
 CLIENT_COMMANDS = [c for c in COMMANDS if c[0] in ("whoami", "team", "service", "user", "audit",
-                                                  "contact", "config")]
+                                                  "contact", "tel", "config")]
 
 
 def overview_commands(text):

@@ -14,8 +14,10 @@ per request, then requests succeed): "invalid" (400, code 21211),
 "error500" (500, code 20500), "ratelimit" (429, code 20429), "slow" (the
 answer waits `slow_seconds`, longer than opsbell's request timeout).
 
-Phone network: for each created call with a Url, a thread plays the
-script set for its `To` number (`script(number, ...)`):
+Phone network: for each created call with a Url (or inline Twiml and a
+StatusCallback), a thread plays the script set for its `To` number
+(`script(number, ...)`); an inline-Twiml call is answered and completed
+without a conversation:
   "press:<keys>"  answer, fetch Url, press each key at the <Gather> in turn
   "silent"        answer, fetch Url, press nothing (follow <Redirect>s until <Hangup>)
   "busy" / "no-answer" / "failed" / "canceled"   never answered
@@ -231,7 +233,7 @@ class Standin:
             h.reply(201, {"sid": sid, "account_sid": self.account_sid, "to": to,
                           "from": one["From"], "status": "queued",
                           "uri": API_PREFIX + "%s/Calls/%s.json" % (self.account_sid, sid)})
-            if "Url" in one and script is not None:
+            if ("Url" in one or "StatusCallback" in one) and script is not None:
                 t = threading.Thread(target=self.play, args=(call, script), daemon=True)
                 with self.lock:
                     self.threads.append(t)
@@ -274,8 +276,8 @@ class Standin:
             return
         self.status_callback(call, "answered", "in-progress")
         keys = list(script[len("press:"):]) if script.startswith("press:") else []
-        url, params = call["Url"], self.call_params(call, "in-progress")
-        for _ in range(20):  # a bounded conversation
+        url, params = call.get("Url"), self.call_params(call, "in-progress")
+        for _ in range(20 if url else 0):  # a bounded conversation (none for inline Twiml)
             status, _, body = self.signed_post(url, params)
             call["documents"].append((url, status, body))
             if status != 200:

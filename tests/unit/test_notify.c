@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "notify/notify.h"
 #include "notify/notify_internal.h"
+#include "notify/tel.h"
 #include "notify/verify.h"
 #include "util/error.h"
 
@@ -157,11 +158,58 @@ static void test_verification_message_and_hash(void **state)
     assert_string_not_equal(hash, text);
 }
 
+/* Close matches: by the smaller edit distance to the nickname or the user
+ * name (case-insensitive), a prefix counting as 1, best first. */
+static void test_tel_close_matches(void **state)
+{
+    struct config_user users[4] = {
+        {.name = "bob", .nickname = "bobby"},
+        {.name = "bo", .nickname = "bo"},
+        {.name = "alice", .nickname = "Al"},
+        {.name = "robert", .nickname = "rob"},
+    };
+    struct config cfg = {.users = users, .user_count = 4};
+    const char *out[4];
+
+    (void)state;
+    assert_int_equal(tel_close_matches(&cfg, "bbo", out, 4), 2); /* not "rob": 3 */
+    assert_string_equal(out[0], "bo");                           /* 1 */
+    assert_string_equal(out[1], "bobby");                        /* 2, through "bob" */
+    assert_int_equal(tel_close_matches(&cfg, "robb", out, 4), 2);
+    assert_string_equal(out[0], "rob"); /* 1 */
+    assert_string_equal(out[1], "bobby");
+    assert_int_equal(tel_close_matches(&cfg, "ALI", out, 4), 1);
+    assert_string_equal(out[0], "Al"); /* "alice" starts with it; "Al" is 1 away */
+    assert_int_equal(tel_close_matches(&cfg, "bbo", out, 1), 1);
+    assert_string_equal(out[0], "bo");
+    assert_int_equal(tel_close_matches(&cfg, "zzzzzzzz", out, 4), 0);
+}
+
+static void test_tel_outcome_text(void **state)
+{
+    char text[256];
+
+    (void)state;
+    tel_outcome_text("Bob", "+4930123", "answered", "CallStatus completed", NULL, text,
+                     sizeof(text));
+    assert_string_equal(text, "Bob answered (+4930123).");
+    tel_outcome_text("Bob", "+4930123", "busy", "486", "sip:bob@desk", text, sizeof(text));
+    assert_string_equal(text, "Bob's line was busy (+4930123). Trying sip:bob@desk.");
+    tel_outcome_text("Bob", "+4930123", "no-answer", NULL, NULL, text, sizeof(text));
+    assert_string_equal(text, "Bob did not answer (+4930123). No other phone to try.");
+    tel_outcome_text("Bob", "+4930123", "failed-permanent", "not verified", NULL, text,
+                     sizeof(text));
+    assert_string_equal(text,
+                        "The call to Bob (+4930123) failed: not verified. No other phone to try.");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_doubles_and_caps),
         cmocka_unit_test(test_call_outcomes),
+        cmocka_unit_test(test_tel_close_matches),
+        cmocka_unit_test(test_tel_outcome_text),
         cmocka_unit_test(test_verification_message_and_hash),
         cmocka_unit_test(test_rate_limit_window),
         cmocka_unit_test(test_default_limits_from_config),

@@ -7,8 +7,8 @@ Slack does and posting Mattermost's unsigned, token-carrying ones:
   notifying (the `log` provider records the page), audited as the chat user;
 * /ack, /resolve, /escalate and /note act as the mapped user, from
   slack:<U…> (timeline and audit say so); /incidents lists open ones;
-* /tel reaches the calls-on-request interface (until it is built, its
-  refusal is relayed);
+* /tel rings the callee through the Twilio stand-in and the outcome reaches
+  the command's response_url; unknown nicknames get close matches;
 * help and unknown subcommands answer the command list;
 * Mattermost commands with the configured token work, a wrong token is 401;
 * forged signatures, stale timestamps, unmapped users, usage errors and
@@ -25,8 +25,12 @@ import pytest
 from e2e_support import log_deliveries as deliveries
 from e2e_support import wait_for
 from slack_standin import SIGNING_SECRET, SlackStandin, send_mattermost_command
+from twilio_standin import Standin as TwilioStandin
 
 ANN, BOB, CARL = "U0ANN0001", "U0BOB0001", "U0CARL001"
+BOB_PHONE = "+4930555000"
+TWILIO_ACCOUNT = "AC" + "0a1b2c3d4e5f6789" * 2
+TWILIO_TOKEN = "twilio-chatops-token-0123456789"
 MM_ANN = "mmann0000000000000000000001"[:26]
 MM_TOKEN = "mm-command-token-0123456789abcdef"
 MM_TOKEN_2 = "mm-second-command-token-fedcba98"  # Mattermost gives each command its own
@@ -52,7 +56,7 @@ users:
     nickname: bob
     chat_ids: [{provider: slack, id: %(bob)s}]
     contact_methods:
-      - {type: voice, address: "+4930555000"}
+      - {type: voice, address: "%(bob_phone)s"}
       - {type: email, address: bob@example.com}
     notification_rules:
       - {type: email, after: 0s}
@@ -62,7 +66,10 @@ users:
       - {type: email, address: carl@example.com}
     notification_rules:
       - {type: email, after: 0s}
-""" % {"ann": ANN, "bob": BOB, "carl": CARL, "mm_ann": MM_ANN}
+  - name: bo
+    contact_methods:
+      - {type: email, address: bo@example.com}
+""" % {"ann": ANN, "bob": BOB, "carl": CARL, "mm_ann": MM_ANN, "bob_phone": BOB_PHONE}
 
 PAYMENTS = """\
 team:
@@ -108,7 +115,7 @@ def slack():
     s.close()
 
 
-def configure(env, slack, mattermost=True, slack_enabled=True):
+def configure(env, slack, mattermost=True, slack_enabled=True, twilio=None):
     env.write("users.yaml", USERS)
     env.write("teams/payments/team.yaml", PAYMENTS)
     env.write("teams/search/team.yaml", SEARCH)
@@ -123,6 +130,13 @@ def configure(env, slack, mattermost=True, slack_enabled=True):
                  "    api_url: %s\n"
                  "    bot_token: env:OPSBELL_TEST_SLACK_TOKEN\n"
                  "    signing_secret: file:slack-signing-secret\n" % slack.api_url)
+    if twilio is not None:
+        env.env_vars["OPSBELL_TEST_TWILIO_TOKEN"] = TWILIO_TOKEN
+        text += ("  twilio:\n"
+                 "    api_url: %s\n"
+                 "    account_sid: %s\n"
+                 "    auth_token: env:OPSBELL_TEST_TWILIO_TOKEN\n"
+                 "    from_number: \"+15005550006\"\n" % (twilio.url, TWILIO_ACCOUNT))
     if mattermost:
         text += ("  mattermost:\n"
                  "    command_token: env:OPSBELL_TEST_MM_TOKEN\n"
@@ -299,16 +313,52 @@ def test_incidents_lists_open_ones_newest_first(env, admin_token, slack):
     assert "No team is called 'x'" in cmd(slack, d, "/incidents", "x")["text"]
 
 
-def test_tel_reaches_the_calls_on_request_interface(env, admin_token, slack):
-    configure(env, slack)
+@pytest.fixture
+def twilio():
+    s = TwilioStandin(TWILIO_ACCOUNT, TWILIO_TOKEN)
+    yield s
+    s.close()
+
+
+def test_tel_calls_and_posts_the_outcome(env, admin_token, slack, twilio):
+    configure(env, slack, twilio=twilio)
     d = env.daemon()
-    body = cmd(slack, d, "/tel", "bob wake up")
+    r = d.request("POST", "/api/v1/users/bob/verifications/trust", {"address": BOB_PHONE},
+                  token=admin_token)
+    assert r.status == 201, r
+    twilio.script(BOB_PHONE, "silent")  # picks up
+    body = cmd(slack, d, "/tel", "bob wake up", response_url=slack.response_url("tel1"))
     assert body["response_type"] == "ephemeral", body
-    text = body["text"]
-    # Until tel_request() is built it refuses; once built it calls (or names close matches).
-    assert text.startswith("Calling Bob Builder (bob)") or "not built" in text, text
-    body = cmd(slack, d, "/opsbell", "tel bbo wake up")
-    assert body["text"].startswith("No one is called 'bbo'") or "not built" in body["text"], body
+    assert body["text"] == ("Calling Bob Builder (bob)\u2026 The outcome will be posted "
+                            "here."), body
+    wait_for(lambda: slack.replies("tel1"), 20, "the call's outcome on the response_url")
+    outcome = slack.replies("tel1")[0]["body"]["text"]
+    assert "answered" in outcome, outcome
+    with twilio.lock:
+        calls = [c for c in twilio.calls if c["To"] == BOB_PHONE and "Twiml" in c]
+    assert len(calls) == 1 and "via opsbell: wake up." in calls[0]["Twiml"], calls
+    ev = [e for e in d.get("/api/v1/audit", token=admin_token).body["events"]
+          if e["action"] == "tel.request"]
+    assert ev and ev[0]["actor"] == "user:ann" and ev[0]["remote_addr"] == "slack:" + ANN, ev
+
+    # by Slack mention; a response_url elsewhere is not passed on
+    elsewhere = SlackStandin()
+    try:
+        body = cmd(slack, d, "/opsbell", "tel <@%s|bobby-the-builder> again" % BOB,
+                   response_url=elsewhere.response_url("x"))
+        assert body["text"] == "Calling Bob Builder (bob)\u2026", body
+    finally:
+        elsewhere.close()
+
+    # unknown nicknames get close matches; other refusals their reason
+    body = cmd(slack, d, "/tel", "bbo wake up")
+    assert body["text"] == "No one is called 'bbo'. Did you mean: bo, bob?", body
+    body = cmd(slack, d, "/tel", "zzzzzz")
+    assert body["text"] == "No one is called 'zzzzzz'.", body
+    body = cmd(slack, d, "/tel", "bo hello")
+    assert body["text"].startswith("Bo has no phone"), body
+    body = cmd(slack, d, "/tel", "bob " + "x" * 301)
+    assert body["response_type"] == "ephemeral" and "Calling" not in body["text"], body
     assert cmd(slack, d, "/tel", "")["text"].startswith("Usage: /tel NICKNAME [message]")
     assert d.alive()
 

@@ -5,7 +5,8 @@
  *
  * Order: who sent it first.  A request with Slack's headers is Slack's: its
  * signature is checked before anything is parsed (401 when wrong, stale or
- * Slack is not configured), then the form (400 when malformed).  Any other
+ * Slack is not configured), then the form (Slack's ssl_check: 200; 400 when
+ * malformed).  Any other
  * request must be a Mattermost command whose form carries the configured
  * command token (compared in constant time): anything else is 401.  Then
  * the command line (a usage error is an ephemeral answer), then the caller
@@ -583,6 +584,10 @@ static int authenticate(const struct config *cfg, struct http_request *req,
             log_warn("chatops", "slack command refused", "reason", err.msg, "remote",
                      req->remote_addr);
             http_response_error(resp, 401, "%s", err.msg);
+            return -1;
+        }
+        if (chatops_is_ssl_check(req->body, req->body_len)) {
+            http_response_set(resp, 200, "application/json", "{}", 2);
             return -1;
         }
         if (chatops_form_parse(req->body, req->body_len, form, &err) != 0) {

@@ -77,6 +77,19 @@ static int check_form(const struct chatops_form *out, struct ob_error *err)
     return 0;
 }
 
+int chatops_is_ssl_check(const char *body, size_t len)
+{
+    struct form f = {0};
+    int yes = 0;
+
+    if (form_parse(body, len, &f, NULL) == 0) {
+        const char *v = form_get(&f, "ssl_check");
+        yes = v != NULL && strcmp(v, "1") == 0 && form_get(&f, "command") == NULL;
+    }
+    form_release(&f);
+    return yes;
+}
+
 static int is_token_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',';

@@ -58,6 +58,10 @@ struct chatops_form {
 int chatops_form_parse(const char *body, size_t len, struct chatops_form *out,
                        struct ob_error *err);
 
+/* Slack's certificate check of a command URL: a form with ssl_check=1 and
+ * no command (answered 200, nothing done).  1 when it is one. */
+int chatops_is_ssl_check(const char *body, size_t len);
+
 /*
  * Is token one of the configured Mattermost command tokens?  Mattermost
  * gives each slash command its own token, so the secret is a list: tokens

@@ -454,6 +454,9 @@ def test_refusals_change_nothing(env, admin_token, slack):
                 "command=%2Fack&user_id=" + ANN + "&text=" + "x" * 5000, "", "&&&", "=x"):
         r = slack.post_signed(d.url, "/slack/commands", bad)
         assert r.status == 400 and "error" in r.body, (bad, r)
+    # Slack's certificate check, signed: 200, nothing done
+    r = slack.post_signed(d.url, "/slack/commands", "ssl_check=1&token=deprecated")
+    assert r.status == 200, r
     # malformed and unsigned: 401
     r = send_mattermost_command(d.url, None, "/ack", "", ANN, body="%ZZ")
     assert r.status == 401, r

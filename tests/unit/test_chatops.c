@@ -99,6 +99,17 @@ static void test_form_refusals(void **state)
     free(f);
 }
 
+static void test_ssl_check(void **state)
+{
+    (void)state;
+    assert_true(chatops_is_ssl_check("ssl_check=1&token=x", 19));
+    assert_false(chatops_is_ssl_check("ssl_check=0&token=x", 19));
+    assert_false(chatops_is_ssl_check("ssl_check=1&command=%2Ftel", 26));
+    assert_false(chatops_is_ssl_check("command=%2Ftel&user_id=U1", 25));
+    assert_false(chatops_is_ssl_check("ssl_check=%ZZ", 13));
+    assert_false(chatops_is_ssl_check("", 0));
+}
+
 static void test_token(void **state)
 {
     const unsigned char *secret = (const unsigned char *)"mm-token-123";
@@ -451,6 +462,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_form_slack),
         cmocka_unit_test(test_form_refusals),
+        cmocka_unit_test(test_ssl_check),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_aliases_and_subcommands),
         cmocka_unit_test(test_arguments),

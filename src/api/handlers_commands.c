@@ -238,8 +238,9 @@ static void run_incidents(struct cmd *c)
         }
         strbuf_addf(&c->text, ", opened %s", opened);
         if (inc->acknowledged_by != NULL && strcmp(inc->status, "acknowledged") == 0) {
+            const char *by = inc->acknowledged_by;
             strbuf_adds(&c->text, ", acknowledged by ");
-            add_escaped(c, inc->acknowledged_by);
+            add_escaped(c, strncmp(by, "user:", 5) == 0 ? by + 5 : by);
         }
     }
     incident_array_free(list, count);

@@ -304,7 +304,7 @@ def test_incidents_lists_open_ones_newest_first(env, admin_token, slack):
     lines = text.splitlines()
     assert lines[0] == "*Open incidents*", text
     assert [l.split()[1] for l in lines[1:]] == ["#%d" % b, "#%d" % a], text
-    assert "acknowledged" in lines[1] and "acknowledged by user:ann" in lines[1], text
+    assert "acknowledged" in lines[1] and "acknowledged by ann" in lines[1], text
     # text from people is escaped for Slack: no @channel ping
     assert "first &lt;!channel&gt; &amp; more" in lines[2], text
     text = cmd(slack, d, "/opsbell", "incidents payments")["text"]

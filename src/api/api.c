@@ -77,6 +77,8 @@ const struct route api_routes[] = {
     {"POST", "/twilio/status/{id}", api_twilio_status, 0, NULL, 0},
     {"POST", "/twilio/sms", api_twilio_sms_inbound, 0, NULL, 0},
     {"POST", "/slack/interactions", api_slack_interactions, 0, NULL, 0},
+    /* Slash commands: a Slack signature or a Mattermost command token. */
+    {"POST", "/slack/commands", api_slack_commands, 0, NULL, 0},
 };
 const size_t api_route_count = sizeof(api_routes) / sizeof(api_routes[0]);
 

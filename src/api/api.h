@@ -141,6 +141,8 @@ void api_twilio_status(void *app, struct http_request *req, struct http_response
 void api_twilio_sms_inbound(void *app, struct http_request *req, struct http_response *resp);
 /* handlers_slack.c: button presses on opsbell's messages. */
 void api_slack_interactions(void *app, struct http_request *req, struct http_response *resp);
+/* handlers_commands.c: slash commands from Slack and Mattermost (docs/CHATOPS.md). */
+void api_slack_commands(void *app, struct http_request *req, struct http_response *resp);
 void api_ical_feed(void *app, struct http_request *req, struct http_response *resp);
 
 /* ---- shared by handlers (handlers_oncall.c) ---------------------------------------- */

@@ -546,6 +546,8 @@ void config_free_model(struct config *cfg)
     free(p->slack.api_url);
     secret_release(&p->slack.bot_token);
     secret_release(&p->slack.signing_secret);
+    free(p->mattermost.api_url);
+    secret_release(&p->mattermost.command_token);
     secret_release(&p->webhook.signing_secret);
     free(p->twilio.api_url);
     free(p->twilio.account_sid);

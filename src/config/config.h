@@ -241,6 +241,15 @@ struct config_slack {
     struct secret signing_secret;
 };
 
+/* Mattermost's custom slash commands (POST /slack/commands, docs/CHATOPS.md):
+ * not a notification provider, only the commands' credential. */
+struct config_mattermost {
+    int enabled;
+    struct secret command_token; /* the token Mattermost puts in every command's form */
+    char *api_url; /* the Mattermost server ("https://chat.example.com"); may be NULL: then
+                      opsbell never posts to a command's response_url */
+};
+
 struct config_twilio {
     int enabled;
     char *api_url; /* default https://api.twilio.com */
@@ -300,6 +309,7 @@ struct config_providers {
     struct config_log_provider log;
     struct config_webhook webhook;
     struct config_slack slack;
+    struct config_mattermost mattermost;
     struct config_twilio twilio;
     struct config_smtp smtp;
     struct config_sip sip;

@@ -161,6 +161,21 @@ static void main_slack(struct cfgctx *c, const struct cfgfile *f, const struct r
                 &out->signing_secret);
 }
 
+static void main_mattermost(struct cfgctx *c, const struct cfgfile *f,
+                            const struct raw_mattermost *raw, struct config_mattermost *out)
+{
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    if (raw->api_url != NULL && !value_is_http_url(raw->api_url))
+        diag_report(c, f, "providers.mattermost.api_url",
+                    "mattermost api_url '%s' must start with http:// or https://", raw->api_url);
+    if (raw->api_url != NULL)
+        out->api_url = cfgctx_dup(c, raw->api_url);
+    main_secret(c, f, "providers.mattermost.command_token", "mattermost command_token",
+                raw->command_token, &out->command_token);
+}
+
 static int main_parse_ms(const char *text, uint32_t *ms);
 
 static void main_twilio(struct cfgctx *c, const struct cfgfile *f, const struct raw_twilio *raw,
@@ -522,6 +537,7 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
     if (prov != NULL) {
         main_log_provider(c, f, prov->log, &cfg->providers.log);
         main_slack(c, f, prov->slack, &cfg->providers.slack);
+        main_mattermost(c, f, prov->mattermost, &cfg->providers.mattermost);
         main_twilio(c, f, prov->twilio, &cfg->providers.twilio);
         main_smtp(c, f, prov->smtp, &cfg->providers.smtp);
         main_sip(c, f, prov->sip, &cfg->providers.sip);

@@ -59,6 +59,12 @@ static const cyaml_schema_field_t schema_slack_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t schema_mattermost_fields[] = {
+    STR_FIELD("command_token", REQ, struct raw_mattermost, command_token),
+    STR_FIELD("api_url", OPT, struct raw_mattermost, api_url),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_twilio_fields[] = {
     STR_FIELD("api_url", OPT, struct raw_twilio, api_url),
     STR_FIELD("account_sid", REQ, struct raw_twilio, account_sid),
@@ -125,6 +131,8 @@ static const cyaml_schema_field_t schema_providers_fields[] = {
                             schema_webhook_fields),
     CYAML_FIELD_MAPPING_PTR("slack", CYAML_FLAG_POINTER | OPT, struct raw_providers, slack,
                             schema_slack_fields),
+    CYAML_FIELD_MAPPING_PTR("mattermost", CYAML_FLAG_POINTER | OPT, struct raw_providers,
+                            mattermost, schema_mattermost_fields),
     CYAML_FIELD_MAPPING_PTR("twilio", CYAML_FLAG_POINTER | OPT, struct raw_providers, twilio,
                             schema_twilio_fields),
     CYAML_FIELD_MAPPING_PTR("smtp", CYAML_FLAG_POINTER | OPT, struct raw_providers, smtp,

@@ -55,6 +55,11 @@ struct raw_slack {
     char *signing_secret;
 };
 
+struct raw_mattermost {
+    char *command_token;
+    char *api_url;
+};
+
 struct raw_twilio {
     char *api_url;
     char *account_sid;
@@ -112,6 +117,7 @@ struct raw_providers {
     struct raw_log_provider *log;
     struct raw_webhook *webhook;
     struct raw_slack *slack;
+    struct raw_mattermost *mattermost;
     struct raw_twilio *twilio;
     struct raw_smtp *smtp;
     struct raw_sip *sip;

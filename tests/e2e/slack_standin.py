@@ -302,6 +302,22 @@ class SlackStandin:
         return self.post_signed(opsbell_url, path, urllib.parse.urlencode(fields), **kw)
 
 
+def send_mattermost_command(opsbell_url, token, command, text, user_id, response_url=None,
+                            path="/slack/commands", body=None):
+    """A Mattermost custom slash command: a form POST with the command's
+    token in it, unsigned (Mattermost signs nothing). body: sent as is
+    instead of the fields (for malformed ones)."""
+    from e2e_support import http_request
+    if body is None:
+        fields = {"channel_id": "mmchannel0000000000000001", "channel_name": "ops",
+                  "command": command, "response_url": response_url or "",
+                  "team_domain": "e2e", "team_id": "mmteam000000000000000001",
+                  "text": text, "token": token, "trigger_id": "mmtrigger", "user_id": user_id,
+                  "user_name": "someone"}
+        body = urllib.parse.urlencode(fields)
+    return http_request(opsbell_url, "POST", path, body=body,
+                        content_type="application/x-www-form-urlencoded")
+
 def block_actions_payload(user_id, action_id, value, response_url, channel="D0ANN0001",
                           message_ts="1712345678.000100", block_id="opsbell_incident"):
     """A block_actions payload shaped like the one Slack sends for a button."""

@@ -172,5 +172,8 @@ void slack_http_reply_release(struct slack_http_reply *reply);
  * allowed (slack_response_url_allowed) or the queue is full.
  */
 int slack_respond(const char *api_url, const char *response_url, const char *text);
+/* The same for a Slack or a Mattermost response_url (each by its own rule,
+ * under cfg's providers.slack.api_url / providers.mattermost.api_url). */
+int chat_respond(const struct config *cfg, const char *response_url, const char *text);
 
 #endif

@@ -6,6 +6,9 @@
  */
 #include "notify/slack.h"
 
+#include "config/config.h"
+#include "notify/chatops.h"
+
 #include "util/log.h"
 
 #include <curl/curl.h>
@@ -190,15 +193,12 @@ static void *respond_main(void *arg)
     return NULL;
 }
 
-int slack_respond(const char *api_url, const char *response_url, const char *text)
+/* Queue text for response_url (already allowed) on the background thread. */
+static int respond_enqueue(const char *response_url, const char *text)
 {
     struct respond_job *job;
     pthread_t tid;
 
-    if (!slack_response_url_allowed(api_url, response_url)) {
-        log_warn("slack", "response_url refused: not Slack's nor the api_url's host");
-        return -1;
-    }
     job = calloc(1, sizeof(*job));
     if (job == NULL)
         return -1;
@@ -234,4 +234,23 @@ fail:
     free(job->body);
     free(job);
     return -1;
+}
+
+int slack_respond(const char *api_url, const char *response_url, const char *text)
+{
+    if (!slack_response_url_allowed(api_url, response_url)) {
+        log_warn("slack", "response_url refused: not Slack's nor the api_url's host");
+        return -1;
+    }
+    return respond_enqueue(response_url, text);
+}
+
+int chat_respond(const struct config *cfg, const char *response_url, const char *text)
+{
+    if (!slack_response_url_allowed(cfg->providers.slack.api_url, response_url) &&
+        !chatops_mattermost_url_allowed(cfg->providers.mattermost.api_url, response_url)) {
+        log_warn("chat", "response_url refused: neither Slack's nor Mattermost's api_url host");
+        return -1;
+    }
+    return respond_enqueue(response_url, text);
 }

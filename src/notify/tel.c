@@ -155,6 +155,7 @@ int tel_request(struct app *app, const struct tel_request *req, struct tel_place
     struct config *cfg = app_config_get(app);
     const struct config_user *callee;
     const struct config_contact_method *cm = NULL;
+    const struct notify_provider *p;
     struct store_conn *conn = NULL;
     char text[TEL_MESSAGE_MAX + 128], who[160], target[96];
     int64_t now = store_now_ms();
@@ -183,8 +184,11 @@ int tel_request(struct app *app, const struct tel_request *req, struct tel_place
                      callee->name);
         goto out;
     }
-    if (notify_provider_for(cfg, contact_type_name(cm->type)) == NULL) {
-        rc = ob_fail(err, OB_EUNAVAILABLE, "no provider places %s calls",
+    /* Phone providers are the ones that verify; `log` reaches nobody. */
+    p = notify_provider_for(cfg, contact_type_name(cm->type));
+    if (p == NULL || !p->verifies) {
+        rc = ob_fail(err, OB_EUNAVAILABLE,
+                     "no provider places %s calls (configure providers.sip or providers.twilio)",
                      contact_type_name(cm->type));
         goto out;
     }
@@ -284,7 +288,9 @@ static int queue_next_phone(struct store_conn *conn, const struct config *cfg,
         const struct config_contact_method *cm = &u->contact_methods[i];
         bool seen = false;
 
-        if (!is_phone(cm->type) || notify_provider_for(cfg, contact_type_name(cm->type)) == NULL)
+        const struct notify_provider *p = notify_provider_for(cfg, contact_type_name(cm->type));
+
+        if (!is_phone(cm->type) || p == NULL || !p->verifies)
             continue;
         for (size_t j = 0; j < n && !seen; j++)
             seen = strcmp(tried[j].address, cm->address) == 0 &&
@@ -344,7 +350,7 @@ int tel_settled(struct store_conn *conn, const struct config *cfg, const struct 
     if (rc == 0 && row->reply_url != NULL) {
         tel_outcome_text(name, row->address, state, detail, next, text, sizeof(text));
         /* Queued for a background thread: never blocks the dispatcher. */
-        if (slack_respond(cfg->providers.slack.api_url, row->reply_url, text) != 0)
+        if (chat_respond(cfg, row->reply_url, text) != 0)
             log_warn("tel", "the call's outcome could not be posted", "callee", row->user_name);
     }
     return rc;

@@ -517,3 +517,50 @@ def test_mattermost_config_errors(env, slack):
     env.write_main()
     r = env.local("check-config")
     assert r.code == 1 and "command_token" in (r.stdout + r.stderr), r
+
+
+# ---- /tel to a real SIP phone -----------------------------------------------------
+
+def test_tel_rings_a_real_sip_phone_and_posts_the_outcome(env, admin_token, slack):
+    """A signed `/tel bob wake up` places a real SIP call to a baresip phone
+    that is bob's; it answers; the outcome reaches the response_url."""
+    from baresip_support import Baresip
+
+    phone = Baresip(env, answermode="auto")
+    try:
+        env.write("users.yaml", "users:\n"
+                  "  - name: ann\n    chat_ids: [{provider: slack, id: %s}]\n"
+                  "    contact_methods: [{type: email, address: ann@example.com}]\n"
+                  "  - name: bob\n    full_name: Bob Builder\n"
+                  "    contact_methods: [{type: sip, address: \"%s\"}]\n" % (ANN, phone.uri))
+        env.write("teams/ops/team.yaml", "team:\n  members: [ann, bob]\n")
+        (env.dir / "teams" / "alpha" / "team.yaml").unlink()
+        (env.dir / "teams" / "beta" / "team.yaml").unlink()
+        env.env_vars["OPSBELL_TEST_SLACK_TOKEN"] = "xoxb-e2e-chatops"
+        env.write("slack-signing-secret", SIGNING_SECRET + "\n")
+        env.extra_main = ("providers:\n"
+                          "  slack:\n"
+                          "    api_url: %s\n"
+                          "    bot_token: env:OPSBELL_TEST_SLACK_TOKEN\n"
+                          "    signing_secret: file:slack-signing-secret\n"
+                          "  sip:\n"
+                          "    listen: 127.0.0.1:0\n"
+                          "    from_uri: sip:opsbell@127.0.0.1\n"
+                          "    ring_timeout: 5s\n"
+                          "    max_call: 30s\n"
+                          "    rtp_ports: 32000-32999\n" % slack.api_url)
+        env.write_main()
+        d = env.daemon()
+        r = d.request("POST", "/api/v1/users/bob/verifications/trust", {"address": phone.uri},
+                      token=admin_token)
+        assert r.status == 201, r
+        body = cmd(slack, d, "/tel", "bob wake up", response_url=slack.response_url("sip1"))
+        assert body["text"].startswith("Calling Bob Builder (bob)"), body
+        phone.wait_event("CALL_ESTABLISHED")
+        wait_for(lambda: slack.replies("sip1"), 40, "the call's outcome on the response_url")
+        outcome = slack.replies("sip1")[0]["body"]["text"]
+        assert outcome.startswith("bob answered (sip:"), outcome
+        ev = [e["action"] for e in d.get("/api/v1/audit", token=admin_token).body["events"]]
+        assert "tel.request" in ev and "tel.answered" in ev, ev
+    finally:
+        phone.close()

@@ -157,6 +157,20 @@ def test_refusals(env, admin_token, twilio):
     assert tel_calls(twilio, ZOE) == []
 
 
+def test_no_phone_provider_no_call(env, admin_token):
+    env.write("users.yaml", USERS)
+    env.write("teams/ops/team.yaml", TEAM)
+    (env.dir / "teams" / "alpha" / "team.yaml").unlink()
+    (env.dir / "teams" / "beta" / "team.yaml").unlink()
+    env.extra_main = "providers:\n  log:\n    path: deliveries.jsonl\n"
+    env.write_main()
+    d = env.daemon()
+    r = d.request("POST", "/api/v1/tel", {"callee": "zoe"}, token=admin_token)
+    assert r.status == 503 and "no provider places voice calls" in r.body["error"], r
+    r = env.cli("tel", "zoe", url=d.url, token=admin_token)
+    assert r.code == 1 and "no provider places voice calls" in r.stderr, r
+
+
 # ---- a real phone: baresip answers a call on request ----------------------------
 
 def test_a_call_on_request_rings_a_real_sip_phone(env, admin_token):

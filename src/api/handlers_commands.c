@@ -579,9 +579,9 @@ static int authenticate(const struct config *cfg, struct http_request *req,
                                 "configured: its signature cannot be checked");
             return -1;
         }
-        if (slack_verify_request((const unsigned char *)sc->signing_secret.value,
-                                 sc->signing_secret.len, ts, sig, req->body, req->body_len,
-                                 (int64_t)time(NULL), &err) != 0) {
+        if (slack_verify_fresh((const unsigned char *)sc->signing_secret.value,
+                               sc->signing_secret.len, ts, sig, req->body, req->body_len,
+                               (int64_t)time(NULL), &err) != 0) {
             log_warn("chatops", "slack command refused", "reason", err.msg, "remote",
                      req->remote_addr);
             http_response_error(resp, 401, "%s", err.msg);

@@ -113,11 +113,10 @@ void api_slack_interactions(void *app_ptr, struct http_request *req, struct http
         http_response_error(resp, 404, "slack is not configured (providers.slack)");
         goto out;
     }
-    if (slack_verify_request((const unsigned char *)sc->signing_secret.value,
-                             sc->signing_secret.len,
-                             http_request_header(req, "X-Slack-Request-Timestamp"),
-                             http_request_header(req, "X-Slack-Signature"), req->body,
-                             req->body_len, (int64_t)time(NULL), &err) != 0) {
+    if (slack_verify_fresh((const unsigned char *)sc->signing_secret.value, sc->signing_secret.len,
+                           http_request_header(req, "X-Slack-Request-Timestamp"),
+                           http_request_header(req, "X-Slack-Signature"), req->body, req->body_len,
+                           (int64_t)time(NULL), &err) != 0) {
         log_warn("slack", "interaction refused", "reason", err.msg, "remote", req->remote_addr);
         http_response_error(resp, 401, "%s", err.msg);
         goto out;

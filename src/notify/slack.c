@@ -561,3 +561,21 @@ char *slack_ephemeral_json(const char *text)
     json_decref(obj);
     return out;
 }
+
+int slack_replay_check(struct slack_replay_guard *g, const char *signature, int64_t now_s)
+{
+    size_t len = strlen(signature);
+
+    if (len > SLACK_SIGNATURE_LEN)
+        len = SLACK_SIGNATURE_LEN;
+    for (size_t i = 0; i < SLACK_REPLAY_SLOTS; i++) {
+        if (g->slots[i].until_s >= now_s && strlen(g->slots[i].signature) == len &&
+            memcmp(g->slots[i].signature, signature, len) == 0)
+            return 1;
+    }
+    memcpy(g->slots[g->next].signature, signature, len);
+    g->slots[g->next].signature[len] = '\0';
+    g->slots[g->next].until_s = now_s + SLACK_MAX_SKEW_S;
+    g->next = (g->next + 1) % SLACK_REPLAY_SLOTS;
+    return 0;
+}

@@ -56,6 +56,33 @@ int slack_verify_request(const unsigned char *secret, size_t secret_len, const c
                          const char *signature, const char *body, size_t body_len, int64_t now_s,
                          struct ob_error *err);
 
+/*
+ * Replays: the signatures of the requests accepted within the last
+ * SLACK_MAX_SKEW_S (a signed request is only valid that long).  A signature
+ * seen again is a replay.  At most SLACK_REPLAY_SLOTS at once (the oldest
+ * slot is reused: beyond that rate a replay of the oldest could pass).
+ * The guard is per process: on several nodes, a replay sent to another
+ * node within the window passes (its effect is then what a second press
+ * would do: "already acknowledged").
+ */
+#define SLACK_REPLAY_SLOTS 4096
+struct slack_replay_guard {
+    struct {
+        char signature[SLACK_SIGNATURE_LEN + 1];
+        int64_t until_s;
+    } slots[SLACK_REPLAY_SLOTS];
+    size_t next;
+};
+/* 1 when signature was seen within its window (a replay); else 0 and it
+ * is remembered until now_s + SLACK_MAX_SKEW_S.  Pure; not thread-safe. */
+int slack_replay_check(struct slack_replay_guard *g, const char *signature, int64_t now_s);
+
+/* slack_verify_request, then the process's replay guard (thread-safe):
+ * OB_EUNAUTH "replayed request" for a signature already accepted. */
+int slack_verify_fresh(const unsigned char *secret, size_t secret_len, const char *timestamp,
+                       const char *signature, const char *body, size_t body_len, int64_t now_s,
+                       struct ob_error *err);
+
 /* ---- outbound: messages ---------------------------------------------------- */
 
 /* Where an address points: a user (U…, W…: chat.postMessage opens the DM),

@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "notify/chatops.h"
+#include "util/error.h"
 
 #include "util/log.h"
 
@@ -253,4 +254,25 @@ int chat_respond(const struct config *cfg, const char *response_url, const char 
         return -1;
     }
     return respond_enqueue(response_url, text);
+}
+
+static pthread_mutex_t replay_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slack_replay_guard replay_guard;
+
+int slack_verify_fresh(const unsigned char *secret, size_t secret_len, const char *timestamp,
+                       const char *signature, const char *body, size_t body_len, int64_t now_s,
+                       struct ob_error *err)
+{
+    int rc =
+        slack_verify_request(secret, secret_len, timestamp, signature, body, body_len, now_s, err);
+    int seen;
+
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&replay_lock);
+    seen = slack_replay_check(&replay_guard, signature, now_s);
+    pthread_mutex_unlock(&replay_lock);
+    if (seen)
+        return ob_fail(err, OB_EUNAUTH, "replayed request: this signature was already accepted");
+    return 0;
 }

@@ -32,6 +32,7 @@ import hmac
 import http.client
 import itertools
 import json
+import secrets
 import threading
 import time
 import urllib.parse
@@ -298,8 +299,15 @@ class SlackStandin:
                   "user_id": user_id, "user_name": user_id.lower(), "command": command,
                   "text": text, "api_app_id": "A0E2E0001",
                   "response_url": response_url or self.response_url("cmd"),
-                  "trigger_id": "13345224609.738474920.8088930838d88f008e0"}
+                  "trigger_id": new_trigger_id()}
         return self.post_signed(opsbell_url, path, urllib.parse.urlencode(fields), **kw)
+
+
+def new_trigger_id():
+    """Slack gives every command and every button press its own trigger_id
+    (so no two requests have the same body, nor the same signature)."""
+    return "%d.%d.%s" % (int(time.time() * 1000), secrets.randbelow(10 ** 9),
+                         secrets.token_hex(16))
 
 
 def send_mattermost_command(opsbell_url, token, command, text, user_id, response_url=None,
@@ -329,7 +337,7 @@ def block_actions_payload(user_id, action_id, value, response_url, channel="D0AN
         "token": "deprecated-verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
                       "is_ephemeral": False},
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "trigger_id": new_trigger_id(),
         "team": {"id": "T0E2E0001", "domain": "e2e"},
         "enterprise": None,
         "is_enterprise_install": False,

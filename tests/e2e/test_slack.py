@@ -313,12 +313,16 @@ def test_refusals_change_nothing(env, admin_token, slack):
     finally:
         elsewhere.close()
 
-    # the real press, then the same request replayed: already acknowledged
+    # the real press, then the same request replayed: refused as a replay
     ts = str(int(time.time()))
     r = slack.send_interaction(d.url, payload, timestamp=ts)
     assert r.status == 200, r
     assert status() == "acknowledged"
     r = slack.send_interaction(d.url, payload, timestamp=ts)
+    assert r.status == 401 and "replayed request" in r.body["error"], r
+    # a second, genuine press (a new trigger_id): already acknowledged
+    again = dict(payload, trigger_id="second-press")
+    r = slack.send_interaction(d.url, again)
     assert r.status == 200, r
     wait_for(lambda: len(slack.replies("x")) >= 2, 10, "both ephemeral replies")
     texts = [x["body"]["text"] for x in slack.replies("x")]

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "daemon/app.h"
 #include "engine/action.h"
+#include "notify/chatops.h"
 #include "notify/slack.h"
 #include "store/incidents.h"
 #include "util/error.h"
@@ -53,7 +54,7 @@ static enum incident_action button_action(enum slack_button b)
 static void press(struct app *app, const struct config *cfg, struct http_request *req,
                   const struct slack_interaction *in, struct http_response *resp)
 {
-    const struct config_user *user = slack_find_user(cfg, in->user_id);
+    const struct config_user *user = chatops_find_user(cfg, CHATOPS_SLACK, in->user_id);
     char actor[160], remote[64], text[600], id[32];
     struct incident inc = {0};
     struct ob_error err = {0};

@@ -3,13 +3,13 @@
  * (see chatops.h).
  */
 #include "notify/chatops.h"
+#include "notify/slack.h"
 
 #include "config/config.h"
 #include "util/error.h"
 #include "util/form.h"
 #include "util/strbuf.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -497,59 +497,9 @@ const struct config_user *chatops_find_user(const struct config *cfg,
     return NULL;
 }
 
-struct origin {
-    char *scheme, *host, *port, *user, *password;
-};
-
-static void origin_release(struct origin *o)
-{
-    curl_free(o->scheme);
-    curl_free(o->host);
-    curl_free(o->port);
-    curl_free(o->user);
-    curl_free(o->password);
-    memset(o, 0, sizeof(*o));
-}
-
-static int origin_of(const char *url, struct origin *o)
-{
-    CURLU *u = curl_url();
-    int rc = -1;
-
-    memset(o, 0, sizeof(*o));
-    if (u == NULL || strlen(url) > CHATOPS_URL_MAX)
-        goto out;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &o->scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &o->host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &o->port, CURLU_DEFAULT_PORT) != CURLUE_OK)
-        goto out;
-    curl_url_get(u, CURLUPART_USER, &o->user, 0);
-    curl_url_get(u, CURLUPART_PASSWORD, &o->password, 0);
-    rc = 0;
-out:
-    curl_url_cleanup(u);
-    return rc;
-}
-
 int chatops_mattermost_url_allowed(const char *api_url, const char *response_url)
 {
-    struct origin a, r;
-    int allowed = 0;
-
-    if (api_url == NULL || response_url == NULL || response_url[0] == '\0')
-        return 0;
-    if (origin_of(api_url, &a) != 0) {
-        origin_release(&a);
-        return 0;
-    }
-    if (origin_of(response_url, &r) == 0 && r.user == NULL && r.password == NULL &&
-        (strcmp(r.scheme, "http") == 0 || strcmp(r.scheme, "https") == 0))
-        allowed = strcmp(a.scheme, r.scheme) == 0 && strcasecmp(a.host, r.host) == 0 &&
-                  strcmp(a.port, r.port) == 0;
-    origin_release(&r);
-    origin_release(&a);
-    return allowed;
+    return url_same_origin(api_url, response_url);
 }
 
 void chatops_escape(enum chatops_provider provider, const char *in, char *out, size_t cap)

@@ -475,19 +475,6 @@ out:
     return rc;
 }
 
-const struct config_user *slack_find_user(const struct config *cfg, const char *slack_id)
-{
-    for (unsigned i = 0; slack_id != NULL && i < cfg->user_count; i++) {
-        const struct config_user *u = &cfg->users[i];
-        for (unsigned j = 0; j < u->chat_id_count; j++) {
-            if (strcmp(u->chat_ids[j].provider, "slack") == 0 &&
-                strcmp(u->chat_ids[j].id, slack_id) == 0)
-                return u;
-        }
-    }
-    return NULL;
-}
-
 /* scheme, host and port (default port filled in) of url; 0 or -1. */
 struct url_origin {
     char *scheme, *host, *port, *user, *password;
@@ -524,32 +511,25 @@ out:
     return rc;
 }
 
-int slack_response_url_allowed(const char *api_url, const char *response_url)
+int url_same_origin(const char *base_url, const char *url)
 {
     struct url_origin r = {0}, a = {0};
-    int allowed = 0;
+    int same = 0;
 
-    if (response_url == NULL || url_origin(response_url, &r) != 0) {
-        origin_release(&r);
-        return 0;
-    }
-    if (r.user != NULL || r.password != NULL ||
-        (strcmp(r.scheme, "http") != 0 && strcmp(r.scheme, "https") != 0))
-        goto out;
-    if (strncmp(response_url, "https://hooks.slack.com/", 24) == 0 &&
-        strcmp(r.scheme, "https") == 0 && strcasecmp(r.host, "hooks.slack.com") == 0 &&
-        strcmp(r.port, "443") == 0) {
-        allowed = 1;
-        goto out;
-    }
-    if (api_url != NULL && url_origin(api_url, &a) == 0) {
-        allowed = strcmp(a.scheme, r.scheme) == 0 && strcasecmp(a.host, r.host) == 0 &&
-                  strcmp(a.port, r.port) == 0;
-    }
+    if (base_url != NULL && url != NULL && url_origin(url, &r) == 0 &&
+        url_origin(base_url, &a) == 0 && r.user == NULL && r.password == NULL &&
+        (strcmp(r.scheme, "http") == 0 || strcmp(r.scheme, "https") == 0))
+        same = strcmp(a.scheme, r.scheme) == 0 && strcasecmp(a.host, r.host) == 0 &&
+               strcmp(a.port, r.port) == 0;
     origin_release(&a);
-out:
     origin_release(&r);
-    return allowed;
+    return same;
+}
+
+int slack_response_url_allowed(const char *api_url, const char *response_url)
+{
+    return url_same_origin("https://hooks.slack.com/", response_url) ||
+           url_same_origin(api_url, response_url);
 }
 
 char *slack_ephemeral_json(const char *text)

@@ -155,9 +155,6 @@ struct slack_interaction {
 int slack_interaction_parse(const char *body, size_t body_len, struct slack_interaction *out,
                             struct ob_error *err);
 
-/* The user whose chat_ids has provider "slack" and id slack_id, or NULL. Borrows from cfg. */
-const struct config_user *slack_find_user(const struct config *cfg, const char *slack_id);
-
 /*
  * May we post to this response_url?  Only http(s) URLs whose scheme, host
  * and port are those of api_url (the stand-in, or a proxy in front of
@@ -165,6 +162,10 @@ const struct config_user *slack_find_user(const struct config *cfg, const char *
  * password part.  1 when allowed, 0 otherwise.
  */
 int slack_response_url_allowed(const char *api_url, const char *response_url);
+/* 1 when url is http(s), has no user or password part, and has base_url's
+ * scheme, host and port (default ports filled in); 0 otherwise (also for
+ * NULL or unparseable URLs).  Pure. */
+int url_same_origin(const char *base_url, const char *url);
 
 /* The JSON body of an ephemeral reply through a response_url. Caller frees. */
 char *slack_ephemeral_json(const char *text);

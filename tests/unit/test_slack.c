@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "notify/chatops.h"
 #include "notify/slack.h"
 #include "store/incidents.h"
 #include "util/error.h"
@@ -428,11 +429,11 @@ static void test_find_user(void **state)
     users[1].chat_id_count = 1;
     cfg.users = users;
     cfg.user_count = 2;
-    assert_ptr_equal(slack_find_user(&cfg, "U0ANN0001"), &users[0]);
-    assert_null(slack_find_user(&cfg, "U0ANN0001X")); /* a mattermost id */
-    assert_null(slack_find_user(&cfg, "U0BOB0001"));
-    assert_null(slack_find_user(&cfg, "u0ann0001"));
-    assert_null(slack_find_user(&cfg, NULL));
+    assert_ptr_equal(chatops_find_user(&cfg, CHATOPS_SLACK, "U0ANN0001"), &users[0]);
+    assert_null(chatops_find_user(&cfg, CHATOPS_SLACK, "U0ANN0001X")); /* a mattermost id */
+    assert_null(chatops_find_user(&cfg, CHATOPS_SLACK, "U0BOB0001"));
+    assert_null(chatops_find_user(&cfg, CHATOPS_SLACK, "u0ann0001"));
+    assert_null(chatops_find_user(&cfg, CHATOPS_SLACK, NULL));
 }
 
 static void test_response_url_allowed(void **state)

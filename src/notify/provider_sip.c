@@ -132,6 +132,21 @@ static int sip_page_unref_locked(struct sip_page *p)
     return --p->refs == 0;
 }
 
+/* One of a page's two halves (the call's end, a key's action) is done:
+ * complete the page when it was the last (complete), drop its reference. */
+static void sip_page_step_done(struct sip_voice *v, struct sip_page *p, int complete)
+{
+    int last;
+
+    if (complete)
+        sip_page_complete(p);
+    pthread_mutex_lock(&v->lock);
+    last = sip_page_unref_locked(p);
+    pthread_mutex_unlock(&v->lock);
+    if (last)
+        free(p);
+}
+
 /* ---- the worker: keys to actions ---- */
 
 /* p->call_id may still be written by deliver(): copy it under the lock. */
@@ -223,19 +238,13 @@ static void sip_job_run(struct sip_job *j)
 static void sip_job_finish(struct sip_voice *v, struct sip_job *j)
 {
     struct sip_page *p = j->page;
-    int complete, last;
+    int complete;
 
     pthread_mutex_lock(&v->lock);
     p->jobs--;
     complete = sip_page_ready(p);
     pthread_mutex_unlock(&v->lock);
-    if (complete)
-        sip_page_complete(p);
-    pthread_mutex_lock(&v->lock);
-    last = sip_page_unref_locked(p);
-    pthread_mutex_unlock(&v->lock);
-    if (last)
-        free(p);
+    sip_page_step_done(v, p, complete);
     free(j);
 }
 
@@ -297,7 +306,7 @@ static void sip_on_done(void *arg, uint64_t call, const struct sip_call_result *
 {
     struct sip_page *p = arg;
     struct sip_voice *v = p->voice;
-    int complete, last;
+    int complete;
 
     pthread_mutex_lock(&v->lock);
     p->result = *r;
@@ -305,13 +314,7 @@ static void sip_on_done(void *arg, uint64_t call, const struct sip_call_result *
     p->done = 1;
     complete = sip_page_ready(p);
     pthread_mutex_unlock(&v->lock);
-    if (complete)
-        sip_page_complete(p);
-    pthread_mutex_lock(&v->lock);
-    last = sip_page_unref_locked(p);
-    pthread_mutex_unlock(&v->lock);
-    if (last)
-        free(p);
+    sip_page_step_done(v, p, complete);
 }
 
 /* ---- the provider ---- */

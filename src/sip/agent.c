@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #define SIP_PTIME_MS      20
 #define SIP_FRAME_BYTES   160 /* 20 ms at 8 kHz, one byte per sample */
@@ -39,6 +40,7 @@
 #define SIP_HANGUP_TAIL   400   /* ms of silence after the last words */
 #define SIP_STOP_GRACE_MS 1500  /* for BYE/CANCEL to go out at shutdown */
 #define SIP_QUEUE_MAX     8
+#define SIP_MAX_FDS       65536 /* descriptors the SIP thread may poll, at most */
 
 enum mq_id { MQ_PLACE = 1, MQ_SAY, MQ_STOP };
 
@@ -675,6 +677,25 @@ static void agent_incoming(const struct sip_msg *msg, void *arg)
     (void)sip_treply(NULL, a->sip, msg, 603, "Decline");
 }
 
+/*
+ * libre polls only descriptors below its fd_setsize(), FD_SETSIZE (1024)
+ * unless told otherwise, whatever the process may open: once the daemon's
+ * other descriptors (HTTP connections, the store) pass 1023, every new RTP
+ * socket fails ("cannot set up the media: Too many open files"), and each
+ * call holds one.  Take the process's limit instead (bounded: libre keeps
+ * a slot per descriptor).  Before the first fd_listen() of this thread.
+ */
+static void agent_fd_setsize(void)
+{
+    struct rlimit rl;
+    rlim_t n = 1024;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > n)
+        n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > SIP_MAX_FDS ? SIP_MAX_FDS : rl.rlim_cur;
+    if (fd_setsize((int)n) != 0)
+        log_warn("sip", "cannot raise the SIP thread's descriptor limit");
+}
+
 /* On the SIP thread: everything libre, then signal the starter. */
 static int agent_setup(struct sip_agent *a)
 {
@@ -683,6 +704,7 @@ static int agent_setup(struct sip_agent *a)
     struct sa bind;
     int err;
 
+    agent_fd_setsize();
     err = sa_set_str(&a->laddr, a->listen_host, 0);
     if (err != 0)
         return ob_fail(&a->start_err, OB_EINVAL, "sip listen host '%s' is not an IP address",

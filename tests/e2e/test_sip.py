@@ -17,8 +17,11 @@ loopback.
 Other contact types are observed through the `log` provider."""
 
 import hashlib
+import os
+import resource
 import signal
 import re
+import socket
 import time
 
 import pytest
@@ -244,6 +247,39 @@ def test_answered_without_a_key_escalates_to_step_2(env, admin_token, peers):
     k = kinds(d, admin_token, iid)
     assert "notification.answered" in k and k.count("escalation.step") >= 2, k
     assert_alive(d)
+
+
+def test_a_call_with_over_a_thousand_descriptors_open(env, admin_token, peers):
+    """libre polls only descriptors below its fd_setsize(), 1024 unless the
+    agent raises it: with the daemon's other descriptors past 1023 (here
+    1,000 idle HTTP connections, below the HTTP server's own limit of
+    1,024), a call must still get its RTP socket."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 4096:
+        pytest.skip("RLIMIT_NOFILE hard limit %d is below 4096" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 4096), hard))  # the daemon inherits it
+    socks = []
+    try:
+        bob = Baresip(env, answermode="auto")
+        peers.append(bob)
+        configure(env, bob_uri=bob.uri)
+        d = start(env, admin_token)
+        for _ in range(1000):
+            socks.append(socket.create_connection(("127.0.0.1", d.port)))
+        wait_for(lambda: len(os.listdir("/proc/%d/fd" % d.proc.pid)) > 1024, 10,
+                 "the daemon's descriptors past 1023")
+        iid = trigger(d, admin_token, "svc-bob", "sip-fds")
+        bob.wait_event("CALL_ESTABLISHED")
+        bob.command("hangup")
+        wait_for(lambda: settled(d, admin_token, iid), 15, "the call's outcome")
+        rows = notifications(d, admin_token, iid)
+        assert rows[0]["state"] == "answered", rows
+        assert "Max 1024 fds" not in d.log_text()
+        assert_alive(d)
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 # ---- a phone number through the trunk, with digest authentication --------

@@ -398,6 +398,14 @@ static int record_outcome(struct store_conn *conn, const struct config *cfg,
                                  now_ms, err);
     rc = timeline(conn, row, (char *)outcome_event_kind(row, outcome, due != 0),
                   p != NULL ? p->name : NULL, notify_outcome_state(outcome), note, now_ms, err);
+    /* An update that went out while the incident changed again: send the
+     * newer state too. */
+    if (rc == 0 && is_update(row) && outcome != NOTIFY_PENDING && due == 0) {
+        int requeued = 0;
+        rc = store_outbox_requeue_changed(conn, row->id, row->due_at_ms, now_ms, &requeued, err);
+        if (rc == 0 && requeued)
+            *retry_at = now_ms;
+    }
     if (rc == 0 && !notify_outcome_reached(outcome) && outcome != NOTIFY_PENDING && due == 0 &&
         !is_update(row))
         rc = queue_next_contact(conn, cfg, row, now_ms, err);

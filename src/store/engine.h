@@ -170,6 +170,11 @@ int store_outbox_get(struct store_conn *conn, int64_t id, struct outbox_row *out
  */
 int store_outbox_queue_updates(struct store_conn *conn, int64_t incident_id, int64_t now_ms,
                                int64_t *queued, struct ob_error *err);
+/* After an attempt of update row id (claimed when it was due at
+ * claimed_due_ms) ended: if the incident changed again meanwhile (its
+ * due_at moved on), queue it again.  *requeued says whether it was. */
+int store_outbox_requeue_changed(struct store_conn *conn, int64_t id, int64_t claimed_due_ms,
+                                 int64_t now_ms, int *requeued, struct ob_error *err);
 /* Calls on request (kind "tel") made since since_ms by column
  * "requested_by" (the caller) or "user_name" (the callee) = value. */
 int store_outbox_count_calls(struct store_conn *conn, const char *column, const char *value,

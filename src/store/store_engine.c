@@ -529,20 +529,37 @@ int store_outbox_queue_updates(struct store_conn *conn, int64_t incident_id, int
     struct db_param params[2] = {DB_P_INT(incident_id), DB_P_INT(now_ms)};
 
     /* One update row per message (seq = -page id): a new change of state
-     * re-queues it, unless an attempt is in flight (it reads the incident
-     * when it is claimed, so the newest state is what gets sent). */
-    return store_exec(conn,
-                      "INSERT INTO outbox (incident_id, seq, user_name, contact_type, address, "
-                      "rule_index, due_at, state, created_at, updated_at, kind, external_id) "
-                      "SELECT incident_id, -id, user_name, contact_type, address, 0, $2, "
-                      "'queued', $2, $2, 'update', external_id FROM outbox "
-                      "WHERE incident_id = $1 AND kind = 'page' AND external_id IS NOT NULL "
-                      "AND state IN ('delivered', 'answered', 'acknowledged') "
-                      "ON CONFLICT (incident_id, seq, user_name, rule_index, address) "
-                      "DO UPDATE SET state = 'queued', due_at = excluded.due_at, "
-                      "updated_at = excluded.updated_at, attempts = 0 "
-                      "WHERE outbox.state <> 'sending'",
-                      params, 2, NULL, queued, err);
+     * re-queues it.  An attempt in flight read the incident when it was
+     * claimed and may send an older state: its due_at moves on instead, and
+     * store_outbox_requeue_changed() sends it again once that attempt ends. */
+    return store_exec(
+        conn,
+        "INSERT INTO outbox (incident_id, seq, user_name, contact_type, address, "
+        "rule_index, due_at, state, created_at, updated_at, kind, external_id) "
+        "SELECT incident_id, -id, user_name, contact_type, address, 0, $2, "
+        "'queued', $2, $2, 'update', external_id FROM outbox "
+        "WHERE incident_id = $1 AND kind = 'page' AND external_id IS NOT NULL "
+        "AND state IN ('delivered', 'answered', 'acknowledged') "
+        "ON CONFLICT (incident_id, seq, user_name, rule_index, address) "
+        "DO UPDATE SET due_at = excluded.due_at, updated_at = excluded.updated_at, "
+        "state = CASE WHEN outbox.state = 'sending' THEN 'sending' ELSE 'queued' END, "
+        "attempts = CASE WHEN outbox.state = 'sending' THEN outbox.attempts ELSE 0 "
+        "END",
+        params, 2, NULL, queued, err);
+}
+
+int store_outbox_requeue_changed(struct store_conn *conn, int64_t id, int64_t claimed_due_ms,
+                                 int64_t now_ms, int *requeued, struct ob_error *err)
+{
+    struct db_param params[3] = {DB_P_INT(id), DB_P_INT(claimed_due_ms), DB_P_INT(now_ms)};
+    int64_t affected = 0;
+    int rc = store_exec(conn,
+                        "UPDATE outbox SET state = 'queued', attempts = 0, updated_at = $3 "
+                        "WHERE id = $1 AND kind = 'update' AND due_at > $2 AND state <> 'queued'",
+                        params, 3, NULL, &affected, err);
+
+    *requeued = rc == 0 && affected > 0;
+    return rc;
 }
 
 int store_outbox_count_calls(struct store_conn *conn, const char *column, const char *value,

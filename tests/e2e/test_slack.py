@@ -212,6 +212,28 @@ def test_ack_then_resolve_buttons_edit_the_message(env, admin_token, slack):
     assert "notification.updated" in kinds, kinds
 
 
+def test_a_change_during_an_update_is_sent_too(env, admin_token, slack):
+    """Resolved while the acknowledgement's chat.update is still on its way
+    (Slack answering slowly): the message still ends up saying resolved."""
+    configure(env, slack)
+    d = env.daemon()
+    iid = page_and_wait(d, admin_token, slack, "payments-api", "slack-race", ANN)
+    channel = slack.api_calls("chat.postMessage", ANN)[0]["answer"]["channel"]
+    slack.fail_next("slow", channel=channel, delay=2.0)
+    r = d.request("POST", "/api/v1/incidents/%d/ack" % iid, token=admin_token)
+    assert r.status == 200, r
+    wait_for(lambda: any(u["state"] == "sending" for u in updates(
+        notifications(d, admin_token, iid))), 10, "the acknowledgement's update in flight")
+    r = d.request("POST", "/api/v1/incidents/%d/resolve" % iid, token=admin_token)
+    assert r.status == 200, r
+    wait_for(lambda: len(slack.api_calls("chat.update")) >= 2, 20, "a second chat.update")
+    last = slack.api_calls("chat.update")[-1]["body"]
+    assert "Resolved by" in last["text"] and buttons(last) == {}, last
+    wait_for(lambda: final(notifications(d, admin_token, iid)), 20, "updates settled")
+    ups = updates(notifications(d, admin_token, iid))
+    assert len(ups) == 1 and ups[0]["state"] == "delivered", ups
+
+
 def test_ack_through_the_api_edits_the_message(env, admin_token, slack):
     configure(env, slack)
     d = env.daemon()

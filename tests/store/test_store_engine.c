@@ -404,7 +404,8 @@ static void test_outbox_update_rows(void **state)
     struct outbox_row got = {0}, *all = NULL;
     size_t n_all = 0;
     struct ob_error err;
-    int64_t id = new_incident(conn, "api", "ops", "updates-1", T0), ids[2], queued = -1;
+    int64_t id = new_incident(conn, "api", "ops", "updates-1", T0), ids[2], queued = -1, upd;
+    int requeued = -1;
 
     for (int i = 0; i < 2; i++) {
         struct outbox_row row = {.incident_id = id,
@@ -453,7 +454,31 @@ static void test_outbox_update_rows(void **state)
     assert_int_equal(n_all, 3);
     assert_string_equal(all[2].state, "queued");
     assert_int_equal(all[2].due_at_ms, T0 + 21);
+    upd = all[2].id;
     outbox_row_array_free(all, n_all);
+
+    /* A change while the update is in flight: it stays `sending`, its due
+     * time moves on, and once that attempt ends it is queued again. */
+    CHECK_OK(store_begin, conn);
+    CHECK_OK(store_outbox_mark_sending, conn, upd, "node-a", T0 + 30);
+    CHECK_OK(store_outbox_queue_updates, conn, id, T0 + 40, &queued);
+    CHECK_OK(store_commit, conn);
+    CHECK_OK(store_outbox_get, conn, upd, &got);
+    assert_string_equal(got.state, "sending");
+    assert_int_equal(got.attempts, 1);
+    assert_int_equal(got.due_at_ms, T0 + 40);
+    outbox_row_release(&got);
+    CHECK_OK(store_outbox_record, conn, upd, 1, "sending", "delivered", "slack", "ok", NULL,
+             T0 + 41, 0, T0 + 41);
+    CHECK_OK(store_outbox_requeue_changed, conn, upd, T0 + 21, T0 + 42, &requeued);
+    assert_int_equal(requeued, 1);
+    CHECK_OK(store_outbox_get, conn, upd, &got);
+    assert_string_equal(got.state, "queued");
+    assert_int_equal(got.attempts, 0);
+    outbox_row_release(&got);
+    /* Nothing changed since the claim: it stays as it is. */
+    CHECK_OK(store_outbox_requeue_changed, conn, upd, T0 + 40, T0 + 43, &requeued);
+    assert_int_equal(requeued, 0);
     conn_put(conn);
 }
 

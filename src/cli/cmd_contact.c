@@ -128,15 +128,17 @@ int cmd_contact_verify(int argc, char **argv)
 {
     const char *args[3];
     struct ob_error err = {0};
-    json_t *reply = NULL;
+    json_t *reply = NULL, *body;
     char path[640];
-    int json, status;
+    int json, status, rc;
 
     if (contact_args(argc, argv, "verify", 3, args, &json, &status) != 0)
         return status;
     user_path(args[0], "/verifications", path, sizeof(path));
-    if (client_call("POST", path, json_pack("{s:s, s:s}", "type", args[1], "address", args[2]),
-                    &reply, &err) != 0)
+    body = json_pack("{s:s, s:s}", "type", args[1], "address", args[2]);
+    rc = client_call("POST", path, body, &reply, &err);
+    json_decref(body);
+    if (rc != 0)
         return cli_fail("%s", err.msg);
     if (json)
         cli_print_json(reply);

@@ -197,13 +197,14 @@ out:
     /* Take no new connections, let the writer finish (it resumes every request
      * still waiting for a commit), then stop HTTP. */
     http_server_quiesce(app.http);
-    ingest_stop(app.ingest);
+    ingest_stop(app.ingest); /* kept until nothing uses it (the engine, handlers) */
     engine_stop(app.engine);
     /* Calls still up end here and report through the dispatcher. */
     provider_sip_stop(&app);
     dispatcher_stop(app.dispatcher);
     provider_sip_free(&app);
     http_server_stop(app.http);
+    ingest_free(app.ingest);
     metrics_free(app.metrics);
     router_free(app.router);
     store_close(app.store);

@@ -110,8 +110,12 @@ struct ingest_options {
 struct ingest;
 
 int ingest_start(const struct ingest_options *opts, struct ingest **out, struct ob_error *err);
-/* Finish what is queued, stop the thread, free. Accepts NULL. */
+/* Finish what is queued and stop the thread; later submissions are refused
+ * (OB_EUNAVAILABLE) but the pipeline's memory stays, so that threads still
+ * holding it (the engine) do not touch freed memory.  Accepts NULL. */
 void ingest_stop(struct ingest *ing);
+/* Stop (when not yet) and free. Accepts NULL. */
+void ingest_free(struct ingest *ing);
 
 /*
  * Apply batch (borrowed) durably. results has batch->count entries.

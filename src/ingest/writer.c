@@ -42,6 +42,7 @@ struct ingest {
     pthread_cond_t wake; /* the writer: work arrived or stopping */
     struct ingest_request *head, *tail;
     bool stopping; /* the writer finishes the queue and ends */
+    bool stopped;  /* ingest_stop() joined the writer (or is joining it) */
     _Atomic uint64_t events, commits, failed_events;
     /* The writer's copy of the silences in force: reloaded when a silence
      * changed here (generation) or after SILENCE_REFRESH_MS (another node). */
@@ -398,10 +399,22 @@ void ingest_stop(struct ingest *ing)
     if (ing == NULL)
         return;
     pthread_mutex_lock(&ing->lock);
+    if (ing->stopped) {
+        pthread_mutex_unlock(&ing->lock);
+        return;
+    }
     ing->stopping = true;
+    ing->stopped = true;
     pthread_cond_broadcast(&ing->wake);
     pthread_mutex_unlock(&ing->lock);
     pthread_join(ing->thread, NULL);
+}
+
+void ingest_free(struct ingest *ing)
+{
+    if (ing == NULL)
+        return;
+    ingest_stop(ing);
     silence_cache_release(&ing->silences);
     free(ing->pending.items);
     pthread_mutex_destroy(&ing->lock);

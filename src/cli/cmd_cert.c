@@ -22,6 +22,7 @@
 
 int cmd_cert_ca_pubkey(int argc, char **argv);
 int cmd_cert_sign(int argc, char **argv);
+int cmd_cert_krl(int argc, char **argv);
 
 #define CA_COMMENT "opsbell-ca"
 
@@ -148,13 +149,14 @@ static char *cert_path_for(const char *pubkey)
     return out;
 }
 
-/* Write line + "\n" to path through a temporary file and rename. */
-static int write_cert(const char *path, const char *line)
+/* Write len bytes to path through a temporary file, fsync and rename, so
+ * that sshd never reads half a file. */
+static int write_file(const char *path, const void *data, size_t len)
 {
     size_t n = strlen(path) + 8;
     char *tmp = malloc(n);
     int fd, rc = EXIT_OK;
-    FILE *fp;
+    const char *p = data;
 
     if (tmp == NULL)
         return cli_fail("out of memory");
@@ -165,20 +167,23 @@ static int write_cert(const char *path, const char *line)
         free(tmp);
         return rc;
     }
-    fp = fdopen(fd, "w");
-    if (fp == NULL) {
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        p += w;
+        len -= (size_t)w;
+    }
+    if (len != 0 || fsync(fd) != 0) {
+        rc = cli_fail("cannot write %s: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);
         free(tmp);
-        return cli_fail("cannot write %s", path);
+        return rc;
     }
-    if (fprintf(fp, "%s\n", line) < 0 || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        fclose(fp);
-        unlink(tmp);
-        free(tmp);
-        return cli_fail("cannot write %s", path);
-    }
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
         rc = cli_fail("cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
     }
@@ -353,7 +358,12 @@ int cmd_cert_sign(int argc, char **argv)
         rc = cli_fail("out of memory");
         goto out;
     }
-    rc = write_cert(path, line);
+    {
+        size_t n = strlen(line);
+        line[n] = '\n'; /* the NUL's place: written as one line, not as a C string */
+        rc = write_file(path, line, n + 1);
+        line[n] = '\0';
+    }
     if (rc != EXIT_OK)
         goto out;
     format_utc(req.valid_after, from, sizeof(from));
@@ -366,6 +376,100 @@ out:
     free(blob);
     free(text);
     sshca_pubkey_release(&key);
+    sshca_ca_free(ca);
+    config_unref(cfg);
+    return rc;
+}
+
+int cmd_cert_krl(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"serial", required_argument, NULL, 'n'},
+                                         {"key-id", required_argument, NULL, 'I'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"krl-version", required_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *output = NULL, *version_text = NULL;
+    uint64_t *serials = NULL, version = 0;
+    const char **key_ids = NULL;
+    size_t serial_count = 0, key_id_count = 0;
+    struct config *cfg = NULL;
+    struct sshca_ca *ca = NULL;
+    struct ob_error err;
+    unsigned char *krl = NULL;
+    size_t krl_len = 0;
+    time_t now = time(NULL);
+    int c, rc = EXIT_OK;
+
+    serials = calloc((size_t)argc + 1, sizeof(*serials));
+    key_ids = calloc((size_t)argc + 1, sizeof(*key_ids));
+    if (serials == NULL || key_ids == NULL) {
+        rc = cli_fail("out of memory");
+        goto out;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "c:n:I:o:v:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'n':
+            if (parse_serial(optarg, &serials[serial_count]) != 0) {
+                rc = cli_fail("--serial '%s' is not a number from 1 to 2^64-1", optarg);
+                goto out;
+            }
+            serial_count++;
+            break;
+        case 'I':
+            key_ids[key_id_count++] = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'v':
+            version_text = optarg;
+            break;
+        case 'h':
+            cli_print_usage(cli_find("cert", "krl"), stdout);
+            goto out;
+        default:
+            rc = unknown_option("cert krl", argv);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        rc = cli_usage_error("cert krl", "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (output == NULL) {
+        rc = cli_usage_error("cert krl", "--output FILE is required");
+        goto out;
+    }
+    if (version_text != NULL && parse_serial(version_text, &version) != 0) {
+        rc = cli_fail("--krl-version '%s' is not a number", version_text);
+        goto out;
+    }
+    if (version_text == NULL)
+        version = (uint64_t)now; /* increases with every list generated later */
+    rc = load_ca(config, &cfg, &ca);
+    if (rc != EXIT_OK)
+        goto out;
+    ob_error_clear(&err);
+    if (sshca_krl_build(ca, serials, serial_count, key_ids, key_id_count, version, (uint64_t)now,
+                        "opsbell", &krl, &krl_len, &err) != 0) {
+        rc = cli_fail("%s", err.msg);
+        goto out;
+    }
+    rc = write_file(output, krl, krl_len);
+    if (rc == EXIT_OK)
+        printf("%s: %zu serial(s), %zu key id(s) revoked, version %" PRIu64 "\n", output,
+               serial_count, key_id_count, version);
+out:
+    free(krl);
+    free(serials);
+    free(key_ids);
     sshca_ca_free(ca);
     config_unref(cfg);
     return rc;

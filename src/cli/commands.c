@@ -42,6 +42,7 @@ int cmd_ical_list(int argc, char **argv);
 int cmd_ical_revoke(int argc, char **argv);
 int cmd_cert_ca_pubkey(int argc, char **argv);
 int cmd_cert_sign(int argc, char **argv);
+int cmd_cert_krl(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -244,5 +245,16 @@ const struct cli_command cli_commands[] = {
      "  -s, --source-address L   comma-separated addresses or CIDRs it may be used from\n"
      "  -I, --key-id ID          the id sshd logs (default \"opsbell LOGIN\")\n"
      "  -n, --serial N           serial number (default 0)\n" CONFIG_OPT},
+    {"cert", "krl", cmd_cert_krl, "write an SSH key revocation list (RevokedKeys)",
+     "usage: opsbell cert krl --output FILE [--serial N]... [--key-id ID]...\n"
+     "                        [--krl-version N] [-c FILE]\n\n"
+     "Write an OpenSSH key revocation list (KRL) revoking the ssh_ca certificates with\n"
+     "these serials or key ids, for sshd's RevokedKeys (ssh-keygen -Q -f FILE checks a\n"
+     "certificate against it). The file lists everything still revoked: write it whole\n"
+     "each time. Serial 0 cannot be revoked by serial; revoke its key id.\n\n"
+     "  -o, --output FILE        where to write the KRL (replaced atomically)\n"
+     "  -n, --serial N           revoke the certificate with serial N (repeatable)\n"
+     "  -I, --key-id ID          revoke every certificate with key id ID (repeatable)\n"
+     "  -v, --krl-version N      the list's version (default: the current Unix time)\n" CONFIG_OPT},
 };
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

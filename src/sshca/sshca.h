@@ -138,6 +138,27 @@ int sshca_cert_sign(const struct sshca_ca *ca, const struct sshca_cert_request *
 int sshca_cert_line(const unsigned char *blob, size_t blob_len, const char *comment, char **out,
                     struct ob_error *err);
 
+/* ---- key revocation lists (krl.c; OpenSSH PROTOCOL.krl) --------------------- */
+
+#define SSHCA_KRL_MAX_ENTRIES 100000
+
+/*
+ * Build an OpenSSH KRL (for sshd's RevokedKeys, `ssh-keygen -Q`) revoking
+ * the certificates of this CA whose serial is in serials or whose key id is
+ * in key_ids: header (magic "SSHKRL\n\0", format 1, krl_version,
+ * generated_at, flags 0, reserved, comment), then one certificates section
+ * for the CA's key with a serial-list subsection (sorted, duplicates
+ * dropped) and a key-id subsection (in the order given), each only when it
+ * has entries.  Serial 0 cannot be revoked by serial (OpenSSH refuses it):
+ * OB_EINVAL, as are an empty key id and more than SSHCA_KRL_MAX_ENTRIES
+ * entries.  Nothing to revoke gives a valid KRL that revokes nothing.
+ * *out (malloc'd, caller frees) holds the binary KRL.
+ */
+int sshca_krl_build(const struct sshca_ca *ca, const uint64_t *serials, size_t serial_count,
+                    const char *const *key_ids, size_t key_id_count, uint64_t krl_version,
+                    uint64_t generated_at, const char *comment, unsigned char **out,
+                    size_t *out_len, struct ob_error *err);
+
 /* ---- the SSH wire format (wire.c), shared by the parsers and the tests ------ */
 
 /* A growing output buffer; on allocation failure `failed` is set and later

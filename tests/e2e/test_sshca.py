@@ -237,7 +237,7 @@ def test_no_ssh_ca_section(env):
 
 
 class Sshd:
-    def __init__(self, directory, trusted_ca_line):
+    def __init__(self, directory, trusted_ca_line, revoked_keys=None):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -256,8 +256,7 @@ class Sshd:
             "KbdInteractiveAuthentication no",
             "UsePAM no",
             "LogLevel VERBOSE",
-            "",
-        ]))
+        ] + (["RevokedKeys %s" % revoked_keys] if revoked_keys else []) + [""]))
         # sshd's privilege separation directory (the openssh-server package
         # creates it at boot through tmpfiles.d; a container may lack it).
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
@@ -394,3 +393,65 @@ def test_sshd_refuses_another_ca(env, make_env, sshd, login_user, tmp_path):
     assert_refused(sshd, login_user, key, tmp_path / "id_ed25519-cert.pub",
                    "ID opsbell %s (serial 0) CA ED25519 %s" % (login_user, fp))
     assert "Accepted" not in sshd.log_text()
+
+
+# ---- key revocation lists --------------------------------------------------------
+
+
+def krl(env, path, serials=(), key_ids=()):
+    args = ["cert", "krl", "-c", env.config_path, "--output", path]
+    for n in serials:
+        args += ["--serial", n]
+    for k in key_ids:
+        args += ["--key-id", k]
+    return run_cli(args)
+
+
+def keygen_query(krl_path, cert):
+    p = subprocess.run([SSH_KEYGEN, "-Q", "-f", str(krl_path), str(cert)], capture_output=True)
+    return p.returncode, p.stdout.decode()
+
+
+def test_krl_as_ssh_keygen_reads_it(env, ca, tmp_path):
+    a = keygen(tmp_path / "a")
+    b = keygen(tmp_path / "b")
+    assert sign(env, a, ["alice"], extra=["--serial", "42", "--key-id", "grant:42 alice"]).code == 0
+    assert sign(env, b, ["bob"], extra=["--serial", "43", "--key-id", "grant:43 bob"]).code == 0
+    ca_, cb = tmp_path / "a-cert.pub", tmp_path / "b-cert.pub"
+    path = tmp_path / "revoked.krl"
+    assert krl(env, path).code == 0  # revokes nothing
+    assert keygen_query(path, ca_)[0] == 0 and keygen_query(path, cb)[0] == 0
+    assert krl(env, path, serials=[42, 7, 42]).code == 0
+    assert keygen_query(path, ca_) == (1, "%s (e2e): REVOKED\n" % ca_)
+    assert keygen_query(path, cb) == (0, "%s (e2e): ok\n" % cb)
+    assert krl(env, path, key_ids=["grant:43 bob"]).code == 0
+    assert keygen_query(path, ca_)[0] == 0
+    assert keygen_query(path, cb)[0] == 1
+    # A certificate of another CA with a revoked serial is not revoked.
+    other = tmp_path / "other"
+    keygen(other)
+    write_config(env, other)
+    assert sign(env, a, ["alice"], extra=["--serial", "43", "--key-id", "x"]).code == 0
+    write_config(env, ca)
+    assert krl(env, path, serials=[43]).code == 0
+    assert keygen_query(path, ca_)[0] == 0
+    refused(krl(env, path, serials=[0]), "serial 0")
+    refused(krl(env, path, key_ids=[""]), "empty key id")
+    assert run_cli(["cert", "krl", "-c", env.config_path]).code == 2
+
+
+def test_sshd_refuses_a_revoked_certificate(env, ca, login_user, tmp_path):
+    path = tmp_path / "revoked.krl"
+    assert krl(env, path, serials=[41]).code == 0
+    server = Sshd(tmp_path / "sshd", ca_pubkey(env), revoked_keys=path)
+    try:
+        key = tmp_path / "id_ed25519"
+        keygen(key)
+        assert sign(env, Path(str(key) + ".pub"), [login_user],
+                    extra=["--serial", "42"]).code == 0
+        cert = tmp_path / "id_ed25519-cert.pub"
+        assert_login(server, login_user, key, cert)
+        assert krl(env, path, serials=[41, 42]).code == 0  # sshd rereads it per attempt
+        assert_refused(server, login_user, key, cert, "revoked by file %s" % path)
+    finally:
+        server.stop()

@@ -675,6 +675,86 @@ static void test_cert_refusals(void **state)
     sshca_ca_free(ca);
 }
 
+static void test_krl_layout(void **state)
+{
+    static const uint64_t serials[] = {9, 3, 9};
+    static const char *const ids[] = {"grant:1 a", "grant:2 b"};
+    struct sshca_ca *ca = load_ca();
+    struct ob_error err;
+    unsigned char *krl = NULL, cakey[SSHCA_CA_BLOB_LEN];
+    size_t len = 0, n;
+    struct sshca_reader r, sec, sub;
+    const unsigned char *p;
+    uint64_t u64;
+    uint32_t u32;
+
+    (void)state;
+    assert_int_equal(sshca_krl_build(ca, serials, 3, ids, 2, 5, 1700000000, "c", &krl, &len, &err),
+                     0);
+    r.p = krl;
+    r.left = len;
+    assert_int_equal(sshca_get_u64(&r, &u64), 0);
+    assert_true(u64 == 0x5353484b524c0a00ULL);
+    assert_int_equal(sshca_get_u32(&r, &u32), 0);
+    assert_int_equal(u32, 1);
+    assert_int_equal(sshca_get_u64(&r, &u64), 0);
+    assert_int_equal(u64, 5);
+    assert_int_equal(sshca_get_u64(&r, &u64), 0);
+    assert_int_equal(u64, 1700000000);
+    assert_int_equal(sshca_get_u64(&r, &u64), 0);
+    assert_int_equal(u64, 0);
+    want_string(&r, "", 0);
+    want_cstring(&r, "c");
+    assert_true(r.left > 1);
+    assert_int_equal(r.p[0], 1); /* KRL_SECTION_CERTIFICATES */
+    r.p++;
+    r.left--;
+    assert_int_equal(sshca_get_string(&r, &p, &n), 0);
+    assert_int_equal(r.left, 0);
+    sec.p = p;
+    sec.left = n;
+    assert_int_equal(sshca_ca_pubkey_blob(ca, cakey), SSHCA_CA_BLOB_LEN);
+    want_string(&sec, cakey, sizeof(cakey));
+    want_string(&sec, "", 0);
+    assert_int_equal(sec.p[0], 0x20); /* serial list: sorted, no duplicates */
+    sec.p++;
+    sec.left--;
+    assert_int_equal(sshca_get_string(&sec, &p, &n), 0);
+    sub.p = p;
+    sub.left = n;
+    assert_int_equal(sshca_get_u64(&sub, &u64), 0);
+    assert_int_equal(u64, 3);
+    assert_int_equal(sshca_get_u64(&sub, &u64), 0);
+    assert_int_equal(u64, 9);
+    assert_int_equal(sub.left, 0);
+    assert_int_equal(sec.p[0], 0x23); /* key ids */
+    sec.p++;
+    sec.left--;
+    assert_int_equal(sshca_get_string(&sec, &p, &n), 0);
+    sub.p = p;
+    sub.left = n;
+    want_cstring(&sub, "grant:1 a");
+    want_cstring(&sub, "grant:2 b");
+    assert_int_equal(sub.left, 0);
+    assert_int_equal(sec.left, 0);
+    free(krl);
+
+    /* Nothing revoked: the header alone. */
+    assert_int_equal(sshca_krl_build(ca, NULL, 0, NULL, 0, 1, 2, NULL, &krl, &len, &err), 0);
+    assert_int_equal(len, 8 + 4 + 8 + 8 + 8 + 4 + 4);
+    free(krl);
+    {
+        static const uint64_t zero[] = {0};
+        static const char *const empty[] = {""};
+        assert_int_equal(sshca_krl_build(ca, zero, 1, NULL, 0, 1, 2, NULL, &krl, &len, &err),
+                         OB_EINVAL);
+        assert_int_equal(sshca_krl_build(ca, NULL, 0, empty, 1, 1, 2, NULL, &krl, &len, &err),
+                         OB_EINVAL);
+        assert_null(krl);
+    }
+    sshca_ca_free(ca);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,6 +770,7 @@ int main(void)
         cmocka_unit_test(test_cert_fields),
         cmocka_unit_test(test_cert_ecdsa_and_no_source),
         cmocka_unit_test(test_cert_refusals),
+        cmocka_unit_test(test_krl_layout),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

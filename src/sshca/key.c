@@ -10,6 +10,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
@@ -76,6 +77,7 @@ static int ecdsa_point_ok(int nid, const unsigned char *p, size_t n)
         ok = 1;
     EC_POINT_free(point);
     EC_GROUP_free(group);
+    ERR_clear_error(); /* a refused point leaves errors on this thread's queue */
     return ok;
 }
 
@@ -387,6 +389,7 @@ static int load_pem(const char *data, size_t len, struct sshca_ca **out, struct 
     /* A NULL password callback with an empty password: encrypted PEM fails. */
     pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
     BIO_free(bio);
+    ERR_clear_error(); /* PEM tries every decoder; failed attempts queue errors */
     if (pkey == NULL)
         return ob_fail(err, OB_EINVAL, "CA key: not a readable (unencrypted) PEM private key");
     if (EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519 ||

@@ -40,6 +40,9 @@ int cmd_policy_show(int argc, char **argv);
 int cmd_ical_create(int argc, char **argv);
 int cmd_ical_list(int argc, char **argv);
 int cmd_ical_revoke(int argc, char **argv);
+int cmd_cert_ca_pubkey(int argc, char **argv);
+int cmd_cert_sign(int argc, char **argv);
+int cmd_cert_krl(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -221,5 +224,37 @@ const struct cli_command cli_commands[] = {
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"
      "is refused with every error printed as FILE:LINE:COL: message.\n" CLIENT_ENV},
+    {"cert", "ca-pubkey", cmd_cert_ca_pubkey, "print the SSH CA public key (TrustedUserCAKeys)",
+     "usage: opsbell cert ca-pubkey [-c FILE]\n\n"
+     "Print the public key line of the configuration's ssh_ca key (\"ssh-ed25519 AAAA...\n"
+     "opsbell-ca\"), for sshd's TrustedUserCAKeys file.\n\n" CONFIG_OPT},
+    {"cert", "sign", cmd_cert_sign, "issue a short-lived SSH user certificate",
+     "usage: opsbell cert sign --pubkey FILE --principal LOGIN [--principal LOGIN]...\n"
+     "                         --valid-for DURATION --source-address CIDR[,CIDR]\n"
+     "                         [--key-id ID] [--serial N] [-c FILE]\n\n"
+     "Sign the OpenSSH public key in FILE with the ssh_ca key and write the certificate\n"
+     "next to it as FILE-cert.pub (id_ed25519.pub -> id_ed25519-cert.pub), as ssh-keygen\n"
+     "does. The certificate is valid from one minute ago for DURATION (at most ssh_ca\n"
+     "max_validity), only for the given logins and only from the given addresses.\n"
+     "Refused: no principal, a duration beyond max_validity, a source address that is not\n"
+     "a CIDR or allows everyone (0.0.0.0/0, ::/0), a malformed or unsupported key.\n\n"
+     "  -k, --pubkey FILE        the user's public key (ssh-ed25519, ecdsa-sha2-nistp*,\n"
+     "                           ssh-rsa of 3072 bits or more)\n"
+     "  -p, --principal LOGIN    a login name the certificate is valid for (repeatable)\n"
+     "  -V, --valid-for DUR      e.g. 30m, 2h\n"
+     "  -s, --source-address L   comma-separated addresses or CIDRs it may be used from\n"
+     "  -I, --key-id ID          the id sshd logs (default \"opsbell LOGIN\")\n"
+     "  -n, --serial N           serial number (default 0)\n" CONFIG_OPT},
+    {"cert", "krl", cmd_cert_krl, "write an SSH key revocation list (RevokedKeys)",
+     "usage: opsbell cert krl --output FILE [--serial N]... [--key-id ID]...\n"
+     "                        [--krl-version N] [-c FILE]\n\n"
+     "Write an OpenSSH key revocation list (KRL) revoking the ssh_ca certificates with\n"
+     "these serials or key ids, for sshd's RevokedKeys (ssh-keygen -Q -f FILE checks a\n"
+     "certificate against it). The file lists everything still revoked: write it whole\n"
+     "each time. Serial 0 cannot be revoked by serial; revoke its key id.\n\n"
+     "  -o, --output FILE        where to write the KRL (replaced atomically)\n"
+     "  -n, --serial N           revoke the certificate with serial N (repeatable)\n"
+     "  -I, --key-id ID          revoke every certificate with key id ID (repeatable)\n"
+     "  -v, --krl-version N      the list's version (default: the current Unix time)\n" CONFIG_OPT},
 };
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

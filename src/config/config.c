@@ -563,6 +563,7 @@ void config_free_model(struct config *cfg)
     free(p->sip.listen_host);
     free(p->sip.trunk);
     secret_release(&p->sip.password);
+    secret_release(&cfg->ssh_ca.key);
     for (unsigned i = 0; cfg->users != NULL && i < cfg->user_count; i++)
         config_free_user(&cfg->users[i]);
     free(cfg->users);

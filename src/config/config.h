@@ -13,7 +13,7 @@
  * file):
  *   opsbell.yaml                 listen, storage, public_url, http, log, providers,
  *                                users_file (default users.yaml),
- *                                teams_dir (default teams)
+ *                                teams_dir (default teams), ssh_ca
  *   users.yaml                   users: [...]
  *   teams/<team>/<file>.yaml     team:, services:, escalation_policies:,
  *                                heartbeats:, schedules:
@@ -315,6 +315,15 @@ struct config_providers {
     struct config_sip sip;
 };
 
+/* opsbell.yaml `ssh_ca` (src/sshca, docs/SSH-CERTIFICATES.md): the CA that
+ * signs short-lived OpenSSH user certificates. */
+struct config_ssh_ca {
+    int enabled;
+    struct secret key;             /* the CA private key file's text (Ed25519, unencrypted);
+                                      checked to load at configuration load */
+    uint32_t max_validity_seconds; /* `max_validity`: default 12h, 1m .. 7d */
+};
+
 struct config {
     char *path;     /* the main file as given */
     char *base_dir; /* directory of the main file */
@@ -346,6 +355,8 @@ struct config {
     /* opsbell.yaml `notification_limits`, by enum contact_type; defaults:
      * voice and sip 3 per 15m, sms 10 per 15m, others none. */
     struct config_notification_limit notification_limits[CONTACT_TYPE_COUNT];
+
+    struct config_ssh_ca ssh_ca;
 
     struct config_user *users;
     unsigned user_count;

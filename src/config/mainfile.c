@@ -5,6 +5,7 @@
 #include "config/internal.h"
 #include "config/yamlpos.h"
 
+#include "sshca/sshca.h"
 #include "util/error.h"
 
 #include <arpa/inet.h>
@@ -446,6 +447,38 @@ static int main_parse_ms(const char *text, uint32_t *ms)
     return 0;
 }
 
+#define SSH_CA_VALIDITY_DEF (12U * 3600)
+#define SSH_CA_VALIDITY_MIN 60U
+#define SSH_CA_VALIDITY_MAX (7U * 24 * 3600)
+
+/* ssh_ca: the key must load now, so that a bad key stops the load and not
+ * the first `opsbell cert sign`. */
+static void main_ssh_ca(struct cfgctx *c, const struct cfgfile *f, const struct raw_ssh_ca *raw,
+                        struct config_ssh_ca *out)
+{
+    struct sshca_ca *ca = NULL;
+    struct ob_error err;
+
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    out->max_validity_seconds = SSH_CA_VALIDITY_DEF;
+    if (raw->max_validity != NULL &&
+        (config_parse_duration(raw->max_validity, &out->max_validity_seconds) != 0 ||
+         out->max_validity_seconds < SSH_CA_VALIDITY_MIN ||
+         out->max_validity_seconds > SSH_CA_VALIDITY_MAX))
+        diag_report(c, f, "ssh_ca.max_validity",
+                    "ssh_ca max_validity '%s' is not a duration from 1m to 7d (e.g. 12h)",
+                    raw->max_validity);
+    main_secret(c, f, "ssh_ca.key", "ssh_ca key", raw->key, &out->key);
+    if (out->key.value == NULL || out->key.len == 0)
+        return;
+    ob_error_clear(&err);
+    if (sshca_ca_load(out->key.value, out->key.len, &ca, &err) != 0)
+        diag_report(c, f, "ssh_ca.key", "ssh_ca key (%s): %s", out->key.ref, err.msg);
+    sshca_ca_free(ca);
+}
+
 static void main_attempts(struct cfgctx *c, const struct cfgfile *f, const struct raw_engine *raw,
                           struct config *cfg)
 {
@@ -533,6 +566,7 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
                     raw->log->level);
     main_oncall(c, f, raw, cfg);
     main_limits(c, f, raw->notification_limits, cfg);
+    main_ssh_ca(c, f, raw->ssh_ca, &cfg->ssh_ca);
     main_webhook(c, f, prov != NULL ? prov->webhook : NULL, &cfg->providers.webhook);
     if (prov != NULL) {
         main_log_provider(c, f, prov->log, &cfg->providers.log);

@@ -165,6 +165,12 @@ static const cyaml_schema_field_t schema_engine_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t schema_ssh_ca_fields[] = {
+    STR_FIELD("key", REQ, struct raw_ssh_ca, key),
+    STR_FIELD("max_validity", OPT, struct raw_ssh_ca, max_validity),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_main_fields[] = {
     STR_FIELD("listen", OPT, struct raw_main, listen),
     STR_FIELD("storage", OPT, struct raw_main, storage),
@@ -186,6 +192,8 @@ static const cyaml_schema_field_t schema_main_fields[] = {
                             schema_engine_fields),
     CYAML_FIELD_MAPPING_PTR("notification_limits", CYAML_FLAG_POINTER | OPT, struct raw_main,
                             notification_limits, schema_limits_fields),
+    CYAML_FIELD_MAPPING_PTR("ssh_ca", CYAML_FLAG_POINTER | OPT, struct raw_main, ssh_ca,
+                            schema_ssh_ca_fields),
     CYAML_FIELD_END,
 };
 

@@ -139,6 +139,11 @@ struct raw_engine {
     char *max_attempts;
 };
 
+struct raw_ssh_ca {
+    char *key;
+    char *max_validity;
+};
+
 struct raw_main {
     char *listen;
     char *storage;
@@ -153,6 +158,7 @@ struct raw_main {
     struct raw_ical *ical;
     struct raw_engine *engine;
     struct raw_limits *notification_limits;
+    struct raw_ssh_ca *ssh_ca;
 };
 
 /* ---- users.yaml ---- */

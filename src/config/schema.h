@@ -139,6 +139,18 @@ struct raw_engine {
     char *max_attempts;
 };
 
+struct raw_nftables {
+    char *table;
+    char *port;
+    char *drop_others;
+    char *max_prefix_v4;
+    char *max_prefix_v6;
+};
+
+struct raw_enforcers {
+    struct raw_nftables *nftables;
+};
+
 struct raw_main {
     char *listen;
     char *storage;
@@ -153,6 +165,7 @@ struct raw_main {
     struct raw_ical *ical;
     struct raw_engine *engine;
     struct raw_limits *notification_limits;
+    struct raw_enforcers *enforcers;
 };
 
 /* ---- users.yaml ---- */

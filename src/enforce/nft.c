@@ -554,10 +554,11 @@ static int nft_create(const struct config *cfg, void **ctx, struct ob_error *err
         return ob_fail(err, OB_ENOMEM, "out of memory");
     snprintf(e->table, sizeof(e->table), "%s",
              c != NULL && c->table != NULL ? c->table : "opsbell");
-    e->port = c != NULL && c->enabled ? c->port : 22;
-    e->drop_others = c != NULL && c->enabled ? c->drop_others : 1;
-    e->max_prefix_v4 = c != NULL && c->enabled ? c->max_prefix_v4 : CIDR_DEFAULT_MAX_PREFIX_V4;
-    e->max_prefix_v6 = c != NULL && c->enabled ? c->max_prefix_v6 : CIDR_DEFAULT_MAX_PREFIX_V6;
+    /* The configuration fills every field, section or not (mainfile.c). */
+    e->port = c != NULL ? c->port : 22;
+    e->drop_others = c != NULL ? c->drop_others : 1;
+    e->max_prefix_v4 = c != NULL ? c->max_prefix_v4 : CIDR_DEFAULT_MAX_PREFIX_V4;
+    e->max_prefix_v6 = c != NULL ? c->max_prefix_v6 : CIDR_DEFAULT_MAX_PREFIX_V6;
     e->nft = nft_ctx_new(NFT_CTX_DEFAULT);
     if (e->nft == NULL) {
         free(e);

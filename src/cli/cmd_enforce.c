@@ -9,6 +9,7 @@
 #include "enforce/enforce.h"
 #include "util/error.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +110,7 @@ static int do_apply(const struct enforcer *enf, void *ctx, const char *file, int
     ob_error_clear(&err);
     rc = read_file(file, &text, &len);
     if (rc != 0)
-        return cli_fail("%s: %s", file, rc == -2 ? "too large" : "cannot read");
+        return cli_fail("%s: %s", file, rc == -2 ? "too large" : strerror(errno));
     rc = access_entries_from_json(text, len, ENFORCE_ENTRIES_MAX, &entries, &n, &err);
     free(text);
     if (rc != 0)

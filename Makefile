@@ -12,6 +12,7 @@
 #   make lint         cppcheck over src/
 #   make bench        ingestion benchmark against Alertmanager (bench/, docs/PERFORMANCE.md)
 #   make bench-engine, bench-notify   escalation-engine and notification-latency benchmarks
+#   make bench-nft    1,000 allowlist entries in one nftables transaction (root)
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
 .DEFAULT_GOAL := all
@@ -76,7 +77,7 @@ TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 STORE_TEST_BINS    := $(filter $(BUILDDIR)/tests/store/%,$(UNIT_BINS))
 STORE_TEST_HELPERS := tests/store/store_harness.c
 
-.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify FORCE
+.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify bench-nft FORCE
 
 $(VERSION_H): FORCE
 	@mkdir -p $(GEN_DIR)
@@ -154,6 +155,10 @@ bench-engine:
 # Notification latency: 1,000 alerts at 200/s, 2xx to the provider call (log, webhook).
 bench-notify:
 	@bench/notify/run.sh
+
+# nftables: 1,000 allowlist entries in one transaction vs one `nft` call each (root).
+bench-nft:
+	@bench/nft/run.sh
 
 format:
 	clang-format -i $$(find src tests fuzz -name '*.[ch]')

@@ -253,6 +253,8 @@ static int parse_comment(const char *comment, struct access_entry *out)
 struct sortable {
     const struct access_entry *e;
     size_t index;
+    struct cidr c;
+    int overlaps; /* shares an address with another live entry */
 };
 
 static int by_expiry_desc(const void *a, const void *b)
@@ -262,6 +264,41 @@ static int by_expiry_desc(const void *a, const void *b)
     if (x->e->expires_at_ms != y->e->expires_at_ms)
         return x->e->expires_at_ms > y->e->expires_at_ms ? -1 : 1;
     return strcmp(x->e->id, y->e->id);
+}
+
+/* Family, then address, then the wider first: a CIDR's containers come
+ * right before it, on a stack. */
+static int by_address(const void *a, const void *b)
+{
+    const struct sortable *x = a, *y = b;
+    int d;
+
+    if (x->c.family != y->c.family)
+        return x->c.family < y->c.family ? -1 : 1;
+    d = memcmp(x->c.addr, y->c.addr, sizeof(x->c.addr));
+    if (d != 0)
+        return d;
+    return x->c.prefix < y->c.prefix ? -1 : x->c.prefix > y->c.prefix;
+}
+
+/* Mark every entry that overlaps another (CIDRs nest or are disjoint). */
+static void mark_overlaps(struct sortable *order, size_t n)
+{
+    size_t stack[130], depth = 0;
+
+    qsort(order, n, sizeof(*order), by_address);
+    for (size_t i = 0; i < n; i++) {
+        while (depth > 0 && !cidr_contains(&order[stack[depth - 1]].c, &order[i].c))
+            depth--;
+        if (depth > 0) {
+            order[i].overlaps = 1;
+            for (size_t k = 0; k < depth; k++)
+                order[stack[k]].overlaps = 1;
+        }
+        /* Equal CIDRs contain each other: the stack never grows past 129. */
+        if (depth < sizeof(stack) / sizeof(stack[0]))
+            stack[depth++] = i;
+    }
 }
 
 /* Subtract every placed piece from c; push what is left as pieces of entry. */
@@ -305,12 +342,16 @@ static int place(struct vec *pieces, const struct cidr *c, size_t entry)
     return rc;
 }
 
-/* Check entries and flatten the live ones into disjoint pieces. */
+/*
+ * Check entries and flatten the live ones into disjoint pieces.  Entries
+ * that overlap nothing (the usual case) are pieces as they are; only the
+ * overlapping ones go through place(), longest-lasting first.
+ */
 static int wanted_pieces(struct nft_enf *e, const struct access_entry *entries, size_t n,
                          int64_t now_ms, struct vec *pieces, struct ob_error *err)
 {
     struct sortable *order;
-    size_t live = 0;
+    size_t live = 0, nover = 0;
     int rc = 0;
 
     if (n > NFT_MAX_ENTRIES)
@@ -339,17 +380,31 @@ static int wanted_pieces(struct nft_enf *e, const struct access_entry *entries, 
             continue;
         order[live].e = &entries[i];
         order[live].index = i;
+        order[live].c = c;
         live++;
     }
-    qsort(order, live, sizeof(*order), by_expiry_desc);
+    mark_overlaps(order, live);
     for (size_t i = 0; i < live; i++) {
-        struct cidr c;
+        struct piece pc = {order[i].c, order[i].index};
 
-        (void)cidr_parse(order[i].e->cidr, &c, NULL);
-        if (place(pieces, &c, order[i].index) != 0) {
+        if (order[i].overlaps)
+            order[nover++] = order[i]; /* nover <= i: compacts in place */
+        else if (vec_push(pieces, &pc) != 0)
             rc = ob_fail(err, OB_ENOMEM, "out of memory");
-            goto out;
-        }
+    }
+    if (rc != 0)
+        goto out;
+    qsort(order, nover, sizeof(*order), by_expiry_desc);
+    {
+        struct vec group = {NULL, 0, 0, sizeof(struct piece)};
+
+        for (size_t i = 0; i < nover && rc == 0; i++)
+            rc = place(&group, &order[i].c, order[i].index);
+        for (size_t i = 0; i < group.n && rc == 0; i++)
+            rc = vec_push(pieces, (const struct piece *)group.items + i);
+        free(group.items);
+        if (rc != 0)
+            rc = ob_fail(err, OB_ENOMEM, "out of memory");
     }
 out:
     free(order);
@@ -376,17 +431,23 @@ static void add_structure(struct nft_enf *e, struct strbuf *sb)
         strbuf_addf(sb, "add rule inet %s input tcp dport %u drop\n", t, e->port);
 }
 
-/* Find the kernel element with this normalised key (linear: n is small,
- * and sorted lookups would not change the figures in docs/PERFORMANCE.md). */
+static int kelem_cmp(const void *a, const void *b)
+{
+    const struct kelem *x = a, *y = b;
+
+    if (x->family != y->family)
+        return x->family < y->family ? -1 : 1;
+    return strcmp(x->norm, y->norm);
+}
+
+/* The kernel element with this normalised key (k sorted by kelem_cmp). */
 static struct kelem *find_kelem(struct vec *k, const char *norm, int family)
 {
-    for (size_t i = 0; i < k->n; i++) {
-        struct kelem *ke = (struct kelem *)k->items + i;
+    struct kelem key;
 
-        if (ke->family == family && strcmp(ke->norm, norm) == 0)
-            return ke;
-    }
-    return NULL;
+    key.family = family;
+    snprintf(key.norm, sizeof(key.norm), "%s", norm);
+    return bsearch(&key, k->items, k->n, sizeof(struct kelem), kelem_cmp);
 }
 
 static int apply_once(struct nft_enf *e, const struct access_entry *entries, struct vec *pieces,
@@ -399,6 +460,8 @@ static int apply_once(struct nft_enf *e, const struct access_entry *entries, str
     rc = list_kernel(e, &kernel, err);
     if (rc != 0)
         goto out;
+    if (kernel.n > 0)
+        qsort(kernel.items, kernel.n, sizeof(struct kelem), kelem_cmp);
     add_structure(e, &sb);
     /* Keep elements that are already right; note the pieces to add. */
     char *todo = calloc(pieces->n ? pieces->n : 1, 1);

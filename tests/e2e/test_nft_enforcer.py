@@ -267,3 +267,21 @@ def test_config_errors_have_positions(tmp_path):
     lines = diag_lines(p.stderr.decode())
     where = [(int(m.group("line")), int(m.group("col"))) for m in lines]
     assert where == [(4, 12), (5, 11), (6, 18), (7, 20), (8, 20)], p.stderr
+
+
+def test_many_changes_at_once(topo):
+    # More than 32 deletes in a set take the flush-and-add-back path: the
+    # result is the same exact state, kept elements included.
+    old = [entry("allow:old:%d" % i, "198.51.100.%d" % i, 120) for i in range(1, 61)]
+    keep = entry("grant:1", topo.client_ip, 120)
+    apply_ok(topo, old + [keep])
+    assert len(listed(topo)) == 61
+    new = [entry("allow:new:%d" % i, "203.0.113.%d" % i, 120) for i in range(1, 51)]
+    new6 = [entry("allow:v6:%d" % i, "2001:db8::%x" % i, 120) for i in range(1, 41)]
+    apply_ok(topo, new + new6 + [keep])
+    got = listed(topo)
+    assert sorted(e["id"] for e in got) == sorted(e["id"] for e in new + new6 + [keep])
+    assert topo.probe() == "open"
+    apply_ok(topo, new6)
+    assert sorted(e["id"] for e in listed(topo)) == sorted(e["id"] for e in new6)
+    assert topo.probe() == "dropped"

@@ -15,36 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define ENFORCE_FILE_MAX    (16u * 1024 * 1024)
 #define ENFORCE_ENTRIES_MAX 100000
 
 int cmd_enforce_nft(int argc, char **argv);
-
-/* libnftables prints "Operation not permitted (you must be root)" straight to
- * stderr when unprivileged; the command says it once, in its own words. */
-static int mute_stderr(void)
-{
-    int saved = dup(STDERR_FILENO);
-    FILE *null = fopen("/dev/null", "w");
-
-    fflush(stderr);
-    if (null != NULL) {
-        dup2(fileno(null), STDERR_FILENO);
-        fclose(null);
-    }
-    return saved;
-}
-
-static void unmute_stderr(int saved)
-{
-    if (saved < 0)
-        return;
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-}
 
 static int64_t wall_ms(void)
 {
@@ -105,7 +80,7 @@ static int do_apply(const struct enforcer *enf, void *ctx, const char *file, int
     char *text = NULL;
     size_t len = 0, n = 0;
     double t0;
-    int rc, saved;
+    int rc;
 
     ob_error_clear(&err);
     rc = read_file(file, &text, &len);
@@ -116,9 +91,7 @@ static int do_apply(const struct enforcer *enf, void *ctx, const char *file, int
     if (rc != 0)
         return cli_fail("%s: %s", file, err.msg);
     t0 = mono_ms();
-    saved = mute_stderr();
     rc = enf->apply(ctx, entries, n, wall_ms(), &err);
-    unmute_stderr(saved);
     if (rc == 0 && timed)
         printf("applied %zu entries in one transaction: %.3f ms\n", n, mono_ms() - t0);
     free(entries);
@@ -134,12 +107,10 @@ static int do_list(const struct enforcer *enf, void *ctx, int json)
     json_t *arr;
     struct table t;
     size_t n = 0;
-    int rc, saved;
+    int rc;
 
     ob_error_clear(&err);
-    saved = mute_stderr();
     rc = enf->list(ctx, &entries, &n, &err);
-    unmute_stderr(saved);
     if (rc != 0)
         return cli_fail("%s", err.msg);
     if (json) {
@@ -237,13 +208,8 @@ int cmd_enforce_nft(int argc, char **argv)
         rc = do_apply(enf, ctx, argv[optind], timed);
     else if (strcmp(action, "list") == 0)
         rc = do_list(enf, ctx, json);
-    else {
-        int saved = mute_stderr();
-
-        rc = enf->flush(ctx, &err);
-        unmute_stderr(saved);
-        rc = rc == 0 ? EXIT_OK : cli_fail("%s", err.msg);
-    }
+    else
+        rc = enf->flush(ctx, &err) == 0 ? EXIT_OK : cli_fail("%s", err.msg);
     enf->destroy(ctx);
     config_unref(cfg);
     return rc;

@@ -115,11 +115,39 @@ static int nft_failure(struct nft_enf *e, struct ob_error *err)
     return ob_fail(err, OB_EIO, "nftables: %s", line);
 }
 
+/*
+ * 0 when this process has CAP_NET_ADMIN (or /proc cannot tell).  Without it
+ * libnftables prints "Operation not permitted (you must be root)" straight
+ * to stderr before failing; asking first keeps a daemon's stderr and a
+ * command's one-line failure clean.
+ */
+static int nft_permitted(struct ob_error *err)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    int ok = 1;
+
+    if (fp == NULL)
+        return 0;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        unsigned long long caps;
+
+        if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+            ok = (caps >> 12) & 1; /* CAP_NET_ADMIN */
+            break;
+        }
+    }
+    fclose(fp);
+    return ok ? 0 : ob_fail(err, OB_EFORBIDDEN, "nftables: Operation not permitted");
+}
+
 /* Run cmd; with json, return nft's JSON output in *out (new reference). */
 static int nft_run(struct nft_enf *e, const char *cmd, int json, json_t **out, struct ob_error *err)
 {
-    int rc;
+    int rc = nft_permitted(err);
 
+    if (rc != 0)
+        return rc;
     nft_ctx_output_set_flags(e->nft, json ? NFT_CTX_OUTPUT_JSON : 0);
     rc = nft_run_cmd_from_buffer(e->nft, cmd);
     nft_ctx_output_set_flags(e->nft, 0);
@@ -446,6 +474,8 @@ static struct kelem *find_kelem(struct vec *k, const char *norm, int family)
 {
     struct kelem key;
 
+    if (k->n == 0)
+        return NULL;
     key.family = family;
     snprintf(key.norm, sizeof(key.norm), "%s", norm);
     return bsearch(&key, k->items, k->n, sizeof(struct kelem), kelem_cmp);

@@ -476,6 +476,7 @@ static struct kelem *find_kelem(struct vec *k, const char *norm, int family)
 
     if (k->n == 0)
         return NULL;
+    memset(&key, 0, sizeof(key));
     key.family = family;
     snprintf(key.norm, sizeof(key.norm), "%s", norm);
     return bsearch(&key, k->items, k->n, sizeof(struct kelem), kelem_cmp);

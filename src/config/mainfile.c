@@ -528,7 +528,8 @@ static void main_nftables(struct cfgctx *c, const struct cfgfile *f, const struc
         return;
     out->enabled = 1;
     if (raw->table != NULL) {
-        static const char ident[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+        static const char ident[] = "abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
         size_t len = strlen(raw->table);
         int ok = len > 0 && len <= 31 && strspn(raw->table, ident) == len &&
                  !(raw->table[0] >= '0' && raw->table[0] <= '9');

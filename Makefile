@@ -13,6 +13,7 @@
 #   make bench        ingestion benchmark against Alertmanager (bench/, docs/PERFORMANCE.md)
 #   make bench-engine, bench-notify   escalation-engine and notification-latency benchmarks
 #   make bench-sip    concurrent SIP calls against baresip callees
+#   make bench-nft    1,000 allowlist entries in one nftables transaction (root)
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
 .DEFAULT_GOAL := all
@@ -24,7 +25,7 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
-PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl libical
+PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl libical libnftables
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # SIP voice (src/sip, src/tts): libre/librem ship pkg-config files; flite does not.
@@ -77,7 +78,7 @@ TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 STORE_TEST_BINS    := $(filter $(BUILDDIR)/tests/store/%,$(UNIT_BINS))
 STORE_TEST_HELPERS := tests/store/store_harness.c
 
-.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify bench-sip FORCE
+.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify bench-sip bench-nft FORCE
 
 $(VERSION_H): FORCE
 	@mkdir -p $(GEN_DIR)
@@ -159,6 +160,10 @@ bench-notify:
 # Concurrent SIP calls: N baresip callees (5 to 160) paged at once, until a call is lost.
 bench-sip:
 	@bench/sip/run.sh
+
+# nftables: 1,000 allowlist entries in one transaction vs one `nft` call each (root).
+bench-nft:
+	@bench/nft/run.sh
 
 format:
 	clang-format -i $$(find src tests fuzz -name '*.[ch]')

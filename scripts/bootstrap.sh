@@ -13,7 +13,7 @@ PACKAGES=(
   postgresql sqlite3 curl procps
   prometheus prometheus-alertmanager wrk
   libre-dev librem-dev flite1-dev baresip-core kamailio
-  openssh-server openssh-client openssl
+  openssh-server openssh-client openssl libnftables-dev nftables iproute2
 )
 
 missing=()

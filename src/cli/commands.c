@@ -43,6 +43,7 @@ int cmd_ical_revoke(int argc, char **argv);
 int cmd_cert_ca_pubkey(int argc, char **argv);
 int cmd_cert_sign(int argc, char **argv);
 int cmd_cert_krl(int argc, char **argv);
+int cmd_enforce_nft(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -256,5 +257,18 @@ const struct cli_command cli_commands[] = {
      "  -n, --serial N           revoke the certificate with serial N (repeatable)\n"
      "  -I, --key-id ID          revoke every certificate with key id ID (repeatable)\n"
      "  -v, --krl-version N      the list's version (default: the current Unix time)\n" CONFIG_OPT},
+    {"enforce", "nft", cmd_enforce_nft, "apply, list or flush the nftables allowlist on this host",
+     "usage: opsbell enforce nft apply FILE [--time] [-c FILE]\n"
+     "       opsbell enforce nft list [--json] [-c FILE]\n"
+     "       opsbell enforce nft flush [-c FILE]\n\n"
+     "apply: make opsbell's nftables table (default `inet opsbell`) allow SSH from exactly\n"
+     "the entries in FILE (a JSON list of {\"id\", \"cidr\", \"expires_at\"}, expires_at in\n"
+     "epoch milliseconds; - reads stdin), each until its expiry, in one kernel transaction.\n"
+     "Expired entries are left out; the kernel removes the others on time by itself.\n"
+     "list: what is enforced now. flush: delete opsbell's table. Needs CAP_NET_ADMIN.\n"
+     "Settings come from the configuration's enforcers.nftables (docs/FIREWALL.md).\n\n"
+     "  -c, --config FILE   main configuration file (default: built-in defaults)\n"
+     "  -t, --time          print how long the apply took\n"
+     "  -j, --json          list as JSON\n"},
 };
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);

@@ -543,6 +543,7 @@ void config_free_model(struct config *cfg)
     free(cfg->public_url);
     free(cfg->default_notification_rules);
     free(p->log.path);
+    free(cfg->enforcers.nftables.table);
     free(p->slack.api_url);
     secret_release(&p->slack.bot_token);
     secret_release(&p->slack.signing_secret);

@@ -324,6 +324,22 @@ struct config_ssh_ca {
     uint32_t max_validity_seconds; /* `max_validity`: default 12h, 1m .. 7d */
 };
 
+/* enforcers.nftables (src/enforce/nft.c, docs/FIREWALL.md): the table
+ * opsbell owns (family inet) and what its chain does.  Defaults apply when
+ * the section is absent (enabled 0). */
+struct config_nftables {
+    int enabled;
+    char *table;            /* default "opsbell": [A-Za-z0-9_], 1..31 bytes */
+    uint16_t port;          /* SSH port the rules guard, default 22 */
+    int drop_others;        /* 1 (default): drop that port from everyone else */
+    unsigned max_prefix_v4; /* widest CIDR granted, default 24 (8..32) */
+    unsigned max_prefix_v6; /* default 48 (16..128) */
+};
+
+struct config_enforcers {
+    struct config_nftables nftables;
+};
+
 struct config {
     char *path;     /* the main file as given */
     char *base_dir; /* directory of the main file */
@@ -337,6 +353,7 @@ struct config {
     enum log_level log_level;
 
     struct config_providers providers;
+    struct config_enforcers enforcers;
 
     /* Notification rules of users who wrote none (opsbell.yaml
      * `notification_rules`; built-in default: slack and email at 0m, sms,

@@ -545,6 +545,67 @@ static void main_oncall(struct cfgctx *c, const struct cfgfile *f, const struct 
                             &cfg->default_notification_rule_count);
 }
 
+/* enforcers.nftables (docs/FIREWALL.md).  The table name goes into nft
+ * commands verbatim, so it is held to nft's identifier letters. */
+static void main_nftables(struct cfgctx *c, const struct cfgfile *f, const struct raw_nftables *raw,
+                          struct config_nftables *out)
+{
+    uint64_t v;
+    int b;
+
+    out->port = 22;
+    out->drop_others = 1;
+    out->max_prefix_v4 = 24;
+    out->max_prefix_v6 = 48;
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    if (raw->table != NULL) {
+        static const char ident[] = "abcdefghijklmnopqrstuvwxyz"
+                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+        size_t len = strlen(raw->table);
+        int ok = len > 0 && len <= 31 && strspn(raw->table, ident) == len &&
+                 !(raw->table[0] >= '0' && raw->table[0] <= '9');
+
+        if (!ok)
+            diag_report(c, f, "enforcers.nftables.table",
+                        "nftables table '%s' must be 1..31 letters, digits or _ (not starting with "
+                        "a digit)",
+                        raw->table);
+        out->table = cfgctx_dup(c, raw->table);
+    }
+    if (raw->port != NULL) {
+        if (value_parse_uint(raw->port, 1, 65535, &v) == 0)
+            out->port = (uint16_t)v;
+        else
+            diag_report(c, f, "enforcers.nftables.port",
+                        "nftables port '%s' is not a number from 1 to 65535", raw->port);
+    }
+    if (raw->drop_others != NULL) {
+        if (value_parse_bool(raw->drop_others, &b) == 0)
+            out->drop_others = b;
+        else
+            diag_report(c, f, "enforcers.nftables.drop_others",
+                        "nftables drop_others '%s' is not true or false", raw->drop_others);
+    }
+    if (raw->max_prefix_v4 != NULL) {
+        if (value_parse_uint(raw->max_prefix_v4, 8, 32, &v) == 0)
+            out->max_prefix_v4 = (unsigned)v;
+        else
+            diag_report(c, f, "enforcers.nftables.max_prefix_v4",
+                        "nftables max_prefix_v4 '%s' is not a prefix length from 8 to 32",
+                        raw->max_prefix_v4);
+    }
+    if (raw->max_prefix_v6 != NULL) {
+        if (value_parse_uint(raw->max_prefix_v6, 16, 128, &v) == 0)
+            out->max_prefix_v6 = (unsigned)v;
+        else
+            diag_report(c, f, "enforcers.nftables.max_prefix_v6",
+                        "nftables max_prefix_v6 '%s' is not a prefix length from 16 to 128",
+                        raw->max_prefix_v6);
+    }
+}
+
 void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct raw_main *raw,
                       struct config *cfg)
 {
@@ -576,6 +637,8 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
         main_smtp(c, f, prov->smtp, &cfg->providers.smtp);
         main_sip(c, f, prov->sip, &cfg->providers.sip);
     }
+    main_nftables(c, f, raw->enforcers != NULL ? raw->enforcers->nftables : NULL,
+                  &cfg->enforcers.nftables);
     if (raw->users_file != NULL && raw->users_file[0] == '\0')
         diag_report(c, f, "users_file", "users_file must not be empty");
     if (raw->teams_dir != NULL && raw->teams_dir[0] == '\0')

@@ -171,6 +171,21 @@ static const cyaml_schema_field_t schema_ssh_ca_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t schema_nftables_fields[] = {
+    STR_FIELD("table", OPT, struct raw_nftables, table),
+    STR_FIELD("port", OPT, struct raw_nftables, port),
+    STR_FIELD("drop_others", OPT, struct raw_nftables, drop_others),
+    STR_FIELD("max_prefix_v4", OPT, struct raw_nftables, max_prefix_v4),
+    STR_FIELD("max_prefix_v6", OPT, struct raw_nftables, max_prefix_v6),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t schema_enforcers_fields[] = {
+    CYAML_FIELD_MAPPING_PTR("nftables", CYAML_FLAG_POINTER | OPT, struct raw_enforcers, nftables,
+                            schema_nftables_fields),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_main_fields[] = {
     STR_FIELD("listen", OPT, struct raw_main, listen),
     STR_FIELD("storage", OPT, struct raw_main, storage),
@@ -194,6 +209,8 @@ static const cyaml_schema_field_t schema_main_fields[] = {
                             notification_limits, schema_limits_fields),
     CYAML_FIELD_MAPPING_PTR("ssh_ca", CYAML_FLAG_POINTER | OPT, struct raw_main, ssh_ca,
                             schema_ssh_ca_fields),
+    CYAML_FIELD_MAPPING_PTR("enforcers", CYAML_FLAG_POINTER | OPT, struct raw_main, enforcers,
+                            schema_enforcers_fields),
     CYAML_FIELD_END,
 };
 

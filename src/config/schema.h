@@ -144,6 +144,18 @@ struct raw_ssh_ca {
     char *max_validity;
 };
 
+struct raw_nftables {
+    char *table;
+    char *port;
+    char *drop_others;
+    char *max_prefix_v4;
+    char *max_prefix_v6;
+};
+
+struct raw_enforcers {
+    struct raw_nftables *nftables;
+};
+
 struct raw_main {
     char *listen;
     char *storage;
@@ -159,6 +171,7 @@ struct raw_main {
     struct raw_engine *engine;
     struct raw_limits *notification_limits;
     struct raw_ssh_ca *ssh_ca;
+    struct raw_enforcers *enforcers;
 };
 
 /* ---- users.yaml ---- */

@@ -40,6 +40,7 @@ int cmd_policy_show(int argc, char **argv);
 int cmd_ical_create(int argc, char **argv);
 int cmd_ical_list(int argc, char **argv);
 int cmd_ical_revoke(int argc, char **argv);
+int cmd_enforce_aws(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -217,6 +218,24 @@ const struct cli_command cli_commands[] = {
      "usage: opsbell contact trust USER ADDRESS [--json]\n\n"
      "Mark ADDRESS verified without a code, e.g. a desk phone an admin checked by hand.\n"
      "Needs an admin token; audited as contact.trusted.\n" CLIENT_ENV},
+    {"enforce", "aws", cmd_enforce_aws, "open, list and sweep SSH rules of the AWS security group",
+     "usage: opsbell enforce aws authorize CIDR --for DURATION [--id ID] [-c FILE]\n"
+     "       opsbell enforce aws revoke RULE_ID [-c FILE]\n"
+     "       opsbell enforce aws list [--json] [-c FILE]\n"
+     "       opsbell enforce aws sweep [-c FILE]\n\n"
+     "Work on the security group of the configuration's enforcers.aws (docs/AWS.md) with\n"
+     "its credentials, directly against EC2:\n"
+     "  authorize  open the SSH port to CIDR (an IP address is /32 or /128) until now plus\n"
+     "             DURATION; the rule's description is \"opsbell ID until EXPIRY\" (ID defaults\n"
+     "             to cli:CIDR). An existing rule for CIDR counts as success.\n"
+     "  revoke     close one rule by its id (sgr-...)\n"
+     "  list       the group's inbound rules, with the expiry of opsbell's\n"
+     "  sweep      revoke opsbell's rules whose expiry has passed (others are never touched)\n\n"
+     "Prints one line and exits 1 when EC2 refuses (AuthFailure, the rules quota,\n"
+     "RequestLimitExceeded, ...).\n\n" CONFIG_OPT
+     "  -f, --for DURATION  how long authorize opens (1s .. 7d), e.g. 30m\n"
+     "  -i, --id ID         the grant or allowlist id written into the description\n"
+     "      --json          list as JSON\n"},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"

@@ -315,6 +315,23 @@ struct config_providers {
     struct config_sip sip;
 };
 
+/* enforcers.aws (docs/AWS.md): SSH ingress rules in one EC2 security group. */
+struct config_enforcer_aws {
+    int enabled;
+    char *region;            /* "eu-central-1" */
+    char *security_group_id; /* "sg-" and 8 or 17 hex digits */
+    char *endpoint;          /* default https://ec2.REGION.amazonaws.com */
+    char *access_key_id;     /* not a secret; printed in nothing but the signature scope */
+    struct secret secret_access_key;
+    struct secret session_token; /* ref/value NULL: long-term keys */
+    uint16_t port;               /* the SSH port opened, default 22 */
+    uint32_t sweep_interval_s;   /* default 5m, 10s .. 1d */
+};
+
+struct config_enforcers {
+    struct config_enforcer_aws aws;
+};
+
 struct config {
     char *path;     /* the main file as given */
     char *base_dir; /* directory of the main file */
@@ -328,6 +345,7 @@ struct config {
     enum log_level log_level;
 
     struct config_providers providers;
+    struct config_enforcers enforcers;
 
     /* Notification rules of users who wrote none (opsbell.yaml
      * `notification_rules`; built-in default: slack and email at 0m, sms,

@@ -139,6 +139,22 @@ struct raw_engine {
     char *max_attempts;
 };
 
+/* enforcers: {aws: ...} (docs/AWS.md) */
+struct raw_enforcer_aws {
+    char *region;
+    char *security_group_id;
+    char *endpoint;
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;
+    char *port;
+    char *sweep_interval;
+};
+
+struct raw_enforcers {
+    struct raw_enforcer_aws *aws;
+};
+
 struct raw_main {
     char *listen;
     char *storage;
@@ -153,6 +169,7 @@ struct raw_main {
     struct raw_ical *ical;
     struct raw_engine *engine;
     struct raw_limits *notification_limits;
+    struct raw_enforcers *enforcers;
 };
 
 /* ---- users.yaml ---- */

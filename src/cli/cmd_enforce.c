@@ -120,8 +120,12 @@ static int do_authorize(const char *config, const char *cidr_arg, const char *du
         rc = cli_fail("%s", err.msg);
     } else {
         printf("%s %s on tcp/%u of %s until %s (%s%s)\n",
-               res.already_present ? "already open:" : "authorized", cidr, ctx.p.port,
-               ctx.p.security_group_id, until, res.rule_id[0] != '\0' ? "rule " : "id ",
+               res.foreign           ? "already open by a rule not opsbell's:"
+               : res.extended        ? "already open, expiry extended:"
+               : res.already_present ? "already open:"
+                                     : "authorized",
+               cidr, ctx.p.port, ctx.p.security_group_id, until,
+               res.rule_id[0] != '\0' ? "rule " : "id ",
                res.rule_id[0] != '\0' ? res.rule_id : e.id);
         rc = EXIT_OK;
     }

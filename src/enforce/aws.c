@@ -409,13 +409,85 @@ static int reply_is(const struct reply *r, const char *code)
 
 /* ---- operations ----------------------------------------------------------------------- */
 
+/* The IpPermissions.1 parameters of one TCP port from cidr, with desc. */
+static void add_permission(struct strbuf *params, const struct aws_ctx *ctx, int family,
+                           const char *cidr, const char *desc)
+{
+    char port[8];
+
+    snprintf(port, sizeof(port), "%u", ctx->p.port);
+    form_add(params, "GroupId", ctx->p.security_group_id);
+    form_add(params, "IpPermissions.1.IpProtocol", "tcp");
+    form_add(params, "IpPermissions.1.FromPort", port);
+    form_add(params, "IpPermissions.1.ToPort", port);
+    if (family == 4) {
+        form_add(params, "IpPermissions.1.IpRanges.1.CidrIp", cidr);
+        form_add(params, "IpPermissions.1.IpRanges.1.Description", desc);
+    } else {
+        form_add(params, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", cidr);
+        form_add(params, "IpPermissions.1.Ipv6Ranges.1.Description", desc);
+    }
+}
+
+/*
+ * EC2 said the permission exists (it ignores descriptions when comparing).
+ * Find that rule; when it is opsbell's and ends before the new expiry, move
+ * its expiry (UpdateSecurityGroupRuleDescriptionsIngress), or the sweeper
+ * would close it early.  A rule of someone else is left as it is.
+ */
+static int authorize_existing(struct aws_ctx *ctx, int family, const char *cidr, const char *desc,
+                              int64_t expires_at_ms, struct aws_authorize_result *res,
+                              struct ob_error *err)
+{
+    struct aws_rule_list rules;
+    const struct aws_rule *found = NULL;
+    int64_t old_ms;
+    int rc = aws_list(ctx, &rules, err);
+
+    res->already_present = 1;
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < rules.count && found == NULL; i++) {
+        const struct aws_rule *r = &rules.items[i];
+        char norm[64];
+        if (strcmp(r->protocol, "tcp") == 0 && r->from_port == (int)ctx->p.port &&
+            r->to_port == (int)ctx->p.port &&
+            aws_cidr_normalise(r->cidr, norm, sizeof(norm), NULL) > 0 && strcmp(norm, cidr) == 0)
+            found = r;
+    }
+    if (found == NULL)
+        goto out; /* a wider permission, or gone again: nothing to extend */
+    snprintf(res->rule_id, sizeof(res->rule_id), "%s", found->rule_id);
+    if (aws_description_parse(found->description, NULL, 0, &old_ms) != 0) {
+        res->foreign = 1;
+    } else if (old_ms < expires_at_ms / 1000 * 1000) {
+        struct strbuf params = STRBUF_INIT;
+        struct reply r;
+        int ok = 0;
+
+        add_permission(&params, ctx, family, cidr, desc);
+        rc = ec2_call(ctx, "UpdateSecurityGroupRuleDescriptionsIngress", &params, &r, err);
+        if (rc == 0 &&
+            (aws_xml_parse_return(strbuf_str(&r.body.sb), r.body.sb.len, &ok) != 0 || !ok))
+            rc = ob_fail(err, OB_EINTERNAL,
+                         "EC2 UpdateSecurityGroupRuleDescriptionsIngress did not answer true");
+        if (rc == 0)
+            res->extended = 1;
+        reply_release(&r);
+        strbuf_release(&params);
+    }
+out:
+    aws_rule_list_release(&rules);
+    return rc;
+}
+
 int aws_authorize(struct aws_ctx *ctx, const struct access_entry *entry,
                   struct aws_authorize_result *res, struct ob_error *err)
 {
     struct strbuf params = STRBUF_INIT;
     struct aws_rule_list rules;
     struct reply r;
-    char cidr[64], desc[AWS_DESC_MAX + 1], port[8];
+    char cidr[64], desc[AWS_DESC_MAX + 1];
     int family, rc;
 
     memset(res, 0, sizeof(*res));
@@ -427,23 +499,11 @@ int aws_authorize(struct aws_ctx *ctx, const struct access_entry *entry,
                        "id '%.64s' cannot go into an EC2 description (letters, digits and "
                        "._-:/()#,@[]+=&;{}!$* only)",
                        entry->id);
-    snprintf(port, sizeof(port), "%u", ctx->p.port);
-    form_add(&params, "GroupId", ctx->p.security_group_id);
-    form_add(&params, "IpPermissions.1.IpProtocol", "tcp");
-    form_add(&params, "IpPermissions.1.FromPort", port);
-    form_add(&params, "IpPermissions.1.ToPort", port);
-    if (family == 4) {
-        form_add(&params, "IpPermissions.1.IpRanges.1.CidrIp", cidr);
-        form_add(&params, "IpPermissions.1.IpRanges.1.Description", desc);
-    } else {
-        form_add(&params, "IpPermissions.1.Ipv6Ranges.1.CidrIpv6", cidr);
-        form_add(&params, "IpPermissions.1.Ipv6Ranges.1.Description", desc);
-    }
+    add_permission(&params, ctx, family, cidr, desc);
     rc = ec2_call(ctx, "AuthorizeSecurityGroupIngress", &params, &r, err);
     if (rc == OB_ECONFLICT && reply_is(&r, "InvalidPermission.Duplicate")) {
-        res->already_present = 1;
         ob_error_clear(err);
-        rc = 0;
+        rc = authorize_existing(ctx, family, cidr, desc, entry->expires_at_ms, res, err);
     } else if (rc == 0) {
         if (aws_xml_parse_rules(strbuf_str(&r.body.sb), r.body.sb.len, &rules, err) != 0) {
             rc = ob_fail(err, OB_EINTERNAL,

@@ -162,16 +162,20 @@ void aws_ctx_release(struct aws_ctx *ctx); /* accepts NULL */
 struct aws_authorize_result {
     char rule_id[64];    /* may be empty when EC2 did not say */
     int already_present; /* EC2 answered InvalidPermission.Duplicate */
+    int extended;        /* ... and the rule was opsbell's with an earlier expiry: moved */
+    int foreign;         /* ... and the rule is not opsbell's: left alone, never swept */
 };
 
 /*
  * Open TCP port p.port from entry->cidr until entry->expires_at_ms.  A rule
  * that already exists for that address (InvalidPermission.Duplicate) is
- * success, with already_present set.  Errors: OB_EUNAUTH (AuthFailure and
- * other credential errors), OB_EFORBIDDEN (UnauthorizedOperation),
- * OB_ETOOLARGE (RulesPerSecurityGroupLimitExceeded: the group's rule quota,
- * 60 inbound rules by default), OB_ENOTFOUND (InvalidGroup.NotFound),
- * OB_EUNAVAILABLE (RequestLimitExceeded, 5xx, transport), OB_EINVAL.
+ * success, with already_present set; when it is opsbell's and expires
+ * earlier, its description is updated to the later expiry (extended; needs
+ * ec2:UpdateSecurityGroupRuleDescriptionsIngress), never shortened.  Errors: OB_EUNAUTH
+ * (AuthFailure and other credential errors), OB_EFORBIDDEN (UnauthorizedOperation), OB_ETOOLARGE
+ * (RulesPerSecurityGroupLimitExceeded: the group's rule quota, 60 inbound rules by default),
+ * OB_ENOTFOUND (InvalidGroup.NotFound), OB_EUNAVAILABLE (RequestLimitExceeded, 5xx, transport),
+ * OB_EINVAL.
  */
 int aws_authorize(struct aws_ctx *ctx, const struct access_entry *entry,
                   struct aws_authorize_result *res, struct ob_error *err);

@@ -33,6 +33,20 @@ static void xml_init(void)
     xmlInitParser();
 }
 
+/* libxml2 reports some errors (encoding ones) through its generic handler
+ * even with XML_PARSE_NOERROR; hostile input must not write to stderr. */
+static void xml_silent(void *ctx, const char *fmt, ...)
+{
+    (void)ctx;
+    (void)fmt;
+}
+
+static void xml_silent_structured(void *ctx, xmlErrorPtr e)
+{
+    (void)ctx;
+    (void)e;
+}
+
 static xmlDocPtr xml_read(const char *body, size_t len)
 {
     xmlDocPtr doc;
@@ -40,6 +54,9 @@ static xmlDocPtr xml_read(const char *body, size_t len)
     if (body == NULL || len == 0 || len > AWS_RESPONSE_MAX)
         return NULL;
     pthread_once(&xml_once, xml_init);
+    /* Both handlers are per thread in libxml2. */
+    xmlSetGenericErrorFunc(NULL, xml_silent);
+    xmlSetStructuredErrorFunc(NULL, xml_silent_structured);
     doc = xmlReadMemory(body, (int)len, "ec2.xml", NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                             XML_PARSE_NOCDATA);

@@ -19,6 +19,8 @@ Actions:
                                  Ipv6Ranges.M.{CidrIpv6,Description}}
   RevokeSecurityGroupIngress     GroupId, SecurityGroupRuleId.N
   DescribeSecurityGroupRules     Filter.N.Name=group-id, Filter.N.Value.M, MaxResults, NextToken
+  UpdateSecurityGroupRuleDescriptionsIngress  GroupId, IpPermissions.N as above (the rule with
+                                 that protocol, ports and range gets the new description)
 Answers are the documented XML (xmlns http://ec2.amazonaws.com/doc/2016-11-15/,
 requestId, securityGroupRuleSet/item with securityGroupRuleId "sgr-" + 17
 hex digits).  Errors are <Response><Errors><Error><Code/><Message/>
@@ -275,6 +277,7 @@ class Standin:
     def dispatch(self, h, action, params):
         fn = {"AuthorizeSecurityGroupIngress": self.authorize,
               "RevokeSecurityGroupIngress": self.revoke,
+              "UpdateSecurityGroupRuleDescriptionsIngress": self.update_descriptions,
               "DescribeSecurityGroupRules": self.describe}.get(action)
         if fn is None:
             return 400, self.error(h, 400, "InvalidAction",
@@ -294,10 +297,8 @@ class Standin:
                 % (r["id"], group, "true" if r["egress"] else "false", r["proto"], r["from"],
                    r["to"], cidr, desc, self.region, r["id"]))
 
-    def authorize(self, h, p):
-        group = p.get("GroupId")
-        if not group:
-            return 400, self.error(h, 400, "MissingParameter", "GroupId is required")
+    def permissions(self, p):
+        """IpPermissions.N as rule dicts (without ids), or an error message."""
         new = []
         i = 1
         while "IpPermissions.%d.IpProtocol" % i in p:
@@ -310,12 +311,20 @@ class Standin:
                     cidr = p["%s%s.%d.%s" % (pre, kind, j, key)]
                     desc = p.get("%s%s.%d.Description" % (pre, kind, j), "")
                     if len(desc) > 255:
-                        return 400, self.error(h, 400, "InvalidParameterValue",
-                                               "Description is longer than 255 characters")
+                        return "Description is longer than 255 characters"
                     new.append({"egress": False, "proto": proto, "from": fp, "to": tp,
                                 "cidr": cidr, "v6": v6, "description": desc})
                     j += 1
             i += 1
+        return new
+
+    def authorize(self, h, p):
+        group = p.get("GroupId")
+        if not group:
+            return 400, self.error(h, 400, "MissingParameter", "GroupId is required")
+        new = self.permissions(p)
+        if isinstance(new, str):
+            return 400, self.error(h, 400, "InvalidParameterValue", new)
         if not new:
             return 400, self.error(h, 400, "MissingParameter", "IpPermissions is required")
         with self.lock:
@@ -343,6 +352,34 @@ class Standin:
                    '<AuthorizeSecurityGroupIngressResponse xmlns="%s"><requestId>%s</requestId>'
                    '<return>true</return><securityGroupRuleSet>%s</securityGroupRuleSet>'
                    '</AuthorizeSecurityGroupIngressResponse>' % (NS, request_id(), items))
+        return 200, None
+
+    def update_descriptions(self, h, p):
+        group = p.get("GroupId")
+        perms = self.permissions(p)
+        if isinstance(perms, str):
+            return 400, self.error(h, 400, "InvalidParameterValue", perms)
+        if not group or not perms:
+            return 400, self.error(h, 400, "MissingParameter",
+                                   "GroupId and IpPermissions are required")
+        with self.lock:
+            rules = self.groups.get(group)
+            if rules is None:
+                return 400, self.error(h, 400, "InvalidGroup.NotFound",
+                                       "The security group '%s' does not exist" % group)
+            for n in perms:
+                match = [r for r in rules if not r["egress"] and r["proto"] == n["proto"]
+                         and r["from"] == n["from"] and r["to"] == n["to"]
+                         and r["cidr"] == n["cidr"]]
+                if not match:
+                    return 400, self.error(h, 400, "InvalidPermission.NotFound",
+                                           "The specified rule does not exist in this "
+                                           "security group.")
+                match[0]["description"] = n["description"]
+        self.reply(h, 200, '<?xml version="1.0" encoding="UTF-8"?>\n'
+                   '<UpdateSecurityGroupRuleDescriptionsIngressResponse xmlns="%s">'
+                   '<requestId>%s</requestId><return>true</return>'
+                   '</UpdateSecurityGroupRuleDescriptionsIngressResponse>' % (NS, request_id()))
         return 200, None
 
     def revoke(self, h, p):

@@ -97,7 +97,8 @@ def test_authorize_duplicate_list(env, ec2):
     assert res.code == 0, res
     assert res.stdout.startswith("already open: 203.0.113.7/32")
     assert len(ec2.ingress(GROUP)) == 1
-    assert ec2.requests[-1][4] == "InvalidPermission.Duplicate"
+    assert [r[4] for r in ec2.requests if r[0] == "AuthorizeSecurityGroupIngress"] == \
+        [None, "InvalidPermission.Duplicate"]
 
     # IPv6 goes into Ipv6Ranges.
     res = aws(env, "authorize", "2001:DB8::1", "--for", "1h")
@@ -273,3 +274,29 @@ def test_expiry_of_description_is_utc_rfc3339(env, ec2):
     until = desc.split(" until ")[1]
     epoch = calendar.timegm(time.strptime(until, "%Y-%m-%dT%H:%M:%SZ"))
     assert abs(epoch - (time.time() + 7200)) < 120
+
+
+def test_duplicate_extends_only_opsbell_rules_and_never_shortens(env, ec2):
+    configure(env, ec2)
+    now = int(time.time())
+    soon = "opsbell grant:7 until %s" % rfc3339(now + 60)
+    rid = ec2.add_rule(GROUP, "203.0.113.7/32", soon)
+    # A later expiry for the same address moves the rule's expiry.
+    res = aws(env, "authorize", "203.0.113.7", "--for", "1h", "--id", "grant:8")
+    assert res.code == 0, res
+    assert res.stdout.startswith("already open, expiry extended: 203.0.113.7/32")
+    rules = ec2.ingress(GROUP)
+    assert [r["id"] for r in rules] == [rid]
+    assert rules[0]["description"].startswith("opsbell grant:8 until ")
+    extended = rules[0]["description"]
+    # An earlier one leaves it alone.
+    res = aws(env, "authorize", "203.0.113.7", "--for", "5m", "--id", "grant:9")
+    assert res.code == 0 and res.stdout.startswith("already open: "), res
+    assert ec2.ingress(GROUP)[0]["description"] == extended
+    # Somebody else's rule for the address is never taken over.
+    other = ec2.add_rule(GROUP, "198.51.100.9/32", "bastion of the night shift")
+    res = aws(env, "authorize", "198.51.100.9", "--for", "5m")
+    assert res.code == 0 and "not opsbell's" in res.stdout, res
+    assert [r["description"] for r in ec2.ingress(GROUP) if r["id"] == other] == \
+        ["bastion of the night shift"]
+    assert "UpdateSecurityGroupRuleDescriptionsIngress" in ec2.actions()

@@ -9,8 +9,11 @@
 #include "config/config.h"
 #include "enforce/aws.h"
 #include "util/error.h"
+#include "util/log.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +214,32 @@ out:
     return rc;
 }
 
-static int do_sweep(const char *config)
+/* The sweeper in the foreground until SIGINT or SIGTERM (a service of its own). */
+static int sweep_every(struct aws_ctx *ctx, const char *every, enum log_level level)
+{
+    struct aws_sweeper *sw = NULL;
+    struct ob_error err = {0};
+    uint32_t secs = 0;
+    sigset_t set;
+    int sig = 0;
+
+    if (config_parse_duration(every, &secs) != 0 || secs < 1 || secs > 86400)
+        return cli_usage_error(CMD, "--every '%s' is not a duration from 1s to 1d", every);
+    log_set_level(level); /* a service now: the file's log level, not the CLI's */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* the sweeper thread inherits it */
+    if (aws_sweeper_start(&ctx->p, secs, &sw, &err) != 0)
+        return cli_fail("%s", err.msg);
+    log_info("aws", "sweeper started", "group", ctx->p.security_group_id, "every", every);
+    sigwait(&set, &sig);
+    aws_sweeper_stop(sw);
+    log_info("aws", "sweeper stopped", "group", ctx->p.security_group_id);
+    return EXIT_OK;
+}
+
+static int do_sweep(const char *config, const char *every)
 {
     struct config *cfg = NULL;
     struct aws_ctx ctx;
@@ -221,6 +249,12 @@ static int do_sweep(const char *config)
 
     if (rc != EXIT_OK)
         return rc;
+    if (every != NULL) {
+        rc = sweep_every(&ctx, every, cfg->log_level);
+        aws_ctx_release(&ctx);
+        config_unref(cfg);
+        return rc;
+    }
     if (aws_sweep(&ctx, now_ms(), &revoked, &err) != 0)
         rc = cli_fail("sweep: %s (%u expired rule%s revoked before that)", err.msg, revoked,
                       revoked == 1 ? "" : "s");
@@ -234,11 +268,14 @@ static int do_sweep(const char *config)
 
 int cmd_enforce_aws(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"for", required_argument, NULL, 'f'},
-        {"id", required_argument, NULL, 'i'},     {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *dur = NULL, *id = NULL, *sub;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"for", required_argument, NULL, 'f'},
+                                         {"id", required_argument, NULL, 'i'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"every", required_argument, NULL, 'e'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *dur = NULL, *id = NULL, *every = NULL, *sub;
     int json = 0, c;
 
     reset_getopt();
@@ -258,7 +295,7 @@ int cmd_enforce_aws(int argc, char **argv)
     argc -= optind - 1;
     argv += optind - 1;
     reset_getopt();
-    while ((c = getopt_long(argc, argv, "c:f:i:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:f:i:e:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config = optarg;
@@ -271,6 +308,9 @@ int cmd_enforce_aws(int argc, char **argv)
             break;
         case 'j':
             json = 1;
+            break;
+        case 'e':
+            every = optarg;
             break;
         case 'h':
             cli_print_usage(cli_find("enforce", "aws"), stdout);
@@ -286,6 +326,8 @@ int cmd_enforce_aws(int argc, char **argv)
     }
     if (dur != NULL || id != NULL)
         return cli_usage_error(CMD, "--for and --id belong to authorize");
+    if (every != NULL && strcmp(sub, "sweep") != 0)
+        return cli_usage_error(CMD, "--every belongs to sweep");
     if (strcmp(sub, "revoke") == 0) {
         if (optind + 1 != argc)
             return cli_usage_error(CMD, "revoke takes one rule id (sgr-...)");
@@ -296,6 +338,6 @@ int cmd_enforce_aws(int argc, char **argv)
     if (strcmp(sub, "list") == 0)
         return do_list(config, json);
     if (strcmp(sub, "sweep") == 0)
-        return do_sweep(config);
+        return do_sweep(config, every);
     return cli_usage_error(CMD, "unknown subcommand '%s' (authorize, revoke, list or sweep)", sub);
 }

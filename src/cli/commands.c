@@ -222,7 +222,7 @@ const struct cli_command cli_commands[] = {
      "usage: opsbell enforce aws authorize CIDR --for DURATION [--id ID] [-c FILE]\n"
      "       opsbell enforce aws revoke RULE_ID [-c FILE]\n"
      "       opsbell enforce aws list [--json] [-c FILE]\n"
-     "       opsbell enforce aws sweep [-c FILE]\n\n"
+     "       opsbell enforce aws sweep [--every DURATION] [-c FILE]\n\n"
      "Work on the security group of the configuration's enforcers.aws (docs/AWS.md) with\n"
      "its credentials, directly against EC2:\n"
      "  authorize  open the SSH port to CIDR (an IP address is /32 or /128) until now plus\n"
@@ -230,11 +230,13 @@ const struct cli_command cli_commands[] = {
      "             to cli:CIDR). An existing rule for CIDR counts as success.\n"
      "  revoke     close one rule by its id (sgr-...)\n"
      "  list       the group's inbound rules, with the expiry of opsbell's\n"
-     "  sweep      revoke opsbell's rules whose expiry has passed (others are never touched)\n\n"
+     "  sweep      revoke opsbell's rules whose expiry has passed (others are never touched);\n"
+     "             with --every, now and then every DURATION until SIGINT or SIGTERM\n\n"
      "Prints one line and exits 1 when EC2 refuses (AuthFailure, the rules quota,\n"
      "RequestLimitExceeded, ...).\n\n" CONFIG_OPT
      "  -f, --for DURATION  how long authorize opens (1s .. 7d), e.g. 30m\n"
      "  -i, --id ID         the grant or allowlist id written into the description\n"
+     "  -e, --every DUR     sweep in the foreground every DUR (1s .. 1d), e.g. 5m\n"
      "      --json          list as JSON\n"},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"

@@ -195,4 +195,22 @@ int aws_list(struct aws_ctx *ctx, struct aws_rule_list *out, struct ob_error *er
  */
 int aws_sweep(struct aws_ctx *ctx, int64_t now_ms, unsigned *revoked, struct ob_error *err);
 
+/* ---- the sweeper thread (aws_sweeper.c) ------------------------------------------ */
+
+struct aws_sweeper;
+
+/*
+ * Start a thread that runs aws_sweep at once and then every interval_s
+ * seconds (monotonic clock), logging each outcome (subsystem "aws";
+ * revoked rules at info, failures at warn) until aws_sweeper_stop.  The
+ * sweeper copies what it needs from params (the secret too, wiped on stop),
+ * so params may be released afterwards.  Returns 0 and *out, or a code.
+ */
+int aws_sweeper_start(const struct aws_params *params, uint32_t interval_s,
+                      struct aws_sweeper **out, struct ob_error *err);
+/* Sweeps finished so far (successful or not); for tests and metrics. */
+unsigned aws_sweeper_runs(struct aws_sweeper *s);
+/* Stop and join the thread (an ongoing sweep finishes first), free s. Accepts NULL. */
+void aws_sweeper_stop(struct aws_sweeper *s);
+
 #endif

@@ -300,3 +300,39 @@ def test_duplicate_extends_only_opsbell_rules_and_never_shortens(env, ec2):
     assert [r["description"] for r in ec2.ingress(GROUP) if r["id"] == other] == \
         ["bastion of the night shift"]
     assert "UpdateSecurityGroupRuleDescriptionsIngress" in ec2.actions()
+
+
+def test_sweeper_runs_at_start_and_periodically(env, ec2):
+    """`sweep --every` sweeps at once (what expired while nobody ran), then
+    again on its interval (what expires later), until SIGTERM."""
+    import signal
+    import subprocess
+
+    from e2e_support import base_env, opsbell_bin, wait_for
+
+    configure(env, ec2)
+    now = int(time.time())
+    old = ec2.add_rule(GROUP, "198.51.100.1/32", "opsbell grant:1 until %s" % rfc3339(now - 600))
+    keep = ec2.add_rule(GROUP, "192.0.2.0/24", "office VPN")
+    log = open(env.dir / "sweeper.log", "wb")
+    proc = subprocess.Popen([opsbell_bin(), "enforce", "aws", "sweep", "--every", "1s", "-c",
+                             str(env.config_path)], env=base_env(env.env_vars), stdout=log,
+                            stderr=subprocess.STDOUT, cwd=str(env.dir))
+    try:
+        wait_for(lambda: old not in {r["id"] for r in ec2.ingress(GROUP)}, 10,
+                 "the start-up sweep")
+        # A rule that expires while the sweeper runs is closed by a later sweep.
+        later = ec2.add_rule(GROUP, "198.51.100.2/32",
+                             "opsbell grant:2 until %s" % rfc3339(int(time.time()) - 1))
+        wait_for(lambda: later not in {r["id"] for r in ec2.ingress(GROUP)}, 10,
+                 "a periodic sweep")
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        log.close()
+    text = (env.dir / "sweeper.log").read_text()
+    assert code == 0, text
+    assert {r["id"] for r in ec2.ingress(GROUP)} == {keep}
+    assert "expired rules revoked" in text and "sweeper stopped" in text
+    assert SECRET not in text

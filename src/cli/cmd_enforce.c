@@ -286,8 +286,10 @@ int cmd_enforce_aws(int argc, char **argv)
         }
         if (c == 'c')
             config = optarg;
+        else if (c == '?' || c == ':')
+            return cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
         else
-            return cli_usage_error(CMD, "options go after the subcommand");
+            return cli_usage_error(CMD, "option '%s' goes after the subcommand", argv[optind - 1]);
     }
     if (optind >= argc)
         return cli_usage_error(CMD, "missing subcommand (authorize, revoke, list or sweep)");

@@ -308,7 +308,7 @@ def test_sweeper_runs_at_start_and_periodically(env, ec2):
     import signal
     import subprocess
 
-    from e2e_support import base_env, opsbell_bin, wait_for
+    from e2e_support import assert_no_sanitizer_report, base_env, opsbell_bin, wait_for
 
     configure(env, ec2)
     now = int(time.time())
@@ -332,6 +332,7 @@ def test_sweeper_runs_at_start_and_periodically(env, ec2):
         code = proc.wait(timeout=10)
         log.close()
     text = (env.dir / "sweeper.log").read_text()
+    assert_no_sanitizer_report(text, "the sweeper's output")
     assert code == 0, text
     assert {r["id"] for r in ec2.ingress(GROUP)} == {keep}
     assert "expired rules revoked" in text and "sweeper stopped" in text

@@ -137,6 +137,7 @@ class Standin:
                                "to": -1, "cidr": "0.0.0.0/0", "v6": False, "description": ""}]
         self.requests = []  # (action, headers dict, params dict, status, error code)
         self.throttled = 0
+        self.corruption = None
         self.tokens = {}
         standin = self
 
@@ -170,6 +171,13 @@ class Standin:
         with self.lock:
             self.throttled = n
 
+    def corrupt(self, kind):
+        """Answer the next request badly: "html500" (a proxy's HTML 500 page),
+        "truncated" (200 with half an XML document), "huge" (200 with 2 MiB),
+        "dtd" (an error document with an entity-expansion DTD)."""
+        with self.lock:
+            self.corruption = kind
+
     def add_rule(self, group, cidr, description="", port=22, proto="tcp"):
         rule = {"id": new_rule_id(), "egress": False, "proto": proto, "from": port, "to": port,
                 "cidr": cidr, "v6": ":" in cidr, "description": description}
@@ -188,6 +196,12 @@ class Standin:
     # ---- wire ----
 
     def reply(self, h, status, text):
+        # Sent by handle() once the request is recorded, so that a test that
+        # got the answer always finds the request in self.requests.
+        h.pending = (status, text)
+
+    def flush(self, h):
+        status, text = h.pending
         data = text.encode()
         h.send_response(status)
         h.send_header("Content-Type", "text/xml;charset=UTF-8")
@@ -242,6 +256,7 @@ class Standin:
             ctype = h.headers.get("Content-Type", "")
             if not ctype.startswith("application/x-www-form-urlencoded"):
                 self.error(h, 400, "InvalidParameterValue", "unsupported content type")
+                self.flush(h)
                 return
             params = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
                                                  keep_blank_values=True))
@@ -251,6 +266,14 @@ class Standin:
         headers = {k.lower(): v for k, v in h.headers.items()}
         code = None
         status = 200
+        with self.lock:
+            bad, self.corruption = self.corruption, None
+        if bad is not None:
+            self.answer_badly(h, bad)
+            with self.lock:
+                self.requests.append((action, headers, params, 0, bad))
+            self.flush(h)
+            return
         try:
             self.verify(h, body, query)
         except AuthError:
@@ -273,6 +296,21 @@ class Standin:
                 status, code = self.dispatch(h, action, params)
         with self.lock:
             self.requests.append((action, headers, params, status, code))
+        self.flush(h)
+
+    def answer_badly(self, h, kind):
+        if kind == "html500":
+            self.reply(h, 500, "<html><body><h1>502 Bad Gateway</h1></body></html>")
+        elif kind == "truncated":
+            self.reply(h, 200, '<?xml version="1.0" encoding="UTF-8"?>\n'
+                       '<DescribeSecurityGroupRulesResponse xmlns="%s"><securityGroupRuleSet>'
+                       '<item><securityGroupRuleId>sgr-0' % NS)
+        elif kind == "huge":
+            self.reply(h, 200, "<R>" + "x" * (2 << 20) + "</R>")
+        elif kind == "dtd":
+            self.reply(h, 400, '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+                       '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><Response><Errors>'
+                       '<Error><Code>&b;</Code></Error></Errors></Response>')
 
     def dispatch(self, h, action, params):
         fn = {"AuthorizeSecurityGroupIngress": self.authorize,

@@ -337,3 +337,19 @@ def test_sweeper_runs_at_start_and_periodically(env, ec2):
     assert {r["id"] for r in ec2.ingress(GROUP)} == {keep}
     assert "expired rules revoked" in text and "sweeper stopped" in text
     assert SECRET not in text
+
+
+@pytest.mark.parametrize("kind,why", [("html500", "HTTP 500 without an EC2 error document"),
+                                      ("truncated", "not well-formed XML"),
+                                      ("huge", "larger than 1048576 bytes"),
+                                      ("dtd", "HTTP 400 without an EC2 error document")])
+def test_garbage_answers_are_one_clear_line(env, ec2, kind, why):
+    configure(env, ec2)
+    ec2.corrupt(kind)
+    res = aws(env, "list")
+    assert res.code == 1, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and why in lines[0], res
+    assert res.stdout == ""
+    res = aws(env, "list")  # the next answer is fine again
+    assert res.code == 0, res

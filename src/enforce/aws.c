@@ -169,12 +169,31 @@ static size_t on_data(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
+/* A value that goes into a header or the signing scope: printable ASCII, no space. */
+static int header_safe(const char *s)
+{
+    if (s == NULL || s[0] == '\0')
+        return 0;
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
 int aws_ctx_init(struct aws_ctx *ctx, const struct aws_params *params, struct ob_error *err)
 {
     memset(ctx, 0, sizeof(*ctx));
     if (params->region == NULL || params->security_group_id == NULL || params->endpoint == NULL ||
         params->access_key_id == NULL || params->secret_access_key == NULL)
         return ob_fail(err, OB_EINVAL, "aws enforcer: incomplete settings");
+    /* A CR or LF would end a header early and smuggle another one in. */
+    if (!header_safe(params->region) || !header_safe(params->access_key_id) ||
+        !header_safe(params->security_group_id) || !header_safe(params->endpoint) ||
+        (params->session_token != NULL && !header_safe(params->session_token)))
+        return ob_fail(err, OB_EINVAL,
+                       "aws enforcer: region, group, key id, endpoint and session token must be "
+                       "printable ASCII without spaces");
     if (strncmp(params->endpoint, "http://", 7) != 0 &&
         strncmp(params->endpoint, "https://", 8) != 0)
         return ob_fail(err, OB_EINVAL, "aws enforcer: endpoint must be http:// or https://");
@@ -505,10 +524,11 @@ int aws_authorize(struct aws_ctx *ctx, const struct access_entry *entry,
         ob_error_clear(err);
         rc = authorize_existing(ctx, family, cidr, desc, entry->expires_at_ms, res, err);
     } else if (rc == 0) {
-        if (aws_xml_parse_rules(strbuf_str(&r.body.sb), r.body.sb.len, &rules, err) != 0) {
+        struct ob_error why = {0};
+
+        if (aws_xml_parse_rules(strbuf_str(&r.body.sb), r.body.sb.len, &rules, &why) != 0) {
             rc = ob_fail(err, OB_EINTERNAL,
-                         "EC2 AuthorizeSecurityGroupIngress: unreadable answer (%s)",
-                         err != NULL ? err->msg : "malformed");
+                         "EC2 AuthorizeSecurityGroupIngress: unreadable answer (%s)", why.msg);
         } else {
             if (rules.count > 0)
                 snprintf(res->rule_id, sizeof(res->rule_id), "%s", rules.items[0].rule_id);

@@ -217,6 +217,13 @@ def test_session_token_sent_and_checked(env, ec2):
     assert hdrs["x-amz-security-token"] == TOKEN
     assert "x-amz-security-token" in hdrs["authorization"]  # signed, too
     assert_no_secret(res)
+    # A token with a line break would smuggle a header in: refused before any request.
+    sent = len(ec2.requests)
+    env.write("aws-token", TOKEN + "\nX-Evil: 1\n")
+    res = aws(env, "list")
+    assert res.code == 1 and "printable ASCII" in res.stderr, res
+    assert "X-Evil" not in res.stderr and TOKEN not in res.stderr
+    assert len(ec2.requests) == sent
 
 
 def test_bad_input_refused_before_any_call(env, ec2):

@@ -118,13 +118,16 @@ static int do_authorize(const char *config, const char *cidr_arg, const char *du
     if (rc != EXIT_OK)
         return rc;
     rc = aws_authorize(&ctx, &e, &res, &err);
-    rfc3339(e.expires_at_ms, until, sizeof(until));
+    rfc3339(res.expires_at_ms, until, sizeof(until));
     if (rc != 0) {
         rc = cli_fail("%s", err.msg);
+    } else if (res.foreign) {
+        printf("already open by a rule not opsbell's: %s on tcp/%u of %s, no expiry (rule %s)\n",
+               cidr, ctx.p.port, ctx.p.security_group_id, res.rule_id);
+        rc = EXIT_OK;
     } else {
         printf("%s %s on tcp/%u of %s until %s (%s%s)\n",
-               res.foreign           ? "already open by a rule not opsbell's:"
-               : res.extended        ? "already open, expiry extended:"
+               res.extended          ? "already open, expiry extended:"
                : res.already_present ? "already open:"
                                      : "authorized",
                cidr, ctx.p.port, ctx.p.security_group_id, until,

@@ -479,7 +479,10 @@ static int authorize_existing(struct aws_ctx *ctx, int family, const char *cidr,
     snprintf(res->rule_id, sizeof(res->rule_id), "%s", found->rule_id);
     if (aws_description_parse(found->description, NULL, 0, &old_ms) != 0) {
         res->foreign = 1;
-    } else if (old_ms < expires_at_ms / 1000 * 1000) {
+        res->expires_at_ms = 0;
+    } else if (old_ms >= expires_at_ms / 1000 * 1000) {
+        res->expires_at_ms = old_ms;
+    } else {
         struct strbuf params = STRBUF_INIT;
         struct reply r;
         int ok = 0;
@@ -518,6 +521,7 @@ int aws_authorize(struct aws_ctx *ctx, const struct access_entry *entry,
                        "id '%.64s' cannot go into an EC2 description (letters, digits and "
                        "._-:/()#,@[]+=&;{}!$* only)",
                        entry->id);
+    res->expires_at_ms = entry->expires_at_ms / 1000 * 1000;
     add_permission(&params, ctx, family, cidr, desc);
     rc = ec2_call(ctx, "AuthorizeSecurityGroupIngress", &params, &r, err);
     if (rc == OB_ECONFLICT && reply_is(&r, "InvalidPermission.Duplicate")) {

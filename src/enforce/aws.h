@@ -160,10 +160,11 @@ int aws_ctx_init(struct aws_ctx *ctx, const struct aws_params *params, struct ob
 void aws_ctx_release(struct aws_ctx *ctx); /* accepts NULL */
 
 struct aws_authorize_result {
-    char rule_id[64];    /* may be empty when EC2 did not say */
-    int already_present; /* EC2 answered InvalidPermission.Duplicate */
-    int extended;        /* ... and the rule was opsbell's with an earlier expiry: moved */
-    int foreign;         /* ... and the rule is not opsbell's: left alone, never swept */
+    char rule_id[64];      /* may be empty when EC2 did not say */
+    int already_present;   /* EC2 answered InvalidPermission.Duplicate */
+    int extended;          /* ... and the rule was opsbell's with an earlier expiry: moved */
+    int foreign;           /* ... and the rule is not opsbell's: left alone, never swept */
+    int64_t expires_at_ms; /* the rule's expiry now (a later existing one wins); 0 when foreign */
 };
 
 /*

@@ -296,14 +296,15 @@ def test_duplicate_extends_only_opsbell_rules_and_never_shortens(env, ec2):
     assert [r["id"] for r in rules] == [rid]
     assert rules[0]["description"].startswith("opsbell grant:8 until ")
     extended = rules[0]["description"]
-    # An earlier one leaves it alone.
+    # An earlier one leaves it alone (and says until when it really is open).
     res = aws(env, "authorize", "203.0.113.7", "--for", "5m", "--id", "grant:9")
     assert res.code == 0 and res.stdout.startswith("already open: "), res
+    assert "until %s " % extended.split(" until ")[1] in res.stdout
     assert ec2.ingress(GROUP)[0]["description"] == extended
     # Somebody else's rule for the address is never taken over.
     other = ec2.add_rule(GROUP, "198.51.100.9/32", "bastion of the night shift")
     res = aws(env, "authorize", "198.51.100.9", "--for", "5m")
-    assert res.code == 0 and "not opsbell's" in res.stdout, res
+    assert res.code == 0 and "not opsbell's" in res.stdout and "no expiry" in res.stdout, res
     assert [r["description"] for r in ec2.ingress(GROUP) if r["id"] == other] == \
         ["bastion of the night shift"]
     assert "UpdateSecurityGroupRuleDescriptionsIngress" in ec2.actions()

@@ -44,6 +44,7 @@ int cmd_cert_ca_pubkey(int argc, char **argv);
 int cmd_cert_sign(int argc, char **argv);
 int cmd_cert_krl(int argc, char **argv);
 int cmd_enforce_nft(int argc, char **argv);
+int cmd_enforce_aws(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -257,6 +258,26 @@ const struct cli_command cli_commands[] = {
      "  -n, --serial N           revoke the certificate with serial N (repeatable)\n"
      "  -I, --key-id ID          revoke every certificate with key id ID (repeatable)\n"
      "  -v, --krl-version N      the list's version (default: the current Unix time)\n" CONFIG_OPT},
+    {"enforce", "aws", cmd_enforce_aws, "open, list and sweep SSH rules of the AWS security group",
+     "usage: opsbell enforce aws authorize CIDR --for DURATION [--id ID] [-c FILE]\n"
+     "       opsbell enforce aws revoke RULE_ID [-c FILE]\n"
+     "       opsbell enforce aws list [--json] [-c FILE]\n"
+     "       opsbell enforce aws sweep [--every DURATION] [-c FILE]\n\n"
+     "Work on the security group of the configuration's enforcers.aws (docs/AWS.md) with\n"
+     "its credentials, directly against EC2:\n"
+     "  authorize  open the SSH port to CIDR (an IP address is /32 or /128) until now plus\n"
+     "             DURATION; the rule's description is \"opsbell ID until EXPIRY\" (ID defaults\n"
+     "             to cli:CIDR). An existing rule for CIDR counts as success.\n"
+     "  revoke     close one rule by its id (sgr-...)\n"
+     "  list       the group's inbound rules, with the expiry of opsbell's\n"
+     "  sweep      revoke opsbell's rules whose expiry has passed (others are never touched);\n"
+     "             with --every, now and then every DURATION until SIGINT or SIGTERM\n\n"
+     "Prints one line and exits 1 when EC2 refuses (AuthFailure, the rules quota,\n"
+     "RequestLimitExceeded, ...).\n\n" CONFIG_OPT
+     "  -f, --for DURATION  how long authorize opens (1s .. 7d), e.g. 30m\n"
+     "  -i, --id ID         the grant or allowlist id written into the description\n"
+     "  -e, --every DUR     sweep in the foreground every DUR (1s .. 1d), e.g. 5m\n"
+     "      --json          list as JSON\n"},
     {"enforce", "nft", cmd_enforce_nft, "apply, list or flush the nftables allowlist on this host",
      "usage: opsbell enforce nft apply FILE [--time] [-c FILE]\n"
      "       opsbell enforce nft list [--json] [-c FILE]\n"

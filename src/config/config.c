@@ -565,6 +565,12 @@ void config_free_model(struct config *cfg)
     free(p->sip.trunk);
     secret_release(&p->sip.password);
     secret_release(&cfg->ssh_ca.key);
+    free(cfg->enforcers.aws.region);
+    free(cfg->enforcers.aws.security_group_id);
+    free(cfg->enforcers.aws.endpoint);
+    free(cfg->enforcers.aws.access_key_id);
+    secret_release(&cfg->enforcers.aws.secret_access_key);
+    secret_release(&cfg->enforcers.aws.session_token);
     for (unsigned i = 0; cfg->users != NULL && i < cfg->user_count; i++)
         config_free_user(&cfg->users[i]);
     free(cfg->users);

@@ -336,8 +336,22 @@ struct config_nftables {
     unsigned max_prefix_v6; /* default 48 (16..128) */
 };
 
+/* enforcers.aws (docs/AWS.md): SSH ingress rules in one EC2 security group. */
+struct config_enforcer_aws {
+    int enabled;
+    char *region;            /* "eu-central-1" */
+    char *security_group_id; /* "sg-" and 8 or 17 hex digits */
+    char *endpoint;          /* default https://ec2.REGION.amazonaws.com */
+    char *access_key_id;     /* not a secret; printed in nothing but the signature scope */
+    struct secret secret_access_key;
+    struct secret session_token; /* ref/value NULL: long-term keys */
+    uint16_t port;               /* the SSH port opened, default 22 */
+    uint32_t sweep_interval_s;   /* default 5m, 10s .. 1d */
+};
+
 struct config_enforcers {
     struct config_nftables nftables;
+    struct config_enforcer_aws aws;
 };
 
 struct config {

@@ -329,6 +329,105 @@ static void main_sip(struct cfgctx *c, const struct cfgfile *f, const struct raw
     main_sip_media(c, f, raw, out);
 }
 
+/* enforcers.aws: the AWS security-group enforcer (docs/AWS.md). */
+static int aws_region_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 3 || n > 32 || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int aws_group_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (strncmp(s, "sg-", 3) != 0 || (n != 3 + 8 && n != 3 + 17))
+        return 0;
+    for (const char *p = s + 3; *p != '\0'; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+static int aws_key_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n < 16 || n > 128)
+        return 0;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+static void main_enforcer_aws(struct cfgctx *c, const struct cfgfile *f,
+                              const struct raw_enforcer_aws *raw, struct config_enforcer_aws *out)
+{
+    uint64_t v;
+
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    out->port = 22;
+    out->sweep_interval_s = 300;
+    if (!aws_region_ok(raw->region))
+        diag_report(c, f, "enforcers.aws.region",
+                    "aws region '%s' is not a region name such as eu-central-1", raw->region);
+    if (!aws_group_id_ok(raw->security_group_id))
+        diag_report(c, f, "enforcers.aws.security_group_id",
+                    "aws security_group_id '%s' is not sg- and 8 or 17 lower-case hex digits",
+                    raw->security_group_id);
+    if (!aws_key_id_ok(raw->access_key_id))
+        diag_report(c, f, "enforcers.aws.access_key_id",
+                    "aws access_key_id must be 16 to 128 upper-case letters and digits "
+                    "(AKIA... or ASIA...)");
+    if (raw->endpoint != NULL &&
+        (!value_is_http_url(raw->endpoint) || value_has_space(raw->endpoint) ||
+         strchr(raw->endpoint, '@') != NULL))
+        diag_report(c, f, "enforcers.aws.endpoint",
+                    "aws endpoint '%s' must be an http:// or https:// URL without user info",
+                    raw->endpoint);
+    if (raw->port != NULL) {
+        if (value_parse_uint(raw->port, 1, 65535, &v) == 0)
+            out->port = (uint16_t)v;
+        else
+            diag_report(c, f, "enforcers.aws.port", "aws port '%s' is not a number from 1 to 65535",
+                        raw->port);
+    }
+    if (raw->sweep_interval != NULL &&
+        (config_parse_duration(raw->sweep_interval, &out->sweep_interval_s) != 0 ||
+         out->sweep_interval_s < 10 || out->sweep_interval_s > 86400))
+        diag_report(c, f, "enforcers.aws.sweep_interval",
+                    "aws sweep_interval '%s' is not a duration from 10s to 1d (e.g. 5m)",
+                    raw->sweep_interval);
+    out->region = cfgctx_dup(c, raw->region);
+    out->security_group_id = cfgctx_dup(c, raw->security_group_id);
+    out->access_key_id = cfgctx_dup(c, raw->access_key_id);
+    if (raw->endpoint != NULL) {
+        out->endpoint = cfgctx_dup(c, raw->endpoint);
+    } else if (aws_region_ok(raw->region)) {
+        size_t len = strlen(raw->region) + 32;
+        out->endpoint = malloc(len);
+        if (out->endpoint == NULL)
+            c->oom = 1;
+        else
+            snprintf(out->endpoint, len, "https://ec2.%s.amazonaws.com", raw->region);
+    }
+    main_secret(c, f, "enforcers.aws.secret_access_key", "aws secret_access_key",
+                raw->secret_access_key, &out->secret_access_key);
+    main_secret(c, f, "enforcers.aws.session_token", "aws session_token", raw->session_token,
+                &out->session_token);
+}
+
 /* The `log` provider: its path, relative to the main file's directory. */
 static void main_log_provider(struct cfgctx *c, const struct cfgfile *f,
                               const struct raw_log_provider *raw, struct config_log_provider *out)
@@ -639,6 +738,8 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
     }
     main_nftables(c, f, raw->enforcers != NULL ? raw->enforcers->nftables : NULL,
                   &cfg->enforcers.nftables);
+    if (raw->enforcers != NULL)
+        main_enforcer_aws(c, f, raw->enforcers->aws, &cfg->enforcers.aws);
     if (raw->users_file != NULL && raw->users_file[0] == '\0')
         diag_report(c, f, "users_file", "users_file must not be empty");
     if (raw->teams_dir != NULL && raw->teams_dir[0] == '\0')

@@ -180,9 +180,23 @@ static const cyaml_schema_field_t schema_nftables_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t schema_enforcer_aws_fields[] = {
+    STR_FIELD("region", REQ, struct raw_enforcer_aws, region),
+    STR_FIELD("security_group_id", REQ, struct raw_enforcer_aws, security_group_id),
+    STR_FIELD("endpoint", OPT, struct raw_enforcer_aws, endpoint),
+    STR_FIELD("access_key_id", REQ, struct raw_enforcer_aws, access_key_id),
+    STR_FIELD("secret_access_key", REQ, struct raw_enforcer_aws, secret_access_key),
+    STR_FIELD("session_token", OPT, struct raw_enforcer_aws, session_token),
+    STR_FIELD("port", OPT, struct raw_enforcer_aws, port),
+    STR_FIELD("sweep_interval", OPT, struct raw_enforcer_aws, sweep_interval),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_enforcers_fields[] = {
     CYAML_FIELD_MAPPING_PTR("nftables", CYAML_FLAG_POINTER | OPT, struct raw_enforcers, nftables,
                             schema_nftables_fields),
+    CYAML_FIELD_MAPPING_PTR("aws", CYAML_FLAG_POINTER | OPT, struct raw_enforcers, aws,
+                            schema_enforcer_aws_fields),
     CYAML_FIELD_END,
 };
 

@@ -152,8 +152,21 @@ struct raw_nftables {
     char *max_prefix_v6;
 };
 
+/* enforcers: {aws: ...} (docs/AWS.md) */
+struct raw_enforcer_aws {
+    char *region;
+    char *security_group_id;
+    char *endpoint;
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;
+    char *port;
+    char *sweep_interval;
+};
+
 struct raw_enforcers {
     struct raw_nftables *nftables;
+    struct raw_enforcer_aws *aws;
 };
 
 struct raw_main {

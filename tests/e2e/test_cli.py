@@ -23,7 +23,7 @@ COMMANDS = [
     ["ical", "create"], ["ical", "list"], ["ical", "revoke"],
     ["tel"], ["contact", "list"], ["contact", "verify"], ["contact", "confirm"], ["contact", "trust"],
     ["config", "reload"],
-    ["cert", "ca-pubkey"], ["cert", "sign"], ["cert", "krl"], ["enforce", "nft"],
+    ["cert", "ca-pubkey"], ["cert", "sign"], ["cert", "krl"], ["enforce", "aws"], ["enforce", "nft"],
 ]
 CLIENT_COMMANDS = [c for c in COMMANDS if c[0] in ("whoami", "team", "service", "user", "audit",
                                                   "contact", "tel", "config")]

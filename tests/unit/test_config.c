@@ -1064,6 +1064,49 @@ static void test_secrets_resolve(void **state)
     unsetenv("OPSBELL_TEST_SLACK_TOKEN");
 }
 
+/* ---- enforcers.aws ---- */
+
+static void test_enforcer_aws(void **state)
+{
+    struct config_diags d = {0};
+    const char *good = "enforcers:\n"
+                       "  aws:\n"
+                       "    region: eu-central-1\n"
+                       "    security_group_id: sg-0123456789abcdef0\n"
+                       "    access_key_id: AKIAIOSFODNN7EXAMPLE\n"
+                       "    secret_access_key: env:AWS_SECRET\n"
+                       "    session_token: file:token\n";
+
+    (void)state;
+    assert_int_equal(config_check_buffer(CONFIG_DOC_MAIN, "doc.yaml", NULL, good, strlen(good), &d),
+                     0);
+    config_diags_release(&d);
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN,
+                        "enforcers:\n"
+                        "  aws:\n"
+                        "    region: EU\n"
+                        "    security_group_id: sg-12\n"
+                        "    endpoint: ftp://x\n"
+                        "    access_key_id: short\n"
+                        "    secret_access_key: AbCdEf123\n"
+                        "    port: 0\n"
+                        "    sweep_interval: 2d\n",
+                        "doc.yaml:3:13: aws region 'EU' is not a region name such as eu-central-1",
+                        "doc.yaml:4:24: aws security_group_id 'sg-12' is not sg- and 8 or 17 "
+                        "lower-case hex digits",
+                        "doc.yaml:5:15: aws endpoint 'ftp://x' must be an http:// or https:// URL "
+                        "without user info",
+                        "doc.yaml:6:20: aws access_key_id must be 16 to 128 upper-case letters and "
+                        "digits (AKIA... or ASIA...)",
+                        "doc.yaml:7:24: aws secret_access_key must be a reference env:NAME or "
+                        "file:PATH, not an inline secret",
+                        "doc.yaml:8:11: aws port '0' is not a number from 1 to 65535",
+                        "doc.yaml:9:21: aws sweep_interval '2d' is not a duration from 10s to 1d "
+                        "(e.g. 5m)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "enforcers:\n  aws:\n    region: eu-central-1\n",
+                        "doc.yaml:3:5: missing required key 'security_group_id'");
+}
+
 /* ---- libcyaml schema errors land on the offending node ---- */
 
 static void test_schema_positions(void **state)
@@ -1437,6 +1480,7 @@ int main(void)
         cmocka_unit_test(test_diags_print),
         cmocka_unit_test(test_secrets_resolve),
         cmocka_unit_test(test_schema_positions),
+        cmocka_unit_test(test_enforcer_aws),
         cmocka_unit_test(test_yaml_level_errors),
         cmocka_unit_test(test_check_buffer),
         cmocka_unit_test(test_file_too_large),

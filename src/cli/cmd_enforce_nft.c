@@ -1,5 +1,5 @@
 /*
- * cmd_enforce.c - `opsbell enforce nft apply FILE | list | flush`: drive an
+ * cmd_enforce_nft.c - `opsbell enforce nft apply FILE | list | flush`: drive an
  * enforcer by hand (operators, tests, the benchmark).  Runs on this host,
  * needs CAP_NET_ADMIN; no server involved.
  */

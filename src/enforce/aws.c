@@ -105,48 +105,17 @@ int aws_description_parse(const char *desc, char *id, size_t id_cap, int64_t *ex
 
 int aws_cidr_normalise(const char *in, char *out, size_t cap, struct ob_error *err)
 {
-    char addr[INET6_ADDRSTRLEN + 8], text[INET6_ADDRSTRLEN];
-    unsigned char bytes[16];
-    const char *slash;
-    long prefix;
-    int family, max;
-    size_t alen;
+    struct cidr c;
+    int rc = cidr_parse(in != NULL ? in : "", &c, err);
 
-    if (in == NULL || in[0] == '\0')
-        return ob_fail(err, OB_EINVAL, "empty address");
-    slash = strchr(in, '/');
-    alen = slash != NULL ? (size_t)(slash - in) : strlen(in);
-    if (alen == 0 || alen >= sizeof(addr))
-        return ob_fail(err, OB_EINVAL, "'%.80s' is not an IP address or CIDR", in);
-    memcpy(addr, in, alen);
-    addr[alen] = '\0';
-    if (inet_pton(AF_INET, addr, bytes) == 1) {
-        family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, addr, bytes) == 1) {
-        family = AF_INET6;
-        max = 128;
-    } else {
-        return ob_fail(err, OB_EINVAL, "'%.80s' is not an IP address or CIDR", in);
-    }
-    prefix = max;
-    if (slash != NULL) {
-        char *end;
-        if (slash[1] < '0' || slash[1] > '9')
-            return ob_fail(err, OB_EINVAL, "'%.80s' has no prefix length after '/'", in);
-        prefix = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || prefix > max || end - (slash + 1) > 3)
-            return ob_fail(err, OB_EINVAL, "'%.80s' has an invalid prefix length", in);
-    }
-    if (prefix == 0)
+    if (rc != 0)
+        return rc;
+    if (c.prefix == 0)
         return ob_fail(err, OB_EINVAL, "'%.80s' would open SSH to every address; refused", in);
-    for (int bit = (int)prefix; bit < max; bit++)
-        bytes[bit / 8] &= (unsigned char)~(0x80u >> (bit % 8));
-    if (inet_ntop(family, bytes, text, sizeof(text)) == NULL)
-        return ob_fail(err, OB_EINVAL, "'%.80s' is not an IP address or CIDR", in);
-    if ((size_t)snprintf(out, cap, "%s/%ld", text, prefix) >= cap)
+    if (cap < CIDR_TEXT_MAX)
         return ob_fail(err, OB_EINVAL, "address too long");
-    return family == AF_INET ? 4 : 6;
+    cidr_format(&c, out, cap);
+    return c.family == AF_INET ? 4 : 6;
 }
 
 /* ---- HTTP ------------------------------------------------------------------------- */

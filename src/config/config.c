@@ -563,6 +563,10 @@ void config_free_model(struct config *cfg)
     free(p->sip.listen_host);
     free(p->sip.trunk);
     secret_release(&p->sip.password);
+    free(cfg->keys.repository);
+    free(cfg->keys.branch);
+    free(cfg->keys.path);
+    free(cfg->keys.cache_dir);
     for (unsigned i = 0; cfg->users != NULL && i < cfg->user_count; i++)
         config_free_user(&cfg->users[i]);
     free(cfg->users);

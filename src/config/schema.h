@@ -139,6 +139,14 @@ struct raw_engine {
     char *max_attempts;
 };
 
+struct raw_keys {
+    char *repository;
+    char *branch;
+    char *path;
+    char *cache_dir;
+    char *sync_interval;
+};
+
 struct raw_main {
     char *listen;
     char *storage;
@@ -153,6 +161,7 @@ struct raw_main {
     struct raw_ical *ical;
     struct raw_engine *engine;
     struct raw_limits *notification_limits;
+    struct raw_keys *keys;
 };
 
 /* ---- users.yaml ---- */

@@ -63,11 +63,17 @@ CFLAGS_ALL := $(BASE_CFLAGS) $(CFLAGS_MODE) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS_MODE) $(LDFLAGS)
 
 SRCS      := $(shell find src -name '*.c' | sort)
-LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_SRCS  := $(filter-out src/main.c src/front.c,$(SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 MAIN_OBJ  := $(BUILDDIR)/src/main.o
 LIB       := $(BUILDDIR)/libopsbell.a
+# `opsbell` is a small front (src/front.c: libc + libyaml) that answers sshd's
+# `keys authorized-keys` itself and execs opsbell-core, the whole program,
+# for everything else: loading every library costs ~14 ms (docs/PERFORMANCE.md).
 BIN       := $(BUILDDIR)/opsbell
+CORE      := $(BUILDDIR)/opsbell-core
+FRONT_OBJS := $(addprefix $(BUILDDIR)/src/,front.o keys/authkeys.o keys/cache.o util/error.o)
+CORE_INSTALL_PATH := /usr/local/lib/opsbell/opsbell-core
 
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
@@ -83,7 +89,7 @@ $(VERSION_H): FORCE
 	@printf '#define OPSBELL_VERSION "%s"\n#define OPSBELL_COMMIT "%s"\n' '$(VERSION)' '$(GIT_COMMIT)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
-all: $(BIN) $(UNIT_BINS)
+all: $(BIN) $(CORE) $(UNIT_BINS)
 
 $(BUILDDIR)/%.o: %.c | $(VERSION_H)
 	@mkdir -p $(dir $@)
@@ -93,8 +99,12 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(LIB)
+$(CORE): $(MAIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILDDIR)/src/front.o: CFLAGS_ALL += -DOPSBELL_CORE_PATH='"$(CORE_INSTALL_PATH)"'
+$(BIN): $(FRONT_OBJS) | $(CORE)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs yaml-0.1)
 
 $(BUILDDIR)/tests/%: tests/%.c $(LIB) $(TEST_HELPERS) | $(VERSION_H)
 	@mkdir -p $(dir $@)
@@ -166,12 +176,13 @@ lint: $(VERSION_H)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
 		--inline-suppr -Isrc -I$(GEN_DIR) -D__GNUC__ src
 
-install: $(BIN)
+install: $(BIN) $(CORE)
 	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/bin/opsbell
+	install -D -m 0755 $(CORE) $(DESTDIR)$(CORE_INSTALL_PATH)
 	install -D -m 0644 man/opsbell.1 $(DESTDIR)/usr/local/share/man/man1/opsbell.1
 	install -D -m 0644 man/opsbell.yaml.5 $(DESTDIR)/usr/local/share/man/man5/opsbell.yaml.5
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILDDIR)/src/front.d $(FUZZ_LIB_OBJS:.o=.d)

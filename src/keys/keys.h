@@ -126,6 +126,36 @@ int keys_cache_lookup(const char *path, const char *user, int fd, struct ob_erro
 int keys_cache_path_from_config(const char *config_path, char *buf, size_t cap,
                                 struct ob_error *err);
 
+/*
+ * The cache file of a command line: the configuration named by config_arg
+ * (-c; else $OPSBELL_CONFIG, ./opsbell.yaml, /etc/opsbell/opsbell.yaml)
+ * through keys_cache_path_from_config; when no configuration file exists
+ * and none was named, the default directory's.
+ */
+int keys_cache_path_for(const char *config_arg, char *buf, size_t cap, struct ob_error *err);
+
+/* ---- `opsbell keys authorized-keys` (authkeys.c) ----------------------------- */
+
+#define KEYS_AUTHORIZED_KEYS_USAGE                                                                 \
+    "usage: opsbell keys authorized-keys USER [--cache FILE | -c FILE]\n\n"                        \
+    "Print USER's keys from the local cache, one per line, for sshd_config's\n"                    \
+    "  AuthorizedKeysCommand /usr/bin/opsbell keys authorized-keys %u\n"                           \
+    "  AuthorizedKeysCommandUser nobody\n"                                                         \
+    "Reads only the cache file (never the network, the database or the rest of the\n"              \
+    "configuration). An unknown user or a missing cache prints nothing and exits 0.\n\n"           \
+    "  -c, --config FILE   main configuration file, for keys.cache_dir (default:\n"                \
+    "                      $OPSBELL_CONFIG, ./opsbell.yaml, /etc/opsbell/opsbell.yaml)\n"          \
+    "      --cache FILE    the cache file (default: keys.cache_dir/" KEYS_CACHE_NAME ")\n"
+
+/*
+ * The whole command (argv[0] is the command's name): exit status 0 (keys
+ * printed, or none: unknown user, missing cache), 1 (the cache could not be
+ * read or stdout written), 2 (usage).  Needs only libc, libyaml and
+ * cache.c, so that the small front binary (src/front.c) runs it without
+ * loading the rest of opsbell's libraries.
+ */
+int keys_authorized_keys_main(int argc, char **argv);
+
 /* ---- sync (sync.c) ----------------------------------------------------------- */
 
 struct config;

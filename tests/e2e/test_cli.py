@@ -22,6 +22,7 @@ COMMANDS = [
     ["policy", "list"], ["policy", "show"],
     ["ical", "create"], ["ical", "list"], ["ical", "revoke"],
     ["tel"], ["contact", "list"], ["contact", "verify"], ["contact", "confirm"], ["contact", "trust"],
+    ["keys", "sync"], ["keys", "list"], ["keys", "authorized-keys"],
     ["config", "reload"],
 ]
 CLIENT_COMMANDS = [c for c in COMMANDS if c[0] in ("whoami", "team", "service", "user", "audit",

@@ -67,9 +67,28 @@ int keys_authorized_keys_main(int argc, char **argv)
     char path[4096];
     int c, n;
 
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(KEYS_AUTHORIZED_KEYS_USAGE, stdout);
+        return 0;
+    }
+    if (argc == 2 && argv[1][0] == '-') {
+        /* An option alone: no user at all (and no opsbell user starts with '-'). */
+        fprintf(stderr,
+                "opsbell: unknown or incomplete option '%s' (see 'opsbell keys "
+                "authorized-keys --help')\n",
+                argv[1]);
+        return 2;
+    }
+    if (argc < 2) {
+        fputs("opsbell: expected one USER (see 'opsbell keys authorized-keys --help')\n", stderr);
+        return 2;
+    }
+    /* USER is always the last argument, whatever it looks like: sshd's %u
+     * ("-c", "--cache=/x") must never be taken for an option. */
+    user = argv[argc - 1];
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:C:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc - 1, argv, "+c:C:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config = optarg;
@@ -88,11 +107,11 @@ int keys_authorized_keys_main(int argc, char **argv)
             return 2;
         }
     }
-    if (optind + 1 != argc) {
-        fputs("opsbell: expected one USER (see 'opsbell keys authorized-keys --help')\n", stderr);
+    if (optind != argc - 1) {
+        fputs("opsbell: expected one USER, last (see 'opsbell keys authorized-keys --help')\n",
+              stderr);
         return 2;
     }
-    user = argv[optind];
     if (!authkeys_user_ok(user))
         return 0; /* no opsbell user has that name: no keys */
     if (cache != NULL) {

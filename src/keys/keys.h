@@ -137,7 +137,7 @@ int keys_cache_path_for(const char *config_arg, char *buf, size_t cap, struct ob
 /* ---- `opsbell keys authorized-keys` (authkeys.c) ----------------------------- */
 
 #define KEYS_AUTHORIZED_KEYS_USAGE                                                                 \
-    "usage: opsbell keys authorized-keys USER [--cache FILE | -c FILE]\n\n"                        \
+    "usage: opsbell keys authorized-keys [--cache FILE | -c FILE] USER\n\n"                        \
     "Print USER's keys from the local cache, one per line, for sshd_config's\n"                    \
     "  AuthorizedKeysCommand /usr/bin/opsbell keys authorized-keys %u\n"                           \
     "  AuthorizedKeysCommandUser nobody\n"                                                         \

@@ -349,14 +349,14 @@ static int sync_locked(struct sync_ctx *c, struct ob_error *err)
         rc = git_fail(err, OB_EIO, "cannot read the fetched commit");
         goto out;
     }
+    /* No directory (git keeps no empty one: the last key was removed) means
+     * no keys: failing instead would keep a revoked key valid. */
     if (git_tree_entry_bypath(&top_entry, root, k->path) != 0 ||
         git_tree_entry_type(top_entry) != GIT_OBJECT_TREE ||
-        git_tree_lookup(&top, c->repo, git_tree_entry_id(top_entry)) != 0) {
-        rc = ob_fail(err, OB_ENOTFOUND, "the keys repository has no directory '%s' at %.12s",
-                     k->path, r->commit);
-        goto out;
-    }
-    rc = sync_tree(c, top);
+        git_tree_lookup(&top, c->repo, git_tree_entry_id(top_entry)) != 0)
+        rc = report_problem(r, "%s: no such directory at %.12s: no keys", k->path, r->commit);
+    else
+        rc = sync_tree(c, top);
     if (rc != 0) {
         ob_fail(err, rc, "%s", ob_strerror(rc));
         goto out;

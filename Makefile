@@ -12,6 +12,7 @@
 #   make lint         cppcheck over src/
 #   make bench        ingestion benchmark against Alertmanager (bench/, docs/PERFORMANCE.md)
 #   make bench-engine, bench-notify   escalation-engine and notification-latency benchmarks
+#   make bench-keys   AuthorizedKeysCommand latency (10,000 users, 30,000 keys)
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
 .DEFAULT_GOAL := all
@@ -82,7 +83,7 @@ TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 STORE_TEST_BINS    := $(filter $(BUILDDIR)/tests/store/%,$(UNIT_BINS))
 STORE_TEST_HELPERS := tests/store/store_harness.c
 
-.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify FORCE
+.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify bench-keys FORCE
 
 $(VERSION_H): FORCE
 	@mkdir -p $(GEN_DIR)
@@ -164,6 +165,10 @@ bench-engine:
 # Notification latency: 1,000 alerts at 200/s, 2xx to the provider call (log, webhook).
 bench-notify:
 	@bench/notify/run.sh
+
+# AuthorizedKeysCommand latency: `opsbell keys authorized-keys USER`, whole process, p50/p99.
+bench-keys:
+	@bench/keys/run.sh
 
 format:
 	clang-format -i $$(find src tests fuzz -name '*.[ch]')

@@ -184,4 +184,31 @@ void keys_sync_report_release(struct keys_sync_report *r);
  */
 int keys_sync(const struct config *cfg, struct keys_sync_report *r, struct ob_error *err);
 
+/* The same; a transfer in progress is abandoned (OB_EUNAVAILABLE) once
+ * *cancel (may be NULL) becomes non-zero.  libgit2 1.5 has no connect
+ * timeout: a connection attempt itself is not interrupted. */
+int keys_sync_cancelable(const struct config *cfg, const volatile int *cancel,
+                         struct keys_sync_report *r, struct ob_error *err);
+
+/* ---- the daemon's sync thread (syncer.c) ------------------------------------ */
+
+struct keys_syncer;
+
+/* Returns a new reference to the configuration in force (config_unref it). */
+typedef struct config *(*keys_config_fn)(void *ctx);
+
+/*
+ * Start the thread that runs keys_sync every keys.sync_interval of the
+ * configuration in force (read anew before each sync, so a reload takes
+ * effect at the next one; without a keys: section it looks again every
+ * 30 s).  The first sync runs at once.  Outcomes are logged (subsystem
+ * "keys"): changes at info, problems at warn, failures at error.
+ * Returns 0 and *out, or a negative code with err.
+ */
+int keys_syncer_start(keys_config_fn get_config, void *ctx, struct keys_syncer **out,
+                      struct ob_error *err);
+/* Stop and join the thread (a transfer in progress is abandoned) and free
+ * it.  Accepts NULL. */
+void keys_syncer_stop(struct keys_syncer *s);
+
 #endif

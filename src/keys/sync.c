@@ -29,6 +29,7 @@
 
 struct sync_ctx {
     const struct config *cfg;
+    const volatile int *cancel;
     const char **users; /* the configuration's user names, sorted (bsearch) */
     git_repository *repo;
     struct keys_entries entries;
@@ -130,6 +131,15 @@ static int sync_open_repo(struct sync_ctx *c, const char *dir, struct ob_error *
     return 0;
 }
 
+/* libgit2 calls this while objects arrive; non-zero abandons the fetch. */
+static int sync_transfer_progress(const git_indexer_progress *stats, void *payload)
+{
+    const struct sync_ctx *c = payload;
+
+    (void)stats;
+    return c->cancel != NULL && *c->cancel ? -1 : 0;
+}
+
 static int sync_fetch(struct sync_ctx *c, git_oid *tip, struct ob_error *err)
 {
     const struct config_keys *k = &c->cfg->keys;
@@ -147,6 +157,8 @@ static int sync_fetch(struct sync_ctx *c, git_oid *tip, struct ob_error *err)
         return git_fail(err, OB_EIO, "cannot read the remote");
     git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    opts.callbacks.transfer_progress = sync_transfer_progress;
+    opts.callbacks.payload = c;
     opts.update_fetchhead = 0;
     if (git_remote_fetch(remote, &refspecs, &opts, NULL) != 0) {
         rc = git_fail(err, OB_EUNAVAILABLE, "cannot fetch the keys repository");
@@ -424,7 +436,13 @@ out:
 
 int keys_sync(const struct config *cfg, struct keys_sync_report *r, struct ob_error *err)
 {
-    struct sync_ctx c = {.cfg = cfg, .report = r};
+    return keys_sync_cancelable(cfg, NULL, r, err);
+}
+
+int keys_sync_cancelable(const struct config *cfg, const volatile int *cancel,
+                         struct keys_sync_report *r, struct ob_error *err)
+{
+    struct sync_ctx c = {.cfg = cfg, .cancel = cancel, .report = r};
     char lock_path[4096];
     int lock_fd, rc;
 

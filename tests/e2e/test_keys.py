@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_support import diag_lines, free_port, run_cli
+from e2e_support import diag_lines, free_port, run_cli, wait_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "keys"
 GIT_ENV = {
@@ -313,3 +313,27 @@ def test_keys_config_errors_have_positions(env):
     r = run_cli(["check-config", "-c", env.config_path])
     assert r.code == 1 and "missing required key 'repository'" in r.stderr
     diag_lines(r.stderr)
+
+
+def test_serve_syncs_on_its_own(keys_setup):
+    """`opsbell serve` syncs at start and then every sync_interval (10 s here)
+    on its own thread; sshd's command sees the changes without any CLI sync."""
+    env, repo, gen, _, configure = keys_setup
+    key, fp = gen.make("served")
+    other, _ = gen.make("other")
+    repo.put("keys/alice/served.pub", key + "\n")
+    repo.put("keys/bob.pub", other + "\n")
+    repo.push()
+    env.extra_main = env.extra_main.replace("sync_interval: 5m", "sync_interval: 10s")
+    env.write_main()
+    daemon = env.daemon()
+    wait_for(lambda: key_lines(authorized(env, "alice").stdout) == [key], 30,
+             "the daemon's first sync")
+
+    repo.remove("keys/alice/served.pub")
+    repo.push("alice's key revoked")
+    wait_for(lambda: authorized(env, "alice").stdout == "", 60,
+             "the daemon's next sync to remove alice's key")
+    assert key_lines(authorized(env, "bob").stdout) == [other]
+    log = daemon.log_path.read_text()
+    assert "keys synced" in log and "key removed" in log and "alice" in log

@@ -1,9 +1,9 @@
 /*
  * sync.c - fetch the keys repository with libgit2 and rebuild the cache.
  *
- * cache_dir/repo is a bare clone with one remote, "origin", whose URL is
- * kept equal to the configured one.  A sync fetches only the configured
- * branch into refs/remotes/origin/BRANCH, reads the tree at that commit
+ * cache_dir/repo is a bare repository fetched from the configured URL (an
+ * anonymous remote: nothing is kept in its config).  A sync fetches only the
+ * configured branch into refs/remotes/origin/BRANCH, reads the tree at that commit
  * (never a working tree: nothing in the repository is ever checked out or
  * executed), validates every key file, and replaces the cache file
  * atomically.  Any failure before the rename leaves the old cache in force,
@@ -103,31 +103,15 @@ static int mkdir_p(const char *path, struct ob_error *err)
     return 0;
 }
 
-/* Open cache_dir/repo, or create it; point origin at the configured URL. */
+/* Open cache_dir/repo, or create it.  The repository has no configured
+ * remote: each fetch uses an anonymous one with the configured URL, so a
+ * changed URL takes effect at once, and libgit2 1.5's regex-filtered config
+ * reads (which leak PCRE2 match data when an entry does not match) are
+ * never reached. */
 static int sync_open_repo(struct sync_ctx *c, const char *dir, struct ob_error *err)
 {
-    const struct config_keys *k = &c->cfg->keys;
-    git_remote *remote = NULL;
-    int rc;
-
     if (git_repository_open_bare(&c->repo, dir) != 0 && git_repository_init(&c->repo, dir, 1) != 0)
         return git_fail(err, OB_EIO, "cannot create the repository cache");
-    rc = git_remote_lookup(&remote, c->repo, "origin");
-    if (rc == GIT_ENOTFOUND) {
-        if (git_remote_create_with_fetchspec(&remote, c->repo, "origin", k->repository,
-                                             "+refs/heads/*:refs/remotes/origin/*") != 0)
-            return git_fail(err, OB_EIO, "cannot configure the remote");
-        git_remote_free(remote);
-        return 0;
-    }
-    if (rc != 0)
-        return git_fail(err, OB_EIO, "cannot read the repository cache");
-    if (strcmp(git_remote_url(remote), k->repository) != 0 &&
-        git_remote_set_url(c->repo, "origin", k->repository) != 0) {
-        git_remote_free(remote);
-        return git_fail(err, OB_EIO, "cannot configure the remote");
-    }
-    git_remote_free(remote);
     return 0;
 }
 
@@ -144,6 +128,7 @@ static int sync_fetch(struct sync_ctx *c, git_oid *tip, struct ob_error *err)
 {
     const struct config_keys *k = &c->cfg->keys;
     git_fetch_options opts;
+    git_remote_create_options create;
     git_remote *remote = NULL;
     git_reference *ref = NULL;
     char spec[512], refname[300];
@@ -153,8 +138,13 @@ static int sync_fetch(struct sync_ctx *c, git_oid *tip, struct ob_error *err)
 
     snprintf(spec, sizeof(spec), "+refs/heads/%s:refs/remotes/origin/%s", k->branch, k->branch);
     snprintf(refname, sizeof(refname), "refs/remotes/origin/%s", k->branch);
-    if (git_remote_lookup(&remote, c->repo, "origin") != 0)
-        return git_fail(err, OB_EIO, "cannot read the remote");
+    /* The URL as configured: no url.*.insteadOf rewriting (whose lookup is
+     * one of those leaking regex reads), no default refspec. */
+    git_remote_create_options_init(&create, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    create.repository = c->repo;
+    create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, k->repository, &create) != 0)
+        return git_fail(err, OB_EINVAL, "cannot use the keys repository URL");
     git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
     opts.callbacks.transfer_progress = sync_transfer_progress;
@@ -301,9 +291,10 @@ static int sync_diff(struct keys_entries *old, struct keys_entries *cur, struct 
     b = malloc((cur->count + 1) * sizeof(*b));
     if (b == NULL)
         return OB_ENOMEM;
-    memcpy(b, cur->items, cur->count * sizeof(*b));
-    if (cur->count > 0)
+    if (cur->count > 0) {
+        memcpy(b, cur->items, cur->count * sizeof(*b));
         qsort(b, cur->count, sizeof(*b), entry_cmp);
+    }
     a = old->items;
     while (rc == 0 && (i < old->count || j < cur->count)) {
         int c = i == old->count ? 1 : j == cur->count ? -1 : entry_cmp(&a[i], &b[j]);

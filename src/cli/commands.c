@@ -227,8 +227,8 @@ const struct cli_command cli_commands[] = {
      "keys/<user>/*.pub and keys/<user>.pub file at the tip of the branch, and replace the\n"
      "local cache that `keys authorized-keys` answers from. Prints every key added (+) or\n"
      "removed (-); bad files and keys of unknown users are reported on stderr and skipped.\n"
-     "When the repository cannot be fetched, exits 1 with one line and keeps the old cache.\n\n"
-     CONFIG_OPT "  -q, --quiet         print only problems\n"},
+     "When the repository cannot be fetched, exits 1 with one line and keeps the old "
+     "cache.\n\n" CONFIG_OPT "  -q, --quiet         print only problems\n"},
     {"keys", "list", cmd_keys_list, "list the SSH keys in the local cache",
      "usage: opsbell keys list [USER] [--cache FILE | -c FILE] [--json]\n\n"
      "List the keys of the last sync (every user's, or USER's): type, size, SHA256\n"
@@ -236,8 +236,7 @@ const struct cli_command cli_commands[] = {
      "      --cache FILE    the cache file (default: keys.cache_dir/" KEYS_CACHE_NAME ")\n"
      "      --json          print JSON\n"},
     {"keys", "authorized-keys", cmd_keys_authorized_keys,
-     "print a user's SSH keys for sshd (AuthorizedKeysCommand)",
-     KEYS_AUTHORIZED_KEYS_USAGE},
+     "print a user's SSH keys for sshd (AuthorizedKeysCommand)", KEYS_AUTHORIZED_KEYS_USAGE},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"

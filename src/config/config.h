@@ -317,11 +317,11 @@ struct config_providers {
 
 /* opsbell.yaml `keys:` (docs/KEYS.md): SSH public keys from a git repository. */
 struct config_keys {
-    int enabled;          /* the section is present */
-    char *repository;     /* any URL libgit2 fetches; a relative local path is made absolute */
-    char *branch;         /* default "main" */
-    char *path;           /* directory in the repository, default "keys"; no "..", not absolute */
-    char *cache_dir;      /* absolute; default /var/lib/opsbell/keys: repo/ + the cache file */
+    int enabled;      /* the section is present */
+    char *repository; /* any URL libgit2 fetches; a relative local path is made absolute */
+    char *branch;     /* default "main" */
+    char *path;       /* directory in the repository, default "keys"; no "..", not absolute */
+    char *cache_dir;  /* absolute; default /var/lib/opsbell/keys: repo/ + the cache file */
     uint32_t sync_interval_seconds; /* `sync_interval`, default 5m, 10s .. 1d */
 };
 

@@ -567,12 +567,10 @@ static void main_keys(struct cfgctx *c, const struct cfgfile *f, const struct ra
     }
     branch = raw->branch != NULL ? raw->branch : "main";
     if (!main_is_branch(branch))
-        diag_report(c, f, "keys.branch", "keys branch '%s' is not a valid git branch name",
-                    branch);
+        diag_report(c, f, "keys.branch", "keys branch '%s' is not a valid git branch name", branch);
     out->branch = cfgctx_dup(c, branch);
     path = raw->path != NULL ? raw->path : "keys";
-    if (path[0] == '\0' || path[0] == '/' || strstr(path, "..") != NULL ||
-        value_has_space(path))
+    if (path[0] == '\0' || path[0] == '/' || strstr(path, "..") != NULL || value_has_space(path))
         diag_report(c, f, "keys.path",
                     "keys path '%s' must be a directory of the repository (relative, no '..')",
                     path);

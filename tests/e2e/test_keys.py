@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_support import diag_lines, free_port, run_cli, wait_for
+from e2e_support import USERS_YAML, diag_lines, free_port, opsbell_bin, run_cli, wait_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "keys"
 GIT_ENV = {
@@ -337,3 +337,66 @@ def test_serve_syncs_on_its_own(keys_setup):
     assert key_lines(authorized(env, "bob").stdout) == [other]
     log = daemon.log_path.read_text()
     assert "keys synced" in log and "key removed" in log and "alice" in log
+
+
+def test_real_sshd_uses_the_keys(keys_setup, tmp_path):
+    """A real OpenSSH sshd on loopback with AuthorizedKeysCommand pointing at
+    opsbell: the key from git logs in; once removed from git and synced, it
+    no longer does.  (The opsbell user is named root, a system account that
+    exists everywhere tests run; AuthorizedKeysCommandUser is root because
+    pytest's temporary directories are private to root.)"""
+    env, repo, gen, cache_dir, _ = keys_setup
+    env.write("users.yaml", USERS_YAML + "  - name: root\n")
+    key, _ = gen.make("root-login")
+    stranger, _ = gen.make("stranger")
+    repo.put("keys/root/login.pub", key + "\n")
+    repo.push()
+    assert sync(env).code == 0
+
+    sshd_dir = tmp_path / "sshd"
+    sshd_dir.mkdir()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                    str(sshd_dir / "host_key")], check=True, timeout=60)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    port = free_port()
+    (sshd_dir / "sshd_config").write_text(
+        "Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\n"
+        "AuthorizedKeysFile none\n"
+        "AuthorizedKeysCommand %s keys authorized-keys --cache %s %%u\n"
+        "AuthorizedKeysCommandUser root\n"
+        "PubkeyAuthentication yes\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+        "UsePAM no\nStrictModes no\nLogLevel VERBOSE\n"
+        % (port, sshd_dir / "host_key", sshd_dir / "sshd.pid", opsbell_bin(),
+           cache_dir / "authorized_keys.cache"))
+    log = open(sshd_dir / "sshd.log", "w")
+    sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(sshd_dir / "sshd_config")],
+                            stdout=log, stderr=subprocess.STDOUT)
+
+    def ssh_with(name):
+        return subprocess.run(
+            ["ssh", "-i", str(gen.root / name), "-p", str(port), "-F", "/dev/null",
+             "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "ConnectTimeout=10", "root@127.0.0.1", "echo", "logged-in"],
+            capture_output=True, text=True, timeout=60)
+
+    try:
+        wait_port(port)
+        r = ssh_with("root-login")
+        assert r.returncode == 0 and "logged-in" in r.stdout, \
+            r.stderr + (sshd_dir / "sshd.log").read_text()
+        r = ssh_with("stranger")
+        assert r.returncode != 0 and "logged-in" not in r.stdout
+
+        repo.remove("keys/root/login.pub")
+        repo.put("keys/alice.pub", stranger + "\n")  # someone else's key stays
+        repo.push("root's key revoked")
+        assert sync(env).code == 0
+        r = ssh_with("root-login")
+        assert r.returncode != 0 and "logged-in" not in r.stdout
+        assert "Permission denied" in r.stderr
+    finally:
+        sshd.send_signal(signal.SIGTERM)
+        sshd.wait(timeout=10)
+        log.close()

@@ -14,6 +14,7 @@
 #   make bench-engine, bench-notify   escalation-engine and notification-latency benchmarks
 #   make bench-sip    concurrent SIP calls against baresip callees
 #   make bench-nft    1,000 allowlist entries in one nftables transaction (root)
+#   make bench-keys   AuthorizedKeysCommand latency (10,000 users, 30,000 keys)
 #   make deps         install missing Debian packages (scripts/bootstrap.sh)
 
 .DEFAULT_GOAL := all
@@ -25,7 +26,7 @@ ifeq ($(origin CC),default)
 CC := gcc
 endif
 
-PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl libical libnftables libxml-2.0
+PKGS := libmicrohttpd jansson libcyaml yaml-0.1 sqlite3 libpq libcrypto libcurl libical libnftables libxml-2.0 libgit2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # SIP voice (src/sip, src/tts): libre/librem ship pkg-config files; flite does not.
@@ -65,11 +66,17 @@ CFLAGS_ALL := $(BASE_CFLAGS) $(CFLAGS_MODE) $(CFLAGS)
 LDFLAGS_ALL := $(LDFLAGS_MODE) $(LDFLAGS)
 
 SRCS      := $(shell find src -name '*.c' | sort)
-LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_SRCS  := $(filter-out src/main.c src/front.c,$(SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILDDIR)/%.o)
 MAIN_OBJ  := $(BUILDDIR)/src/main.o
 LIB       := $(BUILDDIR)/libopsbell.a
+# `opsbell` is a small front (src/front.c: libc + libyaml) that answers sshd's
+# `keys authorized-keys` itself and execs opsbell-core, the whole program,
+# for everything else: loading every library costs ~14 ms (docs/PERFORMANCE.md).
 BIN       := $(BUILDDIR)/opsbell
+CORE      := $(BUILDDIR)/opsbell-core
+FRONT_OBJS := $(addprefix $(BUILDDIR)/src/,front.o keys/authkeys.o keys/cache.o util/error.o)
+CORE_INSTALL_PATH := /usr/local/lib/opsbell/opsbell-core
 
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILDDIR)/%)
@@ -78,14 +85,14 @@ TEST_HELPERS := $(wildcard tests/unit/helpers/*.c)
 STORE_TEST_BINS    := $(filter $(BUILDDIR)/tests/store/%,$(UNIT_BINS))
 STORE_TEST_HELPERS := tests/store/store_harness.c
 
-.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify bench-sip bench-nft FORCE
+.PHONY: all run check unit fuzz format format-check lint deps clean install e2e bench bench-engine bench-notify bench-sip bench-nft bench-keys FORCE
 
 $(VERSION_H): FORCE
 	@mkdir -p $(GEN_DIR)
 	@printf '#define OPSBELL_VERSION "%s"\n#define OPSBELL_COMMIT "%s"\n' '$(VERSION)' '$(GIT_COMMIT)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
-all: $(BIN) $(UNIT_BINS)
+all: $(BIN) $(CORE) $(UNIT_BINS)
 
 $(BUILDDIR)/%.o: %.c | $(VERSION_H)
 	@mkdir -p $(dir $@)
@@ -95,8 +102,12 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(LIB)
+$(CORE): $(MAIN_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS)
+
+$(BUILDDIR)/src/front.o: CFLAGS_ALL += -DOPSBELL_CORE_PATH='"$(CORE_INSTALL_PATH)"'
+$(BIN): $(FRONT_OBJS) | $(CORE)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs yaml-0.1)
 
 $(BUILDDIR)/tests/%: tests/%.c $(LIB) $(TEST_HELPERS) | $(VERSION_H)
 	@mkdir -p $(dir $@)
@@ -165,6 +176,10 @@ bench-sip:
 bench-nft:
 	@bench/nft/run.sh
 
+# AuthorizedKeysCommand latency: `opsbell keys authorized-keys USER`, whole process, p50/p99.
+bench-keys:
+	@bench/keys/run.sh
+
 format:
 	clang-format -i $$(find src tests fuzz -name '*.[ch]')
 
@@ -176,12 +191,13 @@ lint: $(VERSION_H)
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
 		--inline-suppr -Isrc -I$(GEN_DIR) -D__GNUC__ src
 
-install: $(BIN)
+install: $(BIN) $(CORE)
 	install -D -m 0755 $(BIN) $(DESTDIR)/usr/local/bin/opsbell
+	install -D -m 0755 $(CORE) $(DESTDIR)$(CORE_INSTALL_PATH)
 	install -D -m 0644 man/opsbell.1 $(DESTDIR)/usr/local/share/man/man1/opsbell.1
 	install -D -m 0644 man/opsbell.yaml.5 $(DESTDIR)/usr/local/share/man/man5/opsbell.yaml.5
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(BUILDDIR)/src/front.d $(FUZZ_LIB_OBJS:.o=.d)

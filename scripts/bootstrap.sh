@@ -9,7 +9,7 @@ PACKAGES=(
   clang libclang-rt-14-dev clang-format cppcheck
   libmicrohttpd-dev libjansson-dev libcyaml-dev libyaml-dev
   libsqlite3-dev libpq-dev libssl-dev libcurl4-openssl-dev
-  libcmocka-dev libical-dev libxml2-dev tzdata python3 python3-pytest
+  libcmocka-dev libical-dev libxml2-dev tzdata python3 python3-pytest libgit2-dev
   postgresql sqlite3 curl procps
   prometheus prometheus-alertmanager wrk
   libre-dev librem-dev flite1-dev baresip-core kamailio

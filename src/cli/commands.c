@@ -1,5 +1,6 @@
 /* commands.c - the table of `opsbell` commands and their --help texts. */
 #include "cli/cli.h"
+#include "keys/keys.h"
 
 int cmd_serve(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
@@ -45,6 +46,9 @@ int cmd_cert_sign(int argc, char **argv);
 int cmd_cert_krl(int argc, char **argv);
 int cmd_enforce_nft(int argc, char **argv);
 int cmd_enforce_aws(int argc, char **argv);
+int cmd_keys_sync(int argc, char **argv);
+int cmd_keys_list(int argc, char **argv);
+int cmd_keys_authorized_keys(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -222,6 +226,22 @@ const struct cli_command cli_commands[] = {
      "usage: opsbell contact trust USER ADDRESS [--json]\n\n"
      "Mark ADDRESS verified without a code, e.g. a desk phone an admin checked by hand.\n"
      "Needs an admin token; audited as contact.trusted.\n" CLIENT_ENV},
+    {"keys", "sync", cmd_keys_sync, "fetch the SSH keys repository and rebuild the key cache",
+     "usage: opsbell keys sync [-c FILE] [-q]\n\n"
+     "Fetch the configured keys repository (keys: in opsbell.yaml), validate every\n"
+     "keys/<user>/*.pub and keys/<user>.pub file at the tip of the branch, and replace the\n"
+     "local cache that `keys authorized-keys` answers from. Prints every key added (+) or\n"
+     "removed (-); bad files and keys of unknown users are reported on stderr and skipped.\n"
+     "When the repository cannot be fetched, exits 1 with one line and keeps the old "
+     "cache.\n\n" CONFIG_OPT "  -q, --quiet         print only problems\n"},
+    {"keys", "list", cmd_keys_list, "list the SSH keys in the local cache",
+     "usage: opsbell keys list [USER] [--cache FILE | -c FILE] [--json]\n\n"
+     "List the keys of the last sync (every user's, or USER's): type, size, SHA256\n"
+     "fingerprint (as ssh-keygen -l prints it) and comment.\n\n" CONFIG_OPT
+     "      --cache FILE    the cache file (default: keys.cache_dir/" KEYS_CACHE_NAME ")\n"
+     "      --json          print JSON\n"},
+    {"keys", "authorized-keys", cmd_keys_authorized_keys,
+     "print a user's SSH keys for sshd (AuthorizedKeysCommand)", KEYS_AUTHORIZED_KEYS_USAGE},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"

@@ -571,6 +571,10 @@ void config_free_model(struct config *cfg)
     free(cfg->enforcers.aws.access_key_id);
     secret_release(&cfg->enforcers.aws.secret_access_key);
     secret_release(&cfg->enforcers.aws.session_token);
+    free(cfg->keys.repository);
+    free(cfg->keys.branch);
+    free(cfg->keys.path);
+    free(cfg->keys.cache_dir);
     for (unsigned i = 0; cfg->users != NULL && i < cfg->user_count; i++)
         config_free_user(&cfg->users[i]);
     free(cfg->users);

@@ -354,6 +354,16 @@ struct config_enforcers {
     struct config_enforcer_aws aws;
 };
 
+/* opsbell.yaml `keys:` (docs/KEYS.md): SSH public keys from a git repository. */
+struct config_keys {
+    int enabled;      /* the section is present */
+    char *repository; /* any URL libgit2 fetches; a relative local path is made absolute */
+    char *branch;     /* default "main" */
+    char *path;       /* directory in the repository, default "keys"; no "..", not absolute */
+    char *cache_dir;  /* absolute; default /var/lib/opsbell/keys: repo/ + the cache file */
+    uint32_t sync_interval_seconds; /* `sync_interval`, default 5m, 10s .. 1d */
+};
+
 struct config {
     char *path;     /* the main file as given */
     char *base_dir; /* directory of the main file */
@@ -368,6 +378,7 @@ struct config {
 
     struct config_providers providers;
     struct config_enforcers enforcers;
+    struct config_keys keys;
 
     /* Notification rules of users who wrote none (opsbell.yaml
      * `notification_rules`; built-in default: slack and email at 0m, sms,

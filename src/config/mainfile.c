@@ -705,6 +705,86 @@ static void main_nftables(struct cfgctx *c, const struct cfgfile *f, const struc
     }
 }
 
+/* A path relative to the main file's directory, made absolute (check-only
+ * loads have no base_dir: kept as written). */
+static char *main_abs_path(struct cfgctx *c, const char *path)
+{
+    if (path[0] != '/' && c->base_dir != NULL) {
+        size_t len = strlen(c->base_dir) + strlen(path) + 2;
+        char *out = malloc(len);
+        if (out == NULL) {
+            c->oom = 1;
+            return NULL;
+        }
+        snprintf(out, len, "%s/%s", c->base_dir, path);
+        return out;
+    }
+    return cfgctx_dup(c, path);
+}
+
+/* A git branch name as `git check-ref-format --branch` would take it, minus
+ * the rarer rules: no control characters, spaces, ~^:?*[\\, "..", "@{",
+ * leading '-' or '/', trailing '/', '.' or ".lock". */
+static int main_is_branch(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 200 || s[0] == '-' || s[0] == '/' || s[n - 1] == '/' || s[n - 1] == '.')
+        return 0;
+    if (strstr(s, "..") != NULL || strstr(s, "@{") != NULL || strstr(s, "//") != NULL)
+        return 0;
+    if (n >= 5 && strcmp(s + n - 5, ".lock") == 0)
+        return 0;
+    for (const char *p = s; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f || strchr("~^:?*[\\", *p) != NULL)
+            return 0;
+    return 1;
+}
+
+/* `keys:` - the SSH keys repository (src/keys, docs/KEYS.md). */
+static void main_keys(struct cfgctx *c, const struct cfgfile *f, const struct raw_keys *raw,
+                      struct config_keys *out)
+{
+    const char *path, *branch;
+
+    if (raw == NULL)
+        return;
+    out->enabled = 1;
+    if (raw->repository[0] == '\0' || value_has_space(raw->repository)) {
+        diag_report(c, f, "keys.repository",
+                    "keys repository must be a git URL or path without spaces");
+    } else if (strchr(raw->repository, ':') == NULL) {
+        out->repository = main_abs_path(c, raw->repository); /* a local path */
+    } else {
+        out->repository = cfgctx_dup(c, raw->repository);
+    }
+    branch = raw->branch != NULL ? raw->branch : "main";
+    if (!main_is_branch(branch))
+        diag_report(c, f, "keys.branch", "keys branch '%s' is not a valid git branch name", branch);
+    out->branch = cfgctx_dup(c, branch);
+    path = raw->path != NULL ? raw->path : "keys";
+    if (path[0] == '\0' || path[0] == '/' || strstr(path, "..") != NULL || value_has_space(path))
+        diag_report(c, f, "keys.path",
+                    "keys path '%s' must be a directory of the repository (relative, no '..')",
+                    path);
+    out->path = cfgctx_dup(c, path);
+    if (raw->cache_dir != NULL && raw->cache_dir[0] == '\0')
+        diag_report(c, f, "keys.cache_dir", "keys cache_dir must not be empty");
+    else
+        out->cache_dir =
+            main_abs_path(c, raw->cache_dir != NULL ? raw->cache_dir : "/var/lib/opsbell/keys");
+    out->sync_interval_seconds = 300;
+    if (raw->sync_interval != NULL) {
+        uint32_t v = 0;
+        if (config_parse_duration(raw->sync_interval, &v) != 0 || v < 10 || v > 86400)
+            diag_report(c, f, "keys.sync_interval",
+                        "keys sync_interval '%s' is not a duration from 10s to 1d (e.g. 5m)",
+                        raw->sync_interval);
+        else
+            out->sync_interval_seconds = v;
+    }
+}
+
 void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct raw_main *raw,
                       struct config *cfg)
 {
@@ -727,6 +807,7 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
     main_oncall(c, f, raw, cfg);
     main_limits(c, f, raw->notification_limits, cfg);
     main_ssh_ca(c, f, raw->ssh_ca, &cfg->ssh_ca);
+    main_keys(c, f, raw->keys, &cfg->keys);
     main_webhook(c, f, prov != NULL ? prov->webhook : NULL, &cfg->providers.webhook);
     if (prov != NULL) {
         main_log_provider(c, f, prov->log, &cfg->providers.log);

@@ -200,6 +200,15 @@ static const cyaml_schema_field_t schema_enforcers_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t schema_keys_fields[] = {
+    STR_FIELD("repository", REQ, struct raw_keys, repository),
+    STR_FIELD("branch", OPT, struct raw_keys, branch),
+    STR_FIELD("path", OPT, struct raw_keys, path),
+    STR_FIELD("cache_dir", OPT, struct raw_keys, cache_dir),
+    STR_FIELD("sync_interval", OPT, struct raw_keys, sync_interval),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_main_fields[] = {
     STR_FIELD("listen", OPT, struct raw_main, listen),
     STR_FIELD("storage", OPT, struct raw_main, storage),
@@ -225,6 +234,8 @@ static const cyaml_schema_field_t schema_main_fields[] = {
                             schema_ssh_ca_fields),
     CYAML_FIELD_MAPPING_PTR("enforcers", CYAML_FLAG_POINTER | OPT, struct raw_main, enforcers,
                             schema_enforcers_fields),
+    CYAML_FIELD_MAPPING_PTR("keys", CYAML_FLAG_POINTER | OPT, struct raw_main, keys,
+                            schema_keys_fields),
     CYAML_FIELD_END,
 };
 

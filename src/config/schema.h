@@ -169,6 +169,14 @@ struct raw_enforcers {
     struct raw_enforcer_aws *aws;
 };
 
+struct raw_keys {
+    char *repository;
+    char *branch;
+    char *path;
+    char *cache_dir;
+    char *sync_interval;
+};
+
 struct raw_main {
     char *listen;
     char *storage;
@@ -185,6 +193,7 @@ struct raw_main {
     struct raw_limits *notification_limits;
     struct raw_ssh_ca *ssh_ca;
     struct raw_enforcers *enforcers;
+    struct raw_keys *keys;
 };
 
 /* ---- users.yaml ---- */

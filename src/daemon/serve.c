@@ -14,6 +14,7 @@
 #include "engine/engine.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "keys/keys.h"
 #include "metrics/metrics.h"
 #include "notify/notify.h"
 #include "notify/provider_sip.h"
@@ -89,6 +90,7 @@ int serve_run(const char *config_path, const char *listen_override)
     struct http_server_options opts = {0};
     struct ob_error err = {0};
     struct config *cfg = NULL;
+    struct keys_syncer *keys_syncer = NULL;
     sigset_t set;
     char url[128], node[128];
     int rc = 1;
@@ -147,6 +149,10 @@ int serve_run(const char *config_path, const char *listen_override)
         log_error("engine", "cannot start the engine", "error", err.msg);
         goto out;
     }
+    if (keys_syncer_start(serve_config_get, &app, &keys_syncer, &err) != 0) {
+        log_error("keys", "cannot start the keys sync thread", "error", err.msg);
+        goto out;
+    }
     app.router = router_new(api_routes, api_route_count);
     app.metrics = app.router != NULL ? metrics_new(app.router) : NULL;
     if (app.metrics == NULL) {
@@ -199,6 +205,7 @@ out:
     http_server_quiesce(app.http);
     ingest_stop(app.ingest); /* kept until nothing uses it (the engine, handlers) */
     engine_stop(app.engine);
+    keys_syncer_stop(keys_syncer);
     /* Calls still up end here and report through the dispatcher. */
     provider_sip_stop(&app);
     dispatcher_stop(app.dispatcher);

@@ -22,6 +22,7 @@ COMMANDS = [
     ["policy", "list"], ["policy", "show"],
     ["ical", "create"], ["ical", "list"], ["ical", "revoke"],
     ["tel"], ["contact", "list"], ["contact", "verify"], ["contact", "confirm"], ["contact", "trust"],
+    ["keys", "sync"], ["keys", "list"], ["keys", "authorized-keys"],
     ["config", "reload"],
     ["cert", "ca-pubkey"], ["cert", "sign"], ["cert", "krl"], ["enforce", "aws"], ["enforce", "nft"],
 ]

@@ -331,7 +331,7 @@ static int parse_mention(const char *w, size_t len, struct chatops_command *out)
     const char *bar;
     size_t id_len;
 
-    if (len < 4 || w[0] != '<' || w[1] != '@' || w[len - 1] != '>')
+    if (len < 4 || len > CHATOPS_ARG_MAX || w[0] != '<' || w[1] != '@' || w[len - 1] != '>')
         return -1;
     bar = memchr(w, '|', len);
     id_len = (size_t)((bar != NULL ? bar : w + len - 1) - (w + 2));

@@ -7,8 +7,10 @@ key, refused anyway, comes from tests/unit/fixtures/keys)."""
 
 import os
 import signal
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -358,6 +360,15 @@ def test_real_sshd_uses_the_keys(keys_setup, tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
                     str(sshd_dir / "host_key")], check=True, timeout=60)
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    # sshd refuses an AuthorizedKeysCommand below a world-writable directory
+    # (a checkout under /tmp, say): run copies from a root-owned 0755 one,
+    # the front and the core side by side, as `make install` places them.
+    bin_dir = tempfile.mkdtemp(prefix="opsbell-keys-test-", dir="/run")
+    os.chmod(bin_dir, 0o755)
+    front = os.path.join(bin_dir, "opsbell")
+    shutil.copy2(opsbell_bin(), front)
+    shutil.copy2(os.path.join(os.path.dirname(opsbell_bin()), "opsbell-core"),
+                 os.path.join(bin_dir, "opsbell-core"))
     port = free_port()
     (sshd_dir / "sshd_config").write_text(
         "Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\n"
@@ -367,7 +378,7 @@ def test_real_sshd_uses_the_keys(keys_setup, tmp_path):
         "PubkeyAuthentication yes\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
         "UsePAM no\nStrictModes no\nLogLevel VERBOSE\n"
-        % (port, sshd_dir / "host_key", sshd_dir / "sshd.pid", opsbell_bin(),
+        % (port, sshd_dir / "host_key", sshd_dir / "sshd.pid", front,
            cache_dir / "authorized_keys.cache"))
     log = open(sshd_dir / "sshd.log", "w")
     sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(sshd_dir / "sshd_config")],
@@ -397,6 +408,7 @@ def test_real_sshd_uses_the_keys(keys_setup, tmp_path):
         assert r.returncode != 0 and "logged-in" not in r.stdout
         assert "Permission denied" in r.stderr
     finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
         sshd.send_signal(signal.SIGTERM)
         sshd.wait(timeout=10)
         log.close()

@@ -233,6 +233,15 @@ static void test_arguments(void **state)
     parse_ok("/tel", "<@bad id>", &c); /* not a mention: two words */
     assert_string_equal(c.mention_id, "");
     assert_string_equal(c.arg, "<@bad");
+    {
+        /* A mention longer than an argument may be (found by fuzzing):
+         * refused, never copied past the buffer. */
+        char text[400] = "<@U024BE7LH|b";
+        struct ob_error err = {0};
+        memset(text + strlen(text), ',', 200);
+        strcat(text, "ob> hi");
+        assert_int_not_equal(chatops_parse_command("/tel", text, &c, &err), 0);
+    }
     parse_ok("/opsbell", "tel bob\nline two", &c);
     assert_string_equal(c.arg, "bob");
     assert_string_equal(c.message, "line two");

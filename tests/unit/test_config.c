@@ -1121,10 +1121,11 @@ static void test_schema_positions(void **state)
                         "    delay: 5m\n",
                         "doc.yaml:5:5: unknown key 'delay' (expected one of: name, team, "
                         "description, repeat, steps)");
-    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "listen: 127.0.0.1:1\nbogus: 1\n",
-                        "doc.yaml:2:1: unknown key 'bogus' (expected one of: listen, storage, "
-                        "public_url, http, log, providers, users_file, teams_dir, "
-                        "notification_rules, ical, engine, notification_limits, ssh_ca, enforcers, keys)");
+    EXPECT_BUFFER_FAILS(
+        CONFIG_DOC_MAIN, "listen: 127.0.0.1:1\nbogus: 1\n",
+        "doc.yaml:2:1: unknown key 'bogus' (expected one of: listen, storage, "
+        "public_url, http, log, providers, users_file, teams_dir, "
+        "notification_rules, ical, engine, notification_limits, ssh_ca, enforcers, keys)");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS, "users:\n  - full_name: Ann\n    email: a@b.c\n",
                         "doc.yaml:2:5: missing required key 'name'");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "services:\n  - {}\n",

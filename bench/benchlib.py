@@ -382,3 +382,21 @@ def end_run(tmp, ok, keep, stop_child=stop):
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         log(f"# run directory kept: {tmp}")
+
+
+# ---- the defaults the benchmarks share -------------------------------------------
+
+
+def stop_or_kill(p, sig=signal.SIGTERM, timeout=20.0):
+    """stop() with the benchmarks' note when a child had to be killed."""
+    return stop(p, sig, timeout, killed="killed (did not stop in time)")
+
+
+def wait_healthy(url, proc, logpath, timeout=30.0):
+    """wait_ready() polling every 50 ms."""
+    return wait_ready(url, proc, logpath, timeout, interval=0.05)
+
+
+def on_time_limit():
+    """The signal handler of a run bounded by --time-limit."""
+    return signal_handler(" (the time limit; see --time-limit)")

@@ -51,7 +51,7 @@ import benchlib  # noqa: E402
 from benchlib import (GOALERT_CYCLE_MS, GOALERT_MEAN_MS, BenchError, arm_signals,  # noqa: E402
                       build_release, end_run, free_port, http_req, log, log_machine,
                       log_problems, machine_busy_jiffies, machine_info, mib, pct, postmaster_pid,
-                      proc_cpu_seconds, proc_status, signal_handler, spawn, start_postgres,
+                      proc_cpu_seconds, proc_status, spawn, start_postgres,
                       stop_postgres, tail, tree_cpu_seconds)
 
 TEAM = "bench"
@@ -65,17 +65,9 @@ TARGET_P99_MS = 50.0
 
 # ---- shared helpers (bench/benchlib.py), with this benchmark's defaults ---------
 
-
-def stop(p, sig=signal.SIGTERM, timeout=20.0):
-    """Stop one child of ours by its pid; SIGKILL if it does not go in time."""
-    return benchlib.stop(p, sig, timeout, killed="killed (did not stop in time)")
-
-
-on_signal = signal_handler(" (the time limit; see --time-limit)")
-
-
-def wait_ready(url, proc, logpath, timeout=30.0):
-    return benchlib.wait_ready(url, proc, logpath, timeout, interval=0.05)
+stop = benchlib.stop_or_kill
+on_signal = benchlib.on_time_limit()
+wait_ready = benchlib.wait_healthy
 
 
 # ---- the webhook receiver (a child process: `run.py receive DIR`) -----------------

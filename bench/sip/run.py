@@ -51,8 +51,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # bench/, for benchlib
 import benchlib  # noqa: E402
 from benchlib import (CLK_TCK, BenchError, arm_signals, build_release, end_run,  # noqa: E402
                       free_port, http_req, log, log_machine, log_problems, machine_busy_jiffies,
-                      machine_info, mib, pct, proc_cpu_seconds, proc_status, signal_handler,
-                      spawn, tail)
+                      machine_info, mib, pct, proc_cpu_seconds, proc_status, spawn, tail)
 
 BARESIP = "/usr/bin/baresip"
 MODULE_PATH = "/usr/lib/baresip/modules"
@@ -66,10 +65,10 @@ STEP_USERS_MAX = 100  # users one escalation step may target (opsbell's limit)
 
 def stop(p, sig=signal.SIGTERM, timeout=10.0):
     """Stop one child of ours by its pid; SIGKILL if it does not go in time."""
-    return benchlib.stop(p, sig, timeout, killed="killed (did not stop in time)")
+    return benchlib.stop_or_kill(p, sig, timeout)
 
 
-on_signal = signal_handler(" (the time limit; see --time-limit)")
+on_signal = benchlib.on_time_limit()
 
 
 # ---- ports ------------------------------------------------------------------------
@@ -424,7 +423,7 @@ def run_level(args, n, workdir, wav):
         token = tok.stdout.strip().splitlines()[-1]
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         proc = spawn([args.opsbell, "serve", "-c", cfg], logpath, cwd=workdir)
-        benchlib.wait_ready(base + "/healthz", proc, logpath, timeout=30, interval=0.05)
+        benchlib.wait_healthy(base + "/healthz", proc, logpath)
         for c in callees:  # phone addresses are paged only once verified (or trusted)
             status, body = http_req("POST", f"{base}/api/v1/users/{c.user}/verifications/trust",
                                     json.dumps({"address": c.uri}).encode(), auth)

@@ -7,9 +7,9 @@
 
 #include "util/error.h"
 #include "util/log.h"
+#include "util/periodic.h"
 
 #include <openssl/crypto.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +22,7 @@ struct aws_sweeper {
     unsigned port;
     uint32_t interval_s;
 
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* CLOCK_MONOTONIC */
-    int stopping;        /* under lock */
-    unsigned runs;       /* under lock */
+    struct periodic *thread;
 };
 
 static int64_t wall_ms(void)
@@ -70,31 +66,13 @@ static void sweep_once(struct aws_sweeper *s)
     aws_ctx_release(&ctx);
 }
 
-static void *sweeper_main(void *arg)
+static unsigned sweeper_run(void *arg, const volatile int *stopping)
 {
     struct aws_sweeper *s = arg;
-    struct timespec until;
 
-    for (;;) {
-        sweep_once(s);
-        pthread_mutex_lock(&s->lock);
-        s->runs++;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += s->interval_s;
-        while (!s->stopping) {
-            struct timespec now;
-            pthread_cond_timedwait(&s->wake, &s->lock, &until);
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            if (now.tv_sec > until.tv_sec ||
-                (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
-                break;
-        }
-        if (s->stopping) {
-            pthread_mutex_unlock(&s->lock);
-            return NULL;
-        }
-        pthread_mutex_unlock(&s->lock);
-    }
+    (void)stopping;
+    sweep_once(s);
+    return s->interval_s;
 }
 
 static void sweeper_free(struct aws_sweeper *s)
@@ -128,8 +106,7 @@ int aws_sweeper_start(const struct aws_params *params, uint32_t interval_s,
                       struct aws_sweeper **out, struct ob_error *err)
 {
     struct aws_sweeper *s = calloc(1, sizeof(*s));
-    pthread_condattr_t attr;
-    int oom = 0;
+    int oom = 0, rc;
 
     *out = NULL;
     if (s == NULL)
@@ -158,16 +135,10 @@ int aws_sweeper_start(const struct aws_params *params, uint32_t interval_s,
     }
     s->port = params->port;
     s->interval_s = interval_s;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->wake, &attr);
-    pthread_condattr_destroy(&attr);
-    if (pthread_create(&s->thread, NULL, sweeper_main, s) != 0) {
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
+    rc = periodic_start(sweeper_run, s, "aws sweeper", &s->thread, err);
+    if (rc != 0) {
         sweeper_free(s);
-        return ob_fail(err, OB_EINTERNAL, "aws sweeper: cannot start its thread");
+        return rc;
     }
     *out = s;
     return 0;
@@ -175,24 +146,13 @@ int aws_sweeper_start(const struct aws_params *params, uint32_t interval_s,
 
 unsigned aws_sweeper_runs(struct aws_sweeper *s)
 {
-    unsigned n;
-
-    pthread_mutex_lock(&s->lock);
-    n = s->runs;
-    pthread_mutex_unlock(&s->lock);
-    return n;
+    return periodic_runs(s->thread);
 }
 
 void aws_sweeper_stop(struct aws_sweeper *s)
 {
     if (s == NULL)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stopping = 1;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
+    periodic_stop(s->thread);
     sweeper_free(s);
 }

@@ -496,8 +496,8 @@ static int apply_once(struct nft_enf *e, const struct access_entry *entries, str
         qsort(kernel.items, kernel.n, sizeof(struct kelem), kelem_cmp);
     add_structure(e, &sb);
     /* Keep elements that are already right; note the pieces to add. */
-    char *todo = calloc(pieces->n ? pieces->n : 1, 1);
-    if (todo == NULL) {
+    char *unplaced = calloc(pieces->n ? pieces->n : 1, 1);
+    if (unplaced == NULL) {
         rc = ob_fail(err, OB_ENOMEM, "out of memory");
         goto out;
     }
@@ -513,7 +513,7 @@ static int apply_once(struct nft_enf *e, const struct access_entry *entries, str
         if (ke != NULL && strcmp(ke->comment, comment) == 0)
             ke->keep = 1;
         else
-            todo[i] = 1;
+            unplaced[i] = 1;
     }
     for (int fam = 0; fam < 2; fam++) {
         int family = fam == 0 ? AF_INET : AF_INET6;
@@ -535,7 +535,7 @@ static int apply_once(struct nft_enf *e, const struct access_entry *entries, str
             flush = 1;
             for (size_t i = 0; i < pieces->n; i++) {
                 if (((const struct piece *)pieces->items)[i].c.family == family)
-                    todo[i] = 1;
+                    unplaced[i] = 1;
             }
         }
         for (size_t i = 0; i < kernel.n && !flush; i++) {
@@ -557,7 +557,7 @@ static int apply_once(struct nft_enf *e, const struct access_entry *entries, str
             char norm[CIDR_TEXT_MAX];
             int64_t left = en->expires_at_ms - now_ms;
 
-            if (!todo[i] || p->c.family != family)
+            if (!unplaced[i] || p->c.family != family)
                 continue;
             if (left < 1)
                 left = 1;
@@ -571,7 +571,7 @@ static int apply_once(struct nft_enf *e, const struct access_entry *entries, str
         if (!first)
             strbuf_adds(&sb, " }\n");
     }
-    free(todo);
+    free(unplaced);
     rc = nft_run(e, strbuf_str(&sb), 0, NULL, err);
 out:
     free(kernel.items);

@@ -13,10 +13,12 @@
  * file):
  *   opsbell.yaml                 listen, storage, public_url, http, log, providers,
  *                                users_file (default users.yaml),
- *                                teams_dir (default teams), ssh_ca
+ *                                teams_dir (default teams), ssh_ca, enforcers,
+ *                                keys, allowlist
  *   users.yaml                   users: [...]
- *   teams/<team>/<file>.yaml     team:, services:, escalation_policies:,
- *                                heartbeats:, schedules:
+ *   teams/<team>/<file>.yaml     team: (with breakglass:), services:,
+ *                                escalation_policies:, heartbeats:, schedules:,
+ *                                host_groups:
  *
  * Ownership: a struct config is reference counted.  config_load() hands out
  * one reference; config_ref()/config_unref() take and drop more; the last
@@ -116,6 +118,12 @@ struct config_user {
      * such own rules are a configuration error). */
     struct config_notification_rule *notification_rules;
     unsigned notification_rule_count;
+    /* `logins`: the Unix login names the user's SSH keys are published under
+     * on hosts and the principals of the user's SSH certificates; default
+     * [name].  Each [a-z_][a-z0-9_.-]{0,31}; unique within the user; never
+     * empty. */
+    char **logins;
+    unsigned login_count;
 };
 
 struct config_schedule;
@@ -213,6 +221,34 @@ struct config_schedule {
     unsigned layer_count; /* >= 1 */
 };
 
+/* A team file's `host_groups:` entry: hosts whose SSH this team's people
+ * reach (docs/BREAKGLASS.md).  A host may be in several groups, of several
+ * teams. */
+struct config_host_group {
+    char *name; /* unique across all teams */
+    const struct config_team *team;
+    char **hosts; /* host names as agents name themselves: [a-z0-9][a-z0-9.-]{0,252}; unique
+                     within the group; at least one */
+    unsigned host_count;
+    int allowlist; /* `allowlist: true`: the team members' chat allowlist opens SSH here
+                      (default 0) */
+};
+
+/* A team's `team: breakglass:` policy: who may open a grant on the team's
+ * host groups, and for how long.  Defaults apply when absent. */
+struct config_breakglass {
+    int self_approve_oncall;        /* "oncall" in self_approve (the default): whoever is on
+                                       call now on one of the team's schedules */
+    int self_approve_members;       /* "members" in self_approve: any member */
+    char **self_approve_users;      /* user names in self_approve */
+    unsigned self_approve_user_count;
+    char **approvers;               /* who may approve others' requests; none written =
+                                       every member (never the requester) */
+    unsigned approver_count;
+    uint32_t max_duration_seconds;  /* `max_duration`: default 1h, 1m .. 24h */
+    uint32_t pending_ttl_seconds;   /* `pending_ttl`: default 1h, 1m .. 24h */
+};
+
 struct config_team {
     char *name; /* the directory name under teams_dir */
     char *description;
@@ -232,6 +268,9 @@ struct config_team {
     unsigned heartbeat_count;
     struct config_schedule *schedules;
     unsigned schedule_count;
+    struct config_host_group *host_groups; /* from every file of the team, in load order */
+    unsigned host_group_count;
+    struct config_breakglass breakglass;
 };
 
 struct config_slack {
@@ -347,6 +386,10 @@ struct config_enforcer_aws {
     struct secret session_token; /* ref/value NULL: long-term keys */
     uint16_t port;               /* the SSH port opened, default 22 */
     uint32_t sweep_interval_s;   /* default 5m, 10s .. 1d */
+    char *host_group; /* `host_group`: the host group (of any team) whose grants and
+                         allowlist entries go into this security group; NULL: every
+                         active grant and every allowlist entry of a group with
+                         `allowlist: true` */
 };
 
 struct config_enforcers {
@@ -364,6 +407,25 @@ struct config_keys {
     uint32_t sync_interval_seconds; /* `sync_interval`, default 5m, 10s .. 1d */
 };
 
+/* opsbell.yaml `allowlist:` (docs/ALLOWLIST.md): addresses people were seen
+ * at in the team chat (Slack team.accessLogs, /allowme links), allowed to
+ * reach SSH on the host groups that say `allowlist: true`.  Defaults apply
+ * when the section is absent. */
+struct config_allowlist {
+    uint32_t freshness_seconds; /* `freshness`: default 12h, 1m .. 30d */
+    uint32_t max_per_user;      /* `max_per_user`: default 5, 1 .. 100 */
+    uint32_t link_ttl_seconds;  /* `link_ttl`: default 10m, 1m .. 1d */
+    /* `trusted_proxies`: normalised CIDRs ("127.0.0.1/32") whose
+     * X-Forwarded-For is believed when an /allowme link is opened */
+    char **trusted_proxies;
+    unsigned trusted_proxy_count;
+    /* `slack_access_logs:` present: poll team.accessLogs at
+     * providers.slack.api_url (or its default) with this admin token */
+    int access_logs_enabled;
+    struct secret access_logs_token;     /* `slack_access_logs.token` (env:/file:) */
+    uint32_t access_logs_interval_seconds; /* `slack_access_logs.interval`: default 5m, 30s .. 1d */
+};
+
 struct config {
     char *path;     /* the main file as given */
     char *base_dir; /* directory of the main file */
@@ -379,6 +441,7 @@ struct config {
     struct config_providers providers;
     struct config_enforcers enforcers;
     struct config_keys keys;
+    struct config_allowlist allowlist;
 
     /* Notification rules of users who wrote none (opsbell.yaml
      * `notification_rules`; built-in default: slack and email at 0m, sms,
@@ -443,6 +506,8 @@ const struct config_escalation_policy *config_find_policy(const struct config *c
                                                           const char *name);
 const struct config_heartbeat *config_find_heartbeat(const struct config *cfg, const char *name);
 const struct config_schedule *config_find_schedule(const struct config *cfg, const char *name);
+const struct config_host_group *config_find_host_group(const struct config *cfg,
+                                                       const char *name);
 /*
  * Look-ups by credential: the service whose integration_key is
  * integration_key, the heartbeat whose key is key.  Every candidate is

@@ -68,6 +68,8 @@ struct token_create_input {
     enum token_scope scope;
     const char *team;     /* NULL = every team */
     int64_t expires_in_s; /* 0 = never */
+    const char *user;     /* NULL, or the user a person's token acts as */
+    const char *agent;    /* NULL, or the host of an agent's token */
 };
 
 int api_parse_token_create(const char *content_type, const char *body, size_t len,
@@ -128,6 +130,18 @@ void api_ical_feed_revoke(void *app, struct http_request *req, struct http_respo
 
 /* handlers_tel.c: ring someone now, and how the call went. */
 void api_tel_create(void *app, struct http_request *req, struct http_response *resp);
+/* handlers_access.c */
+void api_breakglass_request(void *app, struct http_request *req, struct http_response *resp);
+void api_breakglass_list(void *app, struct http_request *req, struct http_response *resp);
+void api_breakglass_show(void *app, struct http_request *req, struct http_response *resp);
+void api_breakglass_approve(void *app, struct http_request *req, struct http_response *resp);
+void api_breakglass_deny(void *app, struct http_request *req, struct http_response *resp);
+void api_breakglass_revoke(void *app, struct http_request *req, struct http_response *resp);
+void api_breakglass_certificate(void *app, struct http_request *req, struct http_response *resp);
+void api_allowlist_list(void *app, struct http_request *req, struct http_response *resp);
+void api_allowme(void *app, struct http_request *req, struct http_response *resp);
+void api_agent_state(void *app, struct http_request *req, struct http_response *resp);
+void api_agent_report(void *app, struct http_request *req, struct http_response *resp);
 void api_tel_show(void *app, struct http_request *req, struct http_response *resp);
 /* handlers_verify.c: contact methods and their verification. */
 void api_contact_methods_list(void *app, struct http_request *req, struct http_response *resp);

@@ -4,6 +4,8 @@
  */
 #include "api/api.h"
 
+#include "access/access.h"
+
 #include "config/config.h"
 #include "daemon/app.h"
 #include "store/store.h"
@@ -26,6 +28,8 @@ static json_t *token_json(const struct store_token *t)
                         t->revoked_at_ms ? json_integer(t->revoked_at_ms) : json_null());
     json_object_set_new(obj, "last_used_at_ms",
                         t->last_used_at_ms ? json_integer(t->last_used_at_ms) : json_null());
+    json_object_set_new(obj, "user", t->user_name ? json_string(t->user_name) : json_null());
+    json_object_set_new(obj, "agent", t->agent_host ? json_string(t->agent_host) : json_null());
     return obj;
 }
 
@@ -91,18 +95,25 @@ void api_tokens_create(void *app_ptr, struct http_request *req, struct http_resp
         http_response_error(resp, 400, "no team named '%s'", in.team);
         goto out;
     }
+    if (token_binding_check(cfg, p->team[0] != '\0' ? p->team : NULL, in.user, in.agent, &err) !=
+        0) {
+        http_response_from_error(resp, &err);
+        goto out;
+    }
     treq.name = in.name;
     treq.scope = in.scope;
     treq.team = in.team;
+    treq.user = in.user;
+    treq.agent_host = in.agent;
     treq.expires_at_ms = in.expires_in_s ? store_now_ms() + in.expires_in_s * 1000 : 0;
     if (token_create(app->store, &treq, &origin, secret, sizeof(secret), &id, &err) != 0) {
         http_response_from_error(resp, &err);
         goto out;
     }
     api_reply_json(resp, 201,
-                   json_pack("{s:I, s:s, s:s, s:s?, s:s}", "id", (json_int_t)id, "name", in.name,
-                             "scope", token_scope_name(in.scope), "team", in.team, "token",
-                             secret));
+                   json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "id", (json_int_t)id,
+                             "name", in.name, "scope", token_scope_name(in.scope), "team",
+                             in.team, "user", in.user, "agent", in.agent, "token", secret));
     OPENSSL_cleanse(secret, sizeof(secret));
 out:
     config_unref(cfg);

@@ -157,7 +157,8 @@ int api_json_int(json_t *obj, const char *key, bool required, int64_t min, int64
 int api_parse_token_create(const char *content_type, const char *body, size_t len,
                            struct token_create_input *out, struct ob_error *err)
 {
-    static const char *const allowed[] = {"name", "scope", "team", "expires_in_seconds", NULL};
+    static const char *const allowed[] = {"name", "scope", "team", "expires_in_seconds",
+                                          "user", "agent", NULL};
     const char *scope = NULL;
     int rc;
 
@@ -173,9 +174,20 @@ int api_parse_token_create(const char *content_type, const char *body, size_t le
                      "field 'name' must be 1 to 64 characters of letters, digits, space and "
                      "._:@-");
     if (rc == 0)
-        rc = api_json_string(out->root, "scope", true, 16, &scope, err);
+        rc = api_json_string(out->root, "user", false, 63, &out->user, err);
+    if (rc == 0)
+        rc = api_json_string(out->root, "agent", false, 253, &out->agent, err);
+    if (rc == 0 && out->agent != NULL && out->user != NULL)
+        rc = ob_fail(err, OB_EINVAL, "a token is for a user or for an agent, not both");
+    /* An agent's token reads its host's state: scope read, implied. */
+    if (rc == 0)
+        rc = api_json_string(out->root, "scope", out->agent == NULL, 16, &scope, err);
+    if (rc == 0 && scope == NULL)
+        scope = "read";
     if (rc == 0 && token_scope_parse(scope, &out->scope) != 0)
         rc = ob_fail(err, OB_EINVAL, "field 'scope' must be read, write or admin");
+    if (rc == 0 && out->agent != NULL && out->scope != SCOPE_READ)
+        rc = ob_fail(err, OB_EINVAL, "an agent's token has scope read");
     if (rc == 0)
         rc = api_json_string(out->root, "team", false, 64, &out->team, err);
     if (rc == 0)

@@ -83,6 +83,8 @@ int token_create(struct store *store, const struct token_request *req,
                        "token name must be 1 to 64 characters of letters, digits, space and ._:@-");
     if (req->scope < SCOPE_READ || req->scope > SCOPE_ADMIN)
         return ob_fail(err, OB_EINVAL, "scope must be read, write or admin");
+    if (req->agent_host != NULL && (req->user != NULL || req->scope != SCOPE_READ))
+        return ob_fail(err, OB_EINVAL, "an agent token has scope read and no user");
     if (token_generate(secret_out, cap) != 0)
         return ob_fail(err, OB_EINTERNAL, "cannot generate a random token");
     token_hash_hex(secret_out, hash);
@@ -93,10 +95,13 @@ int token_create(struct store *store, const struct token_request *req,
     tok.created_by = (char *)origin->actor;
     tok.created_at_ms = store_now_ms();
     tok.expires_at_ms = req->expires_at_ms;
+    tok.user_name = (char *)req->user;
+    tok.agent_host = (char *)req->agent_host;
 
-    details =
-        json_pack("{s:s, s:s, s:s?, s:I}", "name", req->name, "scope", token_scope_name(req->scope),
-                  "team", req->team, "expires_at_ms", (json_int_t)req->expires_at_ms);
+    details = json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:s?}", "name", req->name, "scope",
+                        token_scope_name(req->scope), "team", req->team, "expires_at_ms",
+                        (json_int_t)req->expires_at_ms, "user", req->user, "agent_host",
+                        req->agent_host);
     details_text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
     rc = store_acquire(store, &conn, err);

@@ -43,6 +43,11 @@ struct auth_principal {
     char name[TOKEN_NAME_MAX + 1];
     char team[65];  /* "" = every team */
     char actor[96]; /* "token:<name>" for the audit log */
+    char user[64];  /* a person's token: the user it acts as; "" = none */
+    /* A host agent's token: the host; "" = not an agent's.  auth_authorize
+     * refuses an agent's token for everything: only the agent endpoints,
+     * which check this field, accept it. */
+    char agent_host[254];
 };
 
 /*
@@ -64,8 +69,10 @@ int auth_authorize(const struct auth_principal *p, enum token_scope need, const 
 struct token_request {
     const char *name;
     enum token_scope scope;
-    const char *team;      /* NULL = every team */
-    int64_t expires_at_ms; /* 0 = never */
+    const char *team;       /* NULL = every team */
+    int64_t expires_at_ms;  /* 0 = never */
+    const char *user;       /* NULL, or the user a person's token acts as */
+    const char *agent_host; /* NULL, or the host of an agent's token (scope read) */
 };
 
 /* Where a change came from, for the audit log. */

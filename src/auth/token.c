@@ -147,6 +147,9 @@ int auth_authenticate(struct store *store, const char *authorization, int64_t no
     snprintf(out->name, sizeof(out->name), "%s", tok.name);
     snprintf(out->team, sizeof(out->team), "%s", tok.team != NULL ? tok.team : "");
     snprintf(out->actor, sizeof(out->actor), "token:%s", tok.name);
+    snprintf(out->user, sizeof(out->user), "%s", tok.user_name != NULL ? tok.user_name : "");
+    snprintf(out->agent_host, sizeof(out->agent_host), "%s",
+             tok.agent_host != NULL ? tok.agent_host : "");
     /* last_used is informative; a minute's precision keeps reads from writing. */
     if (now_ms - tok.last_used_at_ms > 60 * 1000)
         store_token_touch(conn, tok.id, now_ms, NULL);
@@ -159,6 +162,10 @@ out:
 int auth_authorize(const struct auth_principal *p, enum token_scope need, const char *team,
                    struct ob_error *err)
 {
+    if (p->agent_host[0] != '\0')
+        return ob_fail(err, OB_EFORBIDDEN,
+                       "token '%s' is the agent token of host %s; only /api/v1/agent/ accepts it",
+                       p->name, p->agent_host);
     if (p->scope < need)
         return ob_fail(err, OB_EFORBIDDEN, "token '%s' has scope %s; this needs %s", p->name,
                        token_scope_name(p->scope), token_scope_name(need));

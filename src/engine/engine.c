@@ -14,6 +14,7 @@
  */
 #include "engine/engine_internal.h"
 
+#include "access/access.h"
 #include "config/config.h"
 #include "daemon/app.h"
 #include "ingest/ingest.h"
@@ -301,6 +302,11 @@ static int engine_round(struct engine *eng, int64_t poll_ms, int64_t *next_due,
     } else {
         due_ingest = eng->ingest_due != INT64_MAX ? eng->ingest_due : 0;
     }
+    /* Grants whose time is over are marked expired (and announced); the
+     * firewalls closed them on time by themselves. */
+    rc = access_grants_expire(eng->app->store, cfg, wall_ms(), NULL, err);
+    if (rc != 0)
+        goto out;
     rc = store_acquire(eng->app->store, &conn, err);
     if (rc != 0)
         goto out;

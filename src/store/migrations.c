@@ -358,6 +358,91 @@ static const char m7_postgres[] =
     "ALTER TABLE outbox ADD COLUMN requested_by TEXT;\n"
     "CREATE INDEX outbox_tel ON outbox (kind, created_at) WHERE kind = 'tel';\n";
 
+/* ---- migration 8: emergency access (break-glass grants, the allowlist) -----------
+ *
+ * A grant opens SSH on some hosts (grant_hosts, resolved when it was asked
+ * for) from one CIDR until expires_at.  grant_certs are the SSH
+ * certificates signed for a grant (their serials go into the KRL once the
+ * grant is revoked); grant_applied records the first time an agent reported
+ * a grant in force on its host.  allowlist holds the addresses people were
+ * seen at (Slack team.accessLogs, /allowme links); allow_links the one-time
+ * links, by the SHA-256 of their secret.  kv keeps small named values (a
+ * poller's cursor).  A token may belong to a person (user_name) or to a
+ * host's agent (agent_host).
+ */
+static const char m8_sql[] =
+    "CREATE TABLE grants (\n"
+    "    id {{ID}},\n"
+    "    user_name TEXT NOT NULL,\n"
+    "    team TEXT NOT NULL,\n"
+    "    target_kind TEXT NOT NULL CHECK (target_kind IN ('host', 'group')),\n"
+    "    target TEXT NOT NULL,\n"
+    "    cidr TEXT NOT NULL,\n"
+    "    reason TEXT NOT NULL,\n"
+    "    state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'denied', 'revoked',\n"
+    "        'expired')),\n"
+    "    duration_s BIGINT NOT NULL,\n"
+    "    requested_by TEXT NOT NULL,\n"
+    "    requested_from TEXT,\n"
+    "    requested_at BIGINT NOT NULL,\n"
+    "    pending_until BIGINT,\n"
+    "    approved_by TEXT,\n"
+    "    approved_at BIGINT,\n"
+    "    starts_at BIGINT,\n"
+    "    expires_at BIGINT,\n"
+    "    ended_by TEXT,\n"
+    "    ended_at BIGINT,\n"
+    "    end_reason TEXT\n"
+    ");\n"
+    "CREATE INDEX grants_state ON grants (state, expires_at);\n"
+    "CREATE TABLE grant_hosts (\n"
+    "    grant_id BIGINT NOT NULL REFERENCES grants (id),\n"
+    "    host TEXT NOT NULL,\n"
+    "    PRIMARY KEY (grant_id, host)\n"
+    ");\n"
+    "CREATE INDEX grant_hosts_host ON grant_hosts (host, grant_id);\n"
+    "CREATE TABLE grant_certs (\n"
+    "    serial TEXT PRIMARY KEY,\n"
+    "    grant_id BIGINT NOT NULL REFERENCES grants (id),\n"
+    "    key_fingerprint TEXT NOT NULL,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    valid_before BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX grant_certs_grant ON grant_certs (grant_id);\n"
+    "CREATE TABLE grant_applied (\n"
+    "    grant_id BIGINT NOT NULL REFERENCES grants (id),\n"
+    "    host TEXT NOT NULL,\n"
+    "    applied_at BIGINT NOT NULL,\n"
+    "    PRIMARY KEY (grant_id, host)\n"
+    ");\n"
+    "CREATE TABLE allowlist (\n"
+    "    user_name TEXT NOT NULL,\n"
+    "    cidr TEXT NOT NULL,\n"
+    "    source TEXT NOT NULL CHECK (source IN ('slack', 'link', 'manual')),\n"
+    "    first_seen BIGINT NOT NULL,\n"
+    "    last_seen BIGINT NOT NULL,\n"
+    "    expires_at BIGINT NOT NULL,\n"
+    "    detail TEXT,\n"
+    "    PRIMARY KEY (user_name, cidr)\n"
+    ");\n"
+    "CREATE INDEX allowlist_expiry ON allowlist (expires_at);\n"
+    "CREATE TABLE allow_links (\n"
+    "    token_hash TEXT PRIMARY KEY,\n"
+    "    user_name TEXT NOT NULL,\n"
+    "    created_by TEXT NOT NULL,\n"
+    "    created_at BIGINT NOT NULL,\n"
+    "    expires_at BIGINT NOT NULL,\n"
+    "    used_at BIGINT,\n"
+    "    used_addr TEXT\n"
+    ");\n"
+    "CREATE TABLE kv (\n"
+    "    name TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL,\n"
+    "    updated_at BIGINT NOT NULL\n"
+    ");\n"
+    "ALTER TABLE api_tokens ADD COLUMN user_name TEXT;\n"
+    "ALTER TABLE api_tokens ADD COLUMN agent_host TEXT;\n";
+
 static const struct migration migrations[] = {
     {1, "api tokens and audit log", m1_sql, m1_sqlite, m1_postgres},
     {2, "alerts, incidents, timeline, silences, heartbeats", m2_sql, NULL, NULL},
@@ -366,6 +451,8 @@ static const struct migration migrations[] = {
     {5, "outbox kinds (page, update) and provider ids", m5_sql, NULL, NULL},
     {6, "contact-method verification", m6_sql, NULL, NULL},
     {7, "calls on request: outbox rows without an incident", "", m7_sqlite, m7_postgres},
+    {8, "emergency access: grants, certificates, the allowlist, links, agent tokens", m8_sql,
+     NULL, NULL},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -12,7 +12,8 @@
 #include <string.h>
 
 #define TOKENS_COLUMNS                                                                             \
-    "id, name, scope, team, created_by, created_at, expires_at, revoked_at, last_used_at"
+    "id, name, scope, team, created_by, created_at, expires_at, revoked_at, last_used_at, "        \
+    "user_name, agent_host"
 
 /* Uses are recorded at most this often per token: each write is an fsync. */
 #define TOKENS_TOUCH_INTERVAL_MS 60000
@@ -65,6 +66,8 @@ static int tokens_from_row(const struct db_result *res, size_t row, void *item,
     t->expires_at_ms = db_result_int64(res, row, 6);
     t->revoked_at_ms = db_result_int64(res, row, 7);
     t->last_used_at_ms = db_result_int64(res, row, 8);
+    t->user_name = db_result_dup(res, row, 9, &ok);
+    t->agent_host = db_result_dup(res, row, 10, &ok);
     if (!ok) {
         store_token_release(t);
         return ob_fail(err, OB_ENOMEM, "out of memory");
@@ -81,7 +84,7 @@ int store_token_insert(struct store_conn *conn, struct store_token *t, const cha
                        struct ob_error *err)
 {
     struct db_result *res = NULL;
-    struct db_param params[8];
+    struct db_param params[10];
     char hash[65];
     int rc;
 
@@ -105,11 +108,13 @@ int store_token_insert(struct store_conn *conn, struct store_token *t, const cha
     params[5] = DB_P_INT(t->created_at_ms);
     params[6] = tokens_time_param(t->expires_at_ms);
     params[7] = tokens_time_param(t->revoked_at_ms);
+    params[8] = DB_P_TEXT(t->user_name);
+    params[9] = DB_P_TEXT(t->agent_host);
     rc = store_exec(conn,
                     "INSERT INTO api_tokens (name, scope, team, token_hash, created_by, "
-                    "created_at, expires_at, revoked_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                    params, 8, &res, NULL, err);
+                    "created_at, expires_at, revoked_at, user_name, agent_host) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                    params, 10, &res, NULL, err);
     if (rc == 0)
         t->id = db_result_int64(res, 0, 0);
     db_result_free(res);
@@ -205,6 +210,8 @@ void store_token_release(struct store_token *t)
     free(t->scope);
     free(t->team);
     free(t->created_by);
+    free(t->user_name);
+    free(t->agent_host);
     memset(t, 0, sizeof(*t));
 }
 

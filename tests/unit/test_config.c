@@ -1125,7 +1125,8 @@ static void test_schema_positions(void **state)
         CONFIG_DOC_MAIN, "listen: 127.0.0.1:1\nbogus: 1\n",
         "doc.yaml:2:1: unknown key 'bogus' (expected one of: listen, storage, "
         "public_url, http, log, providers, users_file, teams_dir, "
-        "notification_rules, ical, engine, notification_limits, ssh_ca, enforcers, keys)");
+        "notification_rules, ical, engine, notification_limits, ssh_ca, enforcers, keys, "
+        "allowlist)");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS, "users:\n  - full_name: Ann\n    email: a@b.c\n",
                         "doc.yaml:2:5: missing required key 'name'");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "services:\n  - {}\n",

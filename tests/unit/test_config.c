@@ -296,6 +296,7 @@ static void test_example_files_check(void **state)
         {CONFIG_DOC_TEAM, "examples/teams/platform/services.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/platform/escalation.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/platform/schedules.yaml", "platform"},
+        {CONFIG_DOC_TEAM, "examples/teams/platform/hosts.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/payments/payments.yaml", "payments"},
     };
 
@@ -1338,10 +1339,16 @@ static void test_access_defaults(void **state)
     assert_int_equal(cfg->allowlist.freshness_seconds, 12 * 3600);
     assert_int_equal(cfg->allowlist.max_per_user, 5);
     assert_int_equal(cfg->allowlist.link_ttl_seconds, 600);
-    assert_int_equal(cfg->allowlist.trusted_proxy_count, 0);
+    assert_int_equal(cfg->allowlist.trusted_proxy_count, 1); /* the example's */
     assert_false(cfg->allowlist.access_logs_enabled);
     assert_int_equal(cfg->allowlist.access_logs_interval_seconds, 300);
     assert_null(cfg->enforcers.aws.host_group);
+    /* the example's host groups and break-glass policy */
+    assert_true(config_find_host_group(cfg, "platform-edge")->allowlist);
+    assert_false(config_find_host_group(cfg, "platform-db")->allowlist);
+    team = config_find_team(cfg, "platform");
+    assert_int_equal(team->breakglass.max_duration_seconds, 7200);
+    assert_int_equal(team->breakglass.approver_count, 2);
     team = config_find_team(cfg, "payments");
     assert_non_null(team);
     assert_true(team->breakglass.self_approve_oncall);

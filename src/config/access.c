@@ -19,14 +19,14 @@
 #define ACCESS_BG_DURATION_MIN (60U)
 #define ACCESS_BG_DURATION_MAX (24U * 3600)
 
-#define ACCESS_FRESHNESS_DEF    (12U * 3600)
-#define ACCESS_FRESHNESS_MIN    (60U)
-#define ACCESS_FRESHNESS_MAX    (30U * 24 * 3600)
-#define ACCESS_PER_USER_DEF     5U
-#define ACCESS_PER_USER_MAX     100U
-#define ACCESS_LINK_TTL_DEF     (600U)
-#define ACCESS_LINK_TTL_MIN     (60U)
-#define ACCESS_LINK_TTL_MAX     (24U * 3600)
+#define ACCESS_FRESHNESS_DEF     (12U * 3600)
+#define ACCESS_FRESHNESS_MIN     (60U)
+#define ACCESS_FRESHNESS_MAX     (30U * 24 * 3600)
+#define ACCESS_PER_USER_DEF      5U
+#define ACCESS_PER_USER_MAX      100U
+#define ACCESS_LINK_TTL_DEF      (600U)
+#define ACCESS_LINK_TTL_MIN      (60U)
+#define ACCESS_LINK_TTL_MAX      (24U * 3600)
 #define ACCESS_LOGS_INTERVAL_DEF (300U)
 #define ACCESS_LOGS_INTERVAL_MIN (30U)
 #define ACCESS_LOGS_INTERVAL_MAX (24U * 3600)
@@ -170,14 +170,12 @@ static void access_check_breakglass(struct cfgctx *c, const struct cfgfile *f,
     if (bg->max_duration != NULL) {
         snprintf(what, sizeof(what), "team '%s' breakglass max_duration", team);
         access_duration(c, f, "team.breakglass.max_duration", what, bg->max_duration,
-                        ACCESS_BG_DURATION_MIN, ACCESS_BG_DURATION_MAX, "1m to 24h (e.g. 1h)",
-                        &v);
+                        ACCESS_BG_DURATION_MIN, ACCESS_BG_DURATION_MAX, "1m to 24h (e.g. 1h)", &v);
     }
     if (bg->pending_ttl != NULL) {
         snprintf(what, sizeof(what), "team '%s' breakglass pending_ttl", team);
         access_duration(c, f, "team.breakglass.pending_ttl", what, bg->pending_ttl,
-                        ACCESS_BG_DURATION_MIN, ACCESS_BG_DURATION_MAX, "1m to 24h (e.g. 1h)",
-                        &v);
+                        ACCESS_BG_DURATION_MIN, ACCESS_BG_DURATION_MAX, "1m to 24h (e.g. 1h)", &v);
     }
 }
 
@@ -266,8 +264,8 @@ static int access_dup_list(char *const *list, unsigned n, char ***out, unsigned 
     return 0;
 }
 
-static int access_build_host_group(const struct raw_host_group *raw,
-                                   const struct config_team *team, struct config_host_group *out)
+static int access_build_host_group(const struct raw_host_group *raw, const struct config_team *team,
+                                   struct config_host_group *out)
 {
     out->team = team;
     out->name = strdup(raw->name);
@@ -292,8 +290,8 @@ static int access_build_breakglass(const struct cfgfile *f, const struct raw_bre
     if (raw->pending_ttl != NULL &&
         config_parse_duration(raw->pending_ttl, &out->pending_ttl_seconds) != 0)
         return OB_EINTERNAL;
-    rc = access_dup_list(raw->approvers, raw->approver_count, &out->approvers,
-                         &out->approver_count);
+    rc =
+        access_dup_list(raw->approvers, raw->approver_count, &out->approvers, &out->approver_count);
     if (rc != 0)
         return rc;
     /* Absent: the default [oncall]; written, even empty: exactly that. */
@@ -389,7 +387,8 @@ static void access_trusted_proxies(struct cfgctx *c, const struct cfgfile *f,
             continue;
         }
         snprintf(path, sizeof(path), "allowlist.trusted_proxies.%u", k);
-        diag_report(c, f, path, "allowlist trusted_proxies entry '%s' is not an address or CIDR: %s",
+        diag_report(c, f, path,
+                    "allowlist trusted_proxies entry '%s' is not an address or CIDR: %s",
                     raw->trusted_proxies[k], err.msg[0] != '\0' ? err.msg : "cannot parse it");
     }
 }

@@ -756,8 +756,8 @@ int config_load(const char *path, struct config **out, struct config_diags *diag
      * (or is absent), or every reference would be reported as dangling. */
     teams_check_cross(&ld.ctx, team_files, nteam_files, all_teams, users_ok ? cfg : NULL);
     if (all_teams && raw_main->enforcers != NULL && raw_main->enforcers->aws != NULL)
-        access_check_aws_group(&ld.ctx, main_file, raw_main->enforcers->aws->host_group,
-                               team_files, nteam_files);
+        access_check_aws_group(&ld.ctx, main_file, raw_main->enforcers->aws->host_group, team_files,
+                               nteam_files);
     rc = 0;
     if (ld.ctx.failed || ld.ctx.oom)
         goto out;
@@ -916,8 +916,7 @@ const struct config_schedule *config_find_schedule(const struct config *cfg, con
     return NULL;
 }
 
-const struct config_host_group *config_find_host_group(const struct config *cfg,
-                                                       const char *name)
+const struct config_host_group *config_find_host_group(const struct config *cfg, const char *name)
 {
     for (unsigned t = 0; cfg != NULL && name != NULL && t < cfg->team_count; t++) {
         const struct config_team *team = &cfg->teams[t];

@@ -5,7 +5,8 @@
  *   1. yamlpos_build(): YAML syntax and a position index (yamlpos.c);
  *   2. schema_load(): libcyaml against the file's schema (schema.c);
  *   3. checks that turn raw documents into the model, reporting every
- *      problem with the position of its node (mainfile.c, users.c, teams.c).
+ *      problem with the position of its node (mainfile.c, users.c, teams.c,
+ *      access.c).
  * Step 3 runs only on files that passed steps 1 and 2; references between
  * files are checked only when every file they need loaded.
  */
@@ -62,11 +63,11 @@ void diag_where(const struct cfgfile *f, const char *path, int want_key, char *b
 
 #define CONFIG_NAME_MAX 63
 
-int value_is_name(const char *s);     /* [a-z0-9][a-z0-9._-]{0,62} */
-int value_is_nickname(const char *s); /* [A-Za-z0-9._-]{1,63} */
+int value_is_name(const char *s);      /* [a-z0-9][a-z0-9._-]{0,62} */
+int value_is_nickname(const char *s);  /* [A-Za-z0-9._-]{1,63} */
 int value_is_login(const char *s);     /* [a-z_][a-z0-9_.-]{0,31} */
 int value_is_host_name(const char *s); /* [a-z0-9][a-z0-9.-]{0,252} */
-int value_is_e164(const char *s);     /* + and 8..15 digits */
+int value_is_e164(const char *s);      /* + and 8..15 digits */
 int value_is_email(const char *s);
 int value_is_sip_uri(const char *s);
 int value_is_http_url(const char *s);
@@ -104,8 +105,8 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
  * c->resolve_secrets (else only its reference is kept).  label starts the
  * messages; they never hold the secret.  ref NULL: nothing to do.
  */
-void mainfile_secret(struct cfgctx *c, const struct cfgfile *f, const char *path,
-                     const char *label, const char *ref, struct secret *out);
+void mainfile_secret(struct cfgctx *c, const struct cfgfile *f, const char *path, const char *label,
+                     const char *ref, struct secret *out);
 
 /* ---- users.c ---- */
 
@@ -126,8 +127,8 @@ void users_convert_rules(struct cfgctx *c, const struct cfgfile *f, const char *
 
 /* The name of entry i of list ("services") must be a valid name; what
  * ("service") starts the message. */
-void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what,
-                      const char *list, unsigned i, const char *name);
+void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what, const char *list,
+                      unsigned i, const char *name);
 /* An object may name its team (`team:`), but only the team of its directory. */
 void teams_check_owner(struct cfgctx *c, const struct cfgfile *f, const char *what,
                        const char *list, unsigned i, const char *name, const char *team);

@@ -118,8 +118,8 @@ static void main_http(struct cfgctx *c, const struct cfgfile *f, const struct ra
  * secret stops the load rather than the first page.  Messages name the
  * reference, never what it resolves to, and never an inline value.
  */
-void mainfile_secret(struct cfgctx *c, const struct cfgfile *f, const char *path,
-                        const char *label, const char *ref, struct secret *out)
+void mainfile_secret(struct cfgctx *c, const struct cfgfile *f, const char *path, const char *label,
+                     const char *ref, struct secret *out)
 {
     struct ob_error err;
     int rc;
@@ -157,9 +157,9 @@ static void main_slack(struct cfgctx *c, const struct cfgfile *f, const struct r
                     "slack api_url '%s' must start with http:// or https://", raw->api_url);
     out->api_url = cfgctx_dup(c, raw->api_url != NULL ? raw->api_url : SLACK_DEFAULT_API);
     mainfile_secret(c, f, "providers.slack.bot_token", "slack bot_token", raw->bot_token,
-                &out->bot_token);
-    mainfile_secret(c, f, "providers.slack.signing_secret", "slack signing_secret", raw->signing_secret,
-                &out->signing_secret);
+                    &out->bot_token);
+    mainfile_secret(c, f, "providers.slack.signing_secret", "slack signing_secret",
+                    raw->signing_secret, &out->signing_secret);
 }
 
 static void main_mattermost(struct cfgctx *c, const struct cfgfile *f,
@@ -174,7 +174,7 @@ static void main_mattermost(struct cfgctx *c, const struct cfgfile *f,
     if (raw->api_url != NULL)
         out->api_url = cfgctx_dup(c, raw->api_url);
     mainfile_secret(c, f, "providers.mattermost.command_token", "mattermost command_token",
-                raw->command_token, &out->command_token);
+                    raw->command_token, &out->command_token);
 }
 
 static int main_parse_ms(const char *text, uint32_t *ms);
@@ -213,7 +213,7 @@ static void main_twilio(struct cfgctx *c, const struct cfgfile *f, const struct 
     out->account_sid = cfgctx_dup(c, raw->account_sid);
     out->from_number = cfgctx_dup(c, raw->from_number);
     mainfile_secret(c, f, "providers.twilio.auth_token", "twilio auth_token", raw->auth_token,
-                &out->auth_token);
+                    &out->auth_token);
 }
 
 static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct raw_smtp *raw,
@@ -236,7 +236,8 @@ static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct ra
     out->url = cfgctx_dup(c, raw->url);
     out->username = cfgctx_dup(c, raw->username);
     out->from_address = cfgctx_dup(c, raw->from_address);
-    mainfile_secret(c, f, "providers.smtp.password", "smtp password", raw->password, &out->password);
+    mainfile_secret(c, f, "providers.smtp.password", "smtp password", raw->password,
+                    &out->password);
 }
 
 static int main_parse_ms(const char *text, uint32_t *ms);
@@ -430,9 +431,9 @@ static void main_enforcer_aws(struct cfgctx *c, const struct cfgfile *f,
             snprintf(out->endpoint, len, "https://ec2.%s.amazonaws.com", raw->region);
     }
     mainfile_secret(c, f, "enforcers.aws.secret_access_key", "aws secret_access_key",
-                raw->secret_access_key, &out->secret_access_key);
+                    raw->secret_access_key, &out->secret_access_key);
     mainfile_secret(c, f, "enforcers.aws.session_token", "aws session_token", raw->session_token,
-                &out->session_token);
+                    &out->session_token);
 }
 
 /* The `log` provider: its path, relative to the main file's directory. */
@@ -473,7 +474,7 @@ static void main_webhook(struct cfgctx *c, const struct cfgfile *f, const struct
         return;
     out->enabled = 1;
     mainfile_secret(c, f, "providers.webhook.signing_secret", "webhook signing_secret",
-                raw->signing_secret, &out->signing_secret);
+                    raw->signing_secret, &out->signing_secret);
     if (raw->retry_base != NULL && (main_parse_ms(raw->retry_base, &out->retry_base_ms) != 0 ||
                                     out->retry_base_ms < 100 || out->retry_base_ms > 3600000))
         diag_report(c, f, "providers.webhook.retry_base",

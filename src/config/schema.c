@@ -375,9 +375,9 @@ static const cyaml_schema_value_t schema_service_entry = {
 };
 
 static const cyaml_schema_field_t schema_breakglass_fields[] = {
-    CYAML_FIELD_SEQUENCE_COUNT("self_approve", CYAML_FLAG_POINTER_NULL | OPT,
-                               struct raw_breakglass, self_approve, self_approve_count,
-                               &schema_string_entry, 0, CONFIG_MAX_MEMBERS),
+    CYAML_FIELD_SEQUENCE_COUNT("self_approve", CYAML_FLAG_POINTER_NULL | OPT, struct raw_breakglass,
+                               self_approve, self_approve_count, &schema_string_entry, 0,
+                               CONFIG_MAX_MEMBERS),
     CYAML_FIELD_SEQUENCE_COUNT("approvers", CYAML_FLAG_POINTER_NULL | OPT, struct raw_breakglass,
                                approvers, approver_count, &schema_string_entry, 0,
                                CONFIG_MAX_MEMBERS),

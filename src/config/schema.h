@@ -18,29 +18,29 @@
 struct yamlpos;
 
 /* Caps on list lengths, enforced by the schema (libcyaml refuses more). */
-#define CONFIG_MAX_USERS      10000
-#define CONFIG_MAX_SERVICES   10000 /* per file and in total */
-#define CONFIG_MAX_POLICIES   10000 /* per file and in total */
-#define CONFIG_MAX_TEAMS      1000
-#define CONFIG_MAX_TEAM_FILES 1000 /* files in one team directory */
-#define CONFIG_MAX_STEPS      50
-#define CONFIG_MAX_TARGETS    100 /* users or schedules of one step */
-#define CONFIG_MAX_MEMBERS    10000
-#define CONFIG_MAX_CHAT_IDS   16
-#define CONFIG_MAX_CONTACTS   32
-#define CONFIG_MAX_STRING     4096                /* any single string value */
-#define CONFIG_MAX_HEARTBEATS 10000               /* per file and in total */
-#define CONFIG_MAX_MATCHERS   MATCHER_MAX_PER_SET /* entries of one match: list */
-#define CONFIG_MAX_DEDUP      64                  /* dedup_labels of one service */
-#define CONFIG_MAX_SCHEDULES  10000               /* per file and in total */
-#define CONFIG_MAX_LAYERS     20                  /* layers of one schedule */
-#define CONFIG_MAX_ROTATION   1000                /* users of one layer */
-#define CONFIG_MAX_RESTRICT   32                  /* restrictions of one layer */
-#define CONFIG_MAX_RULES      32                  /* notification rules of a user or the defaults */
-#define CONFIG_MAX_LOGINS     16                  /* logins of one user */
-#define CONFIG_MAX_HOST_GROUPS 10000              /* per file and in total */
-#define CONFIG_MAX_HOSTS      1000                /* hosts of one host group */
-#define CONFIG_MAX_PROXIES    100                 /* allowlist trusted_proxies */
+#define CONFIG_MAX_USERS       10000
+#define CONFIG_MAX_SERVICES    10000 /* per file and in total */
+#define CONFIG_MAX_POLICIES    10000 /* per file and in total */
+#define CONFIG_MAX_TEAMS       1000
+#define CONFIG_MAX_TEAM_FILES  1000 /* files in one team directory */
+#define CONFIG_MAX_STEPS       50
+#define CONFIG_MAX_TARGETS     100 /* users or schedules of one step */
+#define CONFIG_MAX_MEMBERS     10000
+#define CONFIG_MAX_CHAT_IDS    16
+#define CONFIG_MAX_CONTACTS    32
+#define CONFIG_MAX_STRING      4096                /* any single string value */
+#define CONFIG_MAX_HEARTBEATS  10000               /* per file and in total */
+#define CONFIG_MAX_MATCHERS    MATCHER_MAX_PER_SET /* entries of one match: list */
+#define CONFIG_MAX_DEDUP       64                  /* dedup_labels of one service */
+#define CONFIG_MAX_SCHEDULES   10000               /* per file and in total */
+#define CONFIG_MAX_LAYERS      20                  /* layers of one schedule */
+#define CONFIG_MAX_ROTATION    1000                /* users of one layer */
+#define CONFIG_MAX_RESTRICT    32                  /* restrictions of one layer */
+#define CONFIG_MAX_RULES       32    /* notification rules of a user or the defaults */
+#define CONFIG_MAX_LOGINS      16    /* logins of one user */
+#define CONFIG_MAX_HOST_GROUPS 10000 /* per file and in total */
+#define CONFIG_MAX_HOSTS       1000  /* hosts of one host group */
+#define CONFIG_MAX_PROXIES     100   /* allowlist trusted_proxies */
 
 /* ---- opsbell.yaml ---- */
 

@@ -51,8 +51,8 @@ static const struct raw_team_file *teams_raw(const struct cfgfile *f)
     return f->raw;
 }
 
-void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what,
-                             const char *list, unsigned i, const char *name)
+void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what, const char *list,
+                      unsigned i, const char *name)
 {
     char path[64];
 
@@ -67,7 +67,7 @@ void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *wha
 
 /* An object may name its team, but only the team whose directory holds it. */
 void teams_check_owner(struct cfgctx *c, const struct cfgfile *f, const char *what,
-                              const char *list, unsigned i, const char *name, const char *team)
+                       const char *list, unsigned i, const char *name, const char *team)
 {
     char path[64];
 

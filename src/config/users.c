@@ -1,6 +1,7 @@
 /*
  * users.c - checks of users.yaml (names, nicknames, time zones, chat ids,
- * contact methods, uniqueness) and the users of struct config they fill.
+ * contact methods, logins, uniqueness) and the users of struct config they
+ * fill.
  */
 #include "config/internal.h"
 #include "config/yamlpos.h"

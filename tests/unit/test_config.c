@@ -1379,24 +1379,25 @@ static void test_access_cross_file(void **state)
 static void test_logins_refused(void **state)
 {
     (void)state;
-    EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS,
-                        "users:\n"
-                        "  - name: ann\n"
-                        "    logins: [ann, Root, ann, -x]\n"
-                        "  - name: bob\n"
-                        "    logins: []\n"
-                        "  - name: 1cid\n"
-                        "  - name: dan\n"
-                        "    logins: [dan, _svc, a.b-c_d, abcdefghijklmnopqrstuvwxyz012345]\n",
-                        "doc.yaml:3:19: user 'ann' has login 'Root' that is invalid (use 1 to 32 "
-                        "of a-z, 0-9, '_', '.', '-', starting with a letter or '_')",
-                        "doc.yaml:3:25: user 'ann' lists login 'ann' twice (first at doc.yaml:3:14)",
-                        "doc.yaml:3:30: user 'ann' has login '-x' that is invalid (use 1 to 32 of "
-                        "a-z, 0-9, '_', '.', '-', starting with a letter or '_')",
-                        "doc.yaml:5:13: user 'bob' has an empty logins list (list at least one, or "
-                        "leave logins out for [bob])",
-                        "doc.yaml:6:11: user name '1cid' is not a valid login name, so it cannot "
-                        "be the default login; list the user's logins (logins: [...])");
+    EXPECT_BUFFER_FAILS(
+        CONFIG_DOC_USERS,
+        "users:\n"
+        "  - name: ann\n"
+        "    logins: [ann, Root, ann, -x]\n"
+        "  - name: bob\n"
+        "    logins: []\n"
+        "  - name: 1cid\n"
+        "  - name: dan\n"
+        "    logins: [dan, _svc, a.b-c_d, abcdefghijklmnopqrstuvwxyz012345]\n",
+        "doc.yaml:3:19: user 'ann' has login 'Root' that is invalid (use 1 to 32 "
+        "of a-z, 0-9, '_', '.', '-', starting with a letter or '_')",
+        "doc.yaml:3:25: user 'ann' lists login 'ann' twice (first at doc.yaml:3:14)",
+        "doc.yaml:3:30: user 'ann' has login '-x' that is invalid (use 1 to 32 of "
+        "a-z, 0-9, '_', '.', '-', starting with a letter or '_')",
+        "doc.yaml:5:13: user 'bob' has an empty logins list (list at least one, or "
+        "leave logins out for [bob])",
+        "doc.yaml:6:11: user name '1cid' is not a valid login name, so it cannot "
+        "be the default login; list the user's logins (logins: [...])");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS,
                         "users:\n"
                         "  - name: dan\n"

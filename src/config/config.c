@@ -512,6 +512,13 @@ static void config_free_team(struct config_team *t)
         free(s->layers);
     }
     free(t->schedules);
+    for (unsigned i = 0; t->host_groups != NULL && i < t->host_group_count; i++) {
+        free(t->host_groups[i].name);
+        config_free_strings(t->host_groups[i].hosts, t->host_groups[i].host_count);
+    }
+    free(t->host_groups);
+    config_free_strings(t->breakglass.self_approve_users, t->breakglass.self_approve_user_count);
+    config_free_strings(t->breakglass.approvers, t->breakglass.approver_count);
 }
 
 static void config_free_user(struct config_user *u)
@@ -530,6 +537,7 @@ static void config_free_user(struct config_user *u)
         free(u->contact_methods[i].address);
     free(u->contact_methods);
     free(u->notification_rules);
+    config_free_strings(u->logins, u->login_count);
 }
 
 void config_free_model(struct config *cfg)
@@ -575,6 +583,9 @@ void config_free_model(struct config *cfg)
     free(cfg->keys.branch);
     free(cfg->keys.path);
     free(cfg->keys.cache_dir);
+    free(cfg->enforcers.aws.host_group);
+    config_free_strings(cfg->allowlist.trusted_proxies, cfg->allowlist.trusted_proxy_count);
+    secret_release(&cfg->allowlist.access_logs_token);
     for (unsigned i = 0; cfg->users != NULL && i < cfg->user_count; i++)
         config_free_user(&cfg->users[i]);
     free(cfg->users);
@@ -744,6 +755,9 @@ int config_load(const char *path, struct config **out, struct config_diags *diag
     /* User references are checked only against a users.yaml that loaded
      * (or is absent), or every reference would be reported as dangling. */
     teams_check_cross(&ld.ctx, team_files, nteam_files, all_teams, users_ok ? cfg : NULL);
+    if (all_teams && raw_main->enforcers != NULL && raw_main->enforcers->aws != NULL)
+        access_check_aws_group(&ld.ctx, main_file, raw_main->enforcers->aws->host_group, team_files,
+                               nteam_files);
     rc = 0;
     if (ld.ctx.failed || ld.ctx.oom)
         goto out;
@@ -897,6 +911,18 @@ const struct config_schedule *config_find_schedule(const struct config *cfg, con
         for (unsigned i = 0; i < team->schedule_count; i++) {
             if (strcmp(team->schedules[i].name, name) == 0)
                 return &team->schedules[i];
+        }
+    }
+    return NULL;
+}
+
+const struct config_host_group *config_find_host_group(const struct config *cfg, const char *name)
+{
+    for (unsigned t = 0; cfg != NULL && name != NULL && t < cfg->team_count; t++) {
+        const struct config_team *team = &cfg->teams[t];
+        for (unsigned i = 0; i < team->host_group_count; i++) {
+            if (strcmp(team->host_groups[i].name, name) == 0)
+                return &team->host_groups[i];
         }
     }
     return NULL;

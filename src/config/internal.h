@@ -5,7 +5,8 @@
  *   1. yamlpos_build(): YAML syntax and a position index (yamlpos.c);
  *   2. schema_load(): libcyaml against the file's schema (schema.c);
  *   3. checks that turn raw documents into the model, reporting every
- *      problem with the position of its node (mainfile.c, users.c, teams.c).
+ *      problem with the position of its node (mainfile.c, users.c, teams.c,
+ *      access.c).
  * Step 3 runs only on files that passed steps 1 and 2; references between
  * files are checked only when every file they need loaded.
  */
@@ -62,9 +63,11 @@ void diag_where(const struct cfgfile *f, const char *path, int want_key, char *b
 
 #define CONFIG_NAME_MAX 63
 
-int value_is_name(const char *s);     /* [a-z0-9][a-z0-9._-]{0,62} */
-int value_is_nickname(const char *s); /* [A-Za-z0-9._-]{1,63} */
-int value_is_e164(const char *s);     /* + and 8..15 digits */
+int value_is_name(const char *s);      /* [a-z0-9][a-z0-9._-]{0,62} */
+int value_is_nickname(const char *s);  /* [A-Za-z0-9._-]{1,63} */
+int value_is_login(const char *s);     /* [a-z_][a-z0-9_.-]{0,31} */
+int value_is_host_name(const char *s); /* [a-z0-9][a-z0-9.-]{0,252} */
+int value_is_e164(const char *s);      /* + and 8..15 digits */
 int value_is_email(const char *s);
 int value_is_sip_uri(const char *s);
 int value_is_http_url(const char *s);
@@ -97,6 +100,14 @@ int value_parse_weekday(const char *s, uint8_t *bit);
 void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct raw_main *raw,
                       struct config *cfg);
 
+/*
+ * A secret field at path: "env:NAME" or "file:PATH", resolved into *out when
+ * c->resolve_secrets (else only its reference is kept).  label starts the
+ * messages; they never hold the secret.  ref NULL: nothing to do.
+ */
+void mainfile_secret(struct cfgctx *c, const struct cfgfile *f, const char *path, const char *label,
+                     const char *ref, struct secret *out);
+
 /* ---- users.c ---- */
 
 /* Check raw (users.yaml) and fill cfg->users. */
@@ -113,6 +124,14 @@ void users_convert_rules(struct cfgctx *c, const struct cfgfile *f, const char *
                          struct config_notification_rule **out, unsigned *count);
 
 /* ---- teams.c ---- */
+
+/* The name of entry i of list ("services") must be a valid name; what
+ * ("service") starts the message. */
+void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what, const char *list,
+                      unsigned i, const char *name);
+/* An object may name its team (`team:`), but only the team of its directory. */
+void teams_check_owner(struct cfgctx *c, const struct cfgfile *f, const char *what,
+                       const char *list, unsigned i, const char *name, const char *team);
 
 /* Checks that need only this team file. */
 void teams_check_file(struct cfgctx *c, const struct cfgfile *f);
@@ -131,6 +150,26 @@ void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned 
  */
 int teams_build(struct config *cfg, char **team_names, unsigned team_count,
                 struct cfgfile *const *files, unsigned nfiles);
+
+/* ---- access.c: host groups, break-glass policies, the allowlist section ---- */
+
+/* host_groups: and team: breakglass: of one team file, on their own
+ * (called by teams_check_file). */
+void access_check_file(struct cfgctx *c, const struct cfgfile *f);
+/* breakglass self_approve and approvers name known users; names is sorted
+ * (strcmp) and holds n user names (called by teams_check_cross). */
+void access_check_user_refs(struct cfgctx *c, const struct cfgfile *f, const char *const *names,
+                            size_t n);
+/* enforcers.aws.host_group (may be NULL) names a host group of one of the
+ * team files; call only when every team file loaded. */
+void access_check_aws_group(struct cfgctx *c, const struct cfgfile *main_file,
+                            const char *host_group, struct cfgfile *const *files, unsigned nfiles);
+/* team->host_groups and team->breakglass (defaults when absent) from the
+ * team's files (called by teams_build). 0, OB_ENOMEM or OB_EINTERNAL. */
+int access_build_team(struct config_team *team, struct cfgfile *const *files, unsigned nfiles);
+/* opsbell.yaml allowlist: (raw may be NULL: the defaults) into out. */
+void access_convert_allowlist(struct cfgctx *c, const struct cfgfile *f,
+                              const struct raw_allowlist *raw, struct config_allowlist *out);
 
 /* ---- config.c ---- */
 

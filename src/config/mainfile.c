@@ -118,8 +118,8 @@ static void main_http(struct cfgctx *c, const struct cfgfile *f, const struct ra
  * secret stops the load rather than the first page.  Messages name the
  * reference, never what it resolves to, and never an inline value.
  */
-static void main_secret(struct cfgctx *c, const struct cfgfile *f, const char *path,
-                        const char *label, const char *ref, struct secret *out)
+void mainfile_secret(struct cfgctx *c, const struct cfgfile *f, const char *path, const char *label,
+                     const char *ref, struct secret *out)
 {
     struct ob_error err;
     int rc;
@@ -156,10 +156,10 @@ static void main_slack(struct cfgctx *c, const struct cfgfile *f, const struct r
         diag_report(c, f, "providers.slack.api_url",
                     "slack api_url '%s' must start with http:// or https://", raw->api_url);
     out->api_url = cfgctx_dup(c, raw->api_url != NULL ? raw->api_url : SLACK_DEFAULT_API);
-    main_secret(c, f, "providers.slack.bot_token", "slack bot_token", raw->bot_token,
-                &out->bot_token);
-    main_secret(c, f, "providers.slack.signing_secret", "slack signing_secret", raw->signing_secret,
-                &out->signing_secret);
+    mainfile_secret(c, f, "providers.slack.bot_token", "slack bot_token", raw->bot_token,
+                    &out->bot_token);
+    mainfile_secret(c, f, "providers.slack.signing_secret", "slack signing_secret",
+                    raw->signing_secret, &out->signing_secret);
 }
 
 static void main_mattermost(struct cfgctx *c, const struct cfgfile *f,
@@ -173,8 +173,8 @@ static void main_mattermost(struct cfgctx *c, const struct cfgfile *f,
                     "mattermost api_url '%s' must start with http:// or https://", raw->api_url);
     if (raw->api_url != NULL)
         out->api_url = cfgctx_dup(c, raw->api_url);
-    main_secret(c, f, "providers.mattermost.command_token", "mattermost command_token",
-                raw->command_token, &out->command_token);
+    mainfile_secret(c, f, "providers.mattermost.command_token", "mattermost command_token",
+                    raw->command_token, &out->command_token);
 }
 
 static int main_parse_ms(const char *text, uint32_t *ms);
@@ -212,8 +212,8 @@ static void main_twilio(struct cfgctx *c, const struct cfgfile *f, const struct 
     out->api_url = cfgctx_dup(c, raw->api_url != NULL ? raw->api_url : TWILIO_DEFAULT_API);
     out->account_sid = cfgctx_dup(c, raw->account_sid);
     out->from_number = cfgctx_dup(c, raw->from_number);
-    main_secret(c, f, "providers.twilio.auth_token", "twilio auth_token", raw->auth_token,
-                &out->auth_token);
+    mainfile_secret(c, f, "providers.twilio.auth_token", "twilio auth_token", raw->auth_token,
+                    &out->auth_token);
 }
 
 static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct raw_smtp *raw,
@@ -236,7 +236,8 @@ static void main_smtp(struct cfgctx *c, const struct cfgfile *f, const struct ra
     out->url = cfgctx_dup(c, raw->url);
     out->username = cfgctx_dup(c, raw->username);
     out->from_address = cfgctx_dup(c, raw->from_address);
-    main_secret(c, f, "providers.smtp.password", "smtp password", raw->password, &out->password);
+    mainfile_secret(c, f, "providers.smtp.password", "smtp password", raw->password,
+                    &out->password);
 }
 
 static int main_parse_ms(const char *text, uint32_t *ms);
@@ -325,7 +326,7 @@ static void main_sip(struct cfgctx *c, const struct cfgfile *f, const struct raw
     out->outbound_proxy = cfgctx_dup(c, raw->outbound_proxy);
     out->from_uri = cfgctx_dup(c, raw->from_uri);
     out->username = cfgctx_dup(c, raw->username);
-    main_secret(c, f, "providers.sip.password", "sip password", raw->password, &out->password);
+    mainfile_secret(c, f, "providers.sip.password", "sip password", raw->password, &out->password);
     main_sip_media(c, f, raw, out);
 }
 
@@ -409,6 +410,13 @@ static void main_enforcer_aws(struct cfgctx *c, const struct cfgfile *f,
         diag_report(c, f, "enforcers.aws.sweep_interval",
                     "aws sweep_interval '%s' is not a duration from 10s to 1d (e.g. 5m)",
                     raw->sweep_interval);
+    /* That it names a host group of some team is checked once teams loaded. */
+    if (raw->host_group != NULL && !value_is_name(raw->host_group))
+        diag_report(c, f, "enforcers.aws.host_group",
+                    "aws host_group '%s' is not a valid host group name (use 1 to 63 of a-z, 0-9, "
+                    "'.', '_', '-', starting with a letter or digit)",
+                    raw->host_group);
+    out->host_group = cfgctx_dup(c, raw->host_group);
     out->region = cfgctx_dup(c, raw->region);
     out->security_group_id = cfgctx_dup(c, raw->security_group_id);
     out->access_key_id = cfgctx_dup(c, raw->access_key_id);
@@ -422,10 +430,10 @@ static void main_enforcer_aws(struct cfgctx *c, const struct cfgfile *f,
         else
             snprintf(out->endpoint, len, "https://ec2.%s.amazonaws.com", raw->region);
     }
-    main_secret(c, f, "enforcers.aws.secret_access_key", "aws secret_access_key",
-                raw->secret_access_key, &out->secret_access_key);
-    main_secret(c, f, "enforcers.aws.session_token", "aws session_token", raw->session_token,
-                &out->session_token);
+    mainfile_secret(c, f, "enforcers.aws.secret_access_key", "aws secret_access_key",
+                    raw->secret_access_key, &out->secret_access_key);
+    mainfile_secret(c, f, "enforcers.aws.session_token", "aws session_token", raw->session_token,
+                    &out->session_token);
 }
 
 /* The `log` provider: its path, relative to the main file's directory. */
@@ -465,8 +473,8 @@ static void main_webhook(struct cfgctx *c, const struct cfgfile *f, const struct
     if (raw == NULL)
         return;
     out->enabled = 1;
-    main_secret(c, f, "providers.webhook.signing_secret", "webhook signing_secret",
-                raw->signing_secret, &out->signing_secret);
+    mainfile_secret(c, f, "providers.webhook.signing_secret", "webhook signing_secret",
+                    raw->signing_secret, &out->signing_secret);
     if (raw->retry_base != NULL && (main_parse_ms(raw->retry_base, &out->retry_base_ms) != 0 ||
                                     out->retry_base_ms < 100 || out->retry_base_ms > 3600000))
         diag_report(c, f, "providers.webhook.retry_base",
@@ -569,7 +577,7 @@ static void main_ssh_ca(struct cfgctx *c, const struct cfgfile *f, const struct 
         diag_report(c, f, "ssh_ca.max_validity",
                     "ssh_ca max_validity '%s' is not a duration from 1m to 7d (e.g. 12h)",
                     raw->max_validity);
-    main_secret(c, f, "ssh_ca.key", "ssh_ca key", raw->key, &out->key);
+    mainfile_secret(c, f, "ssh_ca.key", "ssh_ca key", raw->key, &out->key);
     if (out->key.value == NULL || out->key.len == 0)
         return;
     ob_error_clear(&err);
@@ -808,6 +816,7 @@ void mainfile_convert(struct cfgctx *c, const struct cfgfile *f, const struct ra
     main_limits(c, f, raw->notification_limits, cfg);
     main_ssh_ca(c, f, raw->ssh_ca, &cfg->ssh_ca);
     main_keys(c, f, raw->keys, &cfg->keys);
+    access_convert_allowlist(c, f, raw->allowlist, &cfg->allowlist);
     main_webhook(c, f, prov != NULL ? prov->webhook : NULL, &cfg->providers.webhook);
     if (prov != NULL) {
         main_log_provider(c, f, prov->log, &cfg->providers.log);

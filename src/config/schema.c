@@ -189,6 +189,7 @@ static const cyaml_schema_field_t schema_enforcer_aws_fields[] = {
     STR_FIELD("session_token", OPT, struct raw_enforcer_aws, session_token),
     STR_FIELD("port", OPT, struct raw_enforcer_aws, port),
     STR_FIELD("sweep_interval", OPT, struct raw_enforcer_aws, sweep_interval),
+    STR_FIELD("host_group", OPT, struct raw_enforcer_aws, host_group),
     CYAML_FIELD_END,
 };
 
@@ -206,6 +207,24 @@ static const cyaml_schema_field_t schema_keys_fields[] = {
     STR_FIELD("path", OPT, struct raw_keys, path),
     STR_FIELD("cache_dir", OPT, struct raw_keys, cache_dir),
     STR_FIELD("sync_interval", OPT, struct raw_keys, sync_interval),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t schema_access_logs_fields[] = {
+    STR_FIELD("token", REQ, struct raw_access_logs, token),
+    STR_FIELD("interval", OPT, struct raw_access_logs, interval),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t schema_allowlist_fields[] = {
+    STR_FIELD("freshness", OPT, struct raw_allowlist, freshness),
+    STR_FIELD("max_per_user", OPT, struct raw_allowlist, max_per_user),
+    STR_FIELD("link_ttl", OPT, struct raw_allowlist, link_ttl),
+    CYAML_FIELD_SEQUENCE_COUNT("trusted_proxies", CYAML_FLAG_POINTER_NULL | OPT,
+                               struct raw_allowlist, trusted_proxies, trusted_proxy_count,
+                               &schema_string_entry, 0, CONFIG_MAX_PROXIES),
+    CYAML_FIELD_MAPPING_PTR("slack_access_logs", CYAML_FLAG_POINTER | OPT, struct raw_allowlist,
+                            slack_access_logs, schema_access_logs_fields),
     CYAML_FIELD_END,
 };
 
@@ -236,6 +255,8 @@ static const cyaml_schema_field_t schema_main_fields[] = {
                             schema_enforcers_fields),
     CYAML_FIELD_MAPPING_PTR("keys", CYAML_FLAG_POINTER | OPT, struct raw_main, keys,
                             schema_keys_fields),
+    CYAML_FIELD_MAPPING_PTR("allowlist", CYAML_FLAG_POINTER | OPT, struct raw_main, allowlist,
+                            schema_allowlist_fields),
     CYAML_FIELD_END,
 };
 
@@ -279,6 +300,8 @@ static const cyaml_schema_field_t schema_user_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("notification_rules", CYAML_FLAG_POINTER_NULL | OPT, struct raw_user,
                                notification_rules, notification_rule_count, &schema_rule_entry, 0,
                                CONFIG_MAX_RULES),
+    CYAML_FIELD_SEQUENCE_COUNT("logins", CYAML_FLAG_POINTER_NULL | OPT, struct raw_user, logins,
+                               login_count, &schema_string_entry, 0, CONFIG_MAX_LOGINS),
     CYAML_FIELD_END,
 };
 
@@ -351,6 +374,18 @@ static const cyaml_schema_value_t schema_service_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_service, schema_service_fields),
 };
 
+static const cyaml_schema_field_t schema_breakglass_fields[] = {
+    CYAML_FIELD_SEQUENCE_COUNT("self_approve", CYAML_FLAG_POINTER_NULL | OPT, struct raw_breakglass,
+                               self_approve, self_approve_count, &schema_string_entry, 0,
+                               CONFIG_MAX_MEMBERS),
+    CYAML_FIELD_SEQUENCE_COUNT("approvers", CYAML_FLAG_POINTER_NULL | OPT, struct raw_breakglass,
+                               approvers, approver_count, &schema_string_entry, 0,
+                               CONFIG_MAX_MEMBERS),
+    STR_FIELD("max_duration", OPT, struct raw_breakglass, max_duration),
+    STR_FIELD("pending_ttl", OPT, struct raw_breakglass, pending_ttl),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t schema_team_fields[] = {
     STR_FIELD("description", OPT, struct raw_team, description),
     CYAML_FIELD_SEQUENCE_COUNT("members", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team, members,
@@ -359,6 +394,8 @@ static const cyaml_schema_field_t schema_team_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("match", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team, match,
                                match_count, &schema_string_entry, 0, CONFIG_MAX_MATCHERS),
     STR_FIELD("fallback_service", OPT, struct raw_team, fallback_service),
+    CYAML_FIELD_MAPPING_PTR("breakglass", CYAML_FLAG_POINTER | OPT, struct raw_team, breakglass,
+                            schema_breakglass_fields),
     CYAML_FIELD_END,
 };
 
@@ -422,6 +459,19 @@ static const cyaml_schema_value_t schema_schedule_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_schedule, schema_schedule_fields),
 };
 
+static const cyaml_schema_field_t schema_host_group_fields[] = {
+    STR_FIELD("name", REQ, struct raw_host_group, name),
+    STR_FIELD("team", OPT, struct raw_host_group, team),
+    CYAML_FIELD_SEQUENCE_COUNT("hosts", CYAML_FLAG_POINTER_NULL | OPT, struct raw_host_group, hosts,
+                               host_count, &schema_string_entry, 0, CONFIG_MAX_HOSTS),
+    STR_FIELD("allowlist", OPT, struct raw_host_group, allowlist),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t schema_host_group_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_host_group, schema_host_group_fields),
+};
+
 static const cyaml_schema_field_t schema_team_file_fields[] = {
     CYAML_FIELD_MAPPING_PTR("team", CYAML_FLAG_POINTER | OPT, struct raw_team_file, team,
                             schema_team_fields),
@@ -437,6 +487,9 @@ static const cyaml_schema_field_t schema_team_file_fields[] = {
     CYAML_FIELD_SEQUENCE_COUNT("schedules", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team_file,
                                schedules, schedule_count, &schema_schedule_entry, 0,
                                CONFIG_MAX_SCHEDULES),
+    CYAML_FIELD_SEQUENCE_COUNT("host_groups", CYAML_FLAG_POINTER_NULL | OPT, struct raw_team_file,
+                               host_groups, host_group_count, &schema_host_group_entry, 0,
+                               CONFIG_MAX_HOST_GROUPS),
     CYAML_FIELD_END,
 };
 

@@ -18,25 +18,29 @@
 struct yamlpos;
 
 /* Caps on list lengths, enforced by the schema (libcyaml refuses more). */
-#define CONFIG_MAX_USERS      10000
-#define CONFIG_MAX_SERVICES   10000 /* per file and in total */
-#define CONFIG_MAX_POLICIES   10000 /* per file and in total */
-#define CONFIG_MAX_TEAMS      1000
-#define CONFIG_MAX_TEAM_FILES 1000 /* files in one team directory */
-#define CONFIG_MAX_STEPS      50
-#define CONFIG_MAX_TARGETS    100 /* users or schedules of one step */
-#define CONFIG_MAX_MEMBERS    10000
-#define CONFIG_MAX_CHAT_IDS   16
-#define CONFIG_MAX_CONTACTS   32
-#define CONFIG_MAX_STRING     4096                /* any single string value */
-#define CONFIG_MAX_HEARTBEATS 10000               /* per file and in total */
-#define CONFIG_MAX_MATCHERS   MATCHER_MAX_PER_SET /* entries of one match: list */
-#define CONFIG_MAX_DEDUP      64                  /* dedup_labels of one service */
-#define CONFIG_MAX_SCHEDULES  10000               /* per file and in total */
-#define CONFIG_MAX_LAYERS     20                  /* layers of one schedule */
-#define CONFIG_MAX_ROTATION   1000                /* users of one layer */
-#define CONFIG_MAX_RESTRICT   32                  /* restrictions of one layer */
-#define CONFIG_MAX_RULES      32                  /* notification rules of a user or the defaults */
+#define CONFIG_MAX_USERS       10000
+#define CONFIG_MAX_SERVICES    10000 /* per file and in total */
+#define CONFIG_MAX_POLICIES    10000 /* per file and in total */
+#define CONFIG_MAX_TEAMS       1000
+#define CONFIG_MAX_TEAM_FILES  1000 /* files in one team directory */
+#define CONFIG_MAX_STEPS       50
+#define CONFIG_MAX_TARGETS     100 /* users or schedules of one step */
+#define CONFIG_MAX_MEMBERS     10000
+#define CONFIG_MAX_CHAT_IDS    16
+#define CONFIG_MAX_CONTACTS    32
+#define CONFIG_MAX_STRING      4096                /* any single string value */
+#define CONFIG_MAX_HEARTBEATS  10000               /* per file and in total */
+#define CONFIG_MAX_MATCHERS    MATCHER_MAX_PER_SET /* entries of one match: list */
+#define CONFIG_MAX_DEDUP       64                  /* dedup_labels of one service */
+#define CONFIG_MAX_SCHEDULES   10000               /* per file and in total */
+#define CONFIG_MAX_LAYERS      20                  /* layers of one schedule */
+#define CONFIG_MAX_ROTATION    1000                /* users of one layer */
+#define CONFIG_MAX_RESTRICT    32                  /* restrictions of one layer */
+#define CONFIG_MAX_RULES       32    /* notification rules of a user or the defaults */
+#define CONFIG_MAX_LOGINS      16    /* logins of one user */
+#define CONFIG_MAX_HOST_GROUPS 10000 /* per file and in total */
+#define CONFIG_MAX_HOSTS       1000  /* hosts of one host group */
+#define CONFIG_MAX_PROXIES     100   /* allowlist trusted_proxies */
 
 /* ---- opsbell.yaml ---- */
 
@@ -162,6 +166,7 @@ struct raw_enforcer_aws {
     char *session_token;
     char *port;
     char *sweep_interval;
+    char *host_group;
 };
 
 struct raw_enforcers {
@@ -175,6 +180,20 @@ struct raw_keys {
     char *path;
     char *cache_dir;
     char *sync_interval;
+};
+
+struct raw_access_logs {
+    char *token;
+    char *interval;
+};
+
+struct raw_allowlist {
+    char *freshness;
+    char *max_per_user;
+    char *link_ttl;
+    char **trusted_proxies;
+    unsigned trusted_proxy_count;
+    struct raw_access_logs *slack_access_logs;
 };
 
 struct raw_main {
@@ -194,6 +213,7 @@ struct raw_main {
     struct raw_ssh_ca *ssh_ca;
     struct raw_enforcers *enforcers;
     struct raw_keys *keys;
+    struct raw_allowlist *allowlist;
 };
 
 /* ---- users.yaml ---- */
@@ -220,6 +240,8 @@ struct raw_user {
     unsigned contact_method_count;
     struct raw_notification_rule *notification_rules;
     unsigned notification_rule_count;
+    char **logins; /* NULL when absent (an empty list too: see users.c) */
+    unsigned login_count;
 };
 
 struct raw_users {
@@ -263,6 +285,15 @@ struct raw_service {
     char *auto_resolve;
 };
 
+struct raw_breakglass {
+    char **self_approve; /* NULL when absent or empty: access.c asks yamlpos which */
+    unsigned self_approve_count;
+    char **approvers;
+    unsigned approver_count;
+    char *max_duration;
+    char *pending_ttl;
+};
+
 struct raw_team {
     char *description;
     char **members;
@@ -271,6 +302,7 @@ struct raw_team {
     char **match;
     unsigned match_count;
     char *fallback_service;
+    struct raw_breakglass *breakglass;
 };
 
 struct raw_heartbeat {
@@ -312,6 +344,14 @@ struct raw_schedule {
     unsigned layer_count;
 };
 
+struct raw_host_group {
+    char *name;
+    char *team;
+    char **hosts;
+    unsigned host_count;
+    char *allowlist;
+};
+
 struct raw_team_file {
     struct raw_team *team; /* NULL when the file has no team: section */
     struct raw_service *services;
@@ -322,6 +362,8 @@ struct raw_team_file {
     unsigned heartbeat_count;
     struct raw_schedule *schedules;
     unsigned schedule_count;
+    struct raw_host_group *host_groups;
+    unsigned host_group_count;
 };
 
 /*

@@ -33,7 +33,8 @@ enum teams_sym_kind {
     TEAMS_SYM_SVC_KEY,   /* service integration keys */
     TEAMS_SYM_HEARTBEAT, /* heartbeat names */
     TEAMS_SYM_HB_KEY,    /* heartbeat keys */
-    TEAMS_SYM_SCHEDULE   /* schedule names */
+    TEAMS_SYM_SCHEDULE,  /* schedule names */
+    TEAMS_SYM_HOST_GROUP /* host group names */
 };
 
 /* A named object of some team file, in a table sorted by name. */
@@ -50,8 +51,8 @@ static const struct raw_team_file *teams_raw(const struct cfgfile *f)
     return f->raw;
 }
 
-static void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what,
-                             const char *list, unsigned i, const char *name)
+void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const char *what, const char *list,
+                      unsigned i, const char *name)
 {
     char path[64];
 
@@ -65,8 +66,8 @@ static void teams_check_name(struct cfgctx *c, const struct cfgfile *f, const ch
 }
 
 /* An object may name its team, but only the team whose directory holds it. */
-static void teams_check_owner(struct cfgctx *c, const struct cfgfile *f, const char *what,
-                              const char *list, unsigned i, const char *name, const char *team)
+void teams_check_owner(struct cfgctx *c, const struct cfgfile *f, const char *what,
+                       const char *list, unsigned i, const char *name, const char *team)
 {
     char path[64];
 
@@ -451,6 +452,7 @@ void teams_check_file(struct cfgctx *c, const struct cfgfile *f)
         teams_check_heartbeat(c, f, i);
     for (unsigned i = 0; i < raw->schedule_count; i++)
         teams_check_schedule(c, f, i);
+    access_check_file(c, f);
 }
 
 /* ---- across files ---- */
@@ -510,6 +512,8 @@ static unsigned teams_sym_count(const struct raw_team_file *raw, enum teams_sym_
         return raw->heartbeat_count;
     case TEAMS_SYM_SCHEDULE:
         return raw->schedule_count;
+    case TEAMS_SYM_HOST_GROUP:
+        return raw->host_group_count;
     case TEAMS_SYM_SERVICE:
     case TEAMS_SYM_SVC_KEY:
     default:
@@ -531,6 +535,8 @@ static const char *teams_sym_text(const struct raw_team_file *raw, enum teams_sy
         return raw->heartbeats[j].key;
     case TEAMS_SYM_SCHEDULE:
         return raw->schedules[j].name;
+    case TEAMS_SYM_HOST_GROUP:
+        return raw->host_groups[j].name;
     case TEAMS_SYM_SERVICE:
     default:
         return raw->services[j].name;
@@ -787,6 +793,7 @@ static void teams_check_user_refs(struct cfgctx *c, struct cfgfile *const *files
                 }
             }
         }
+        access_check_user_refs(c, f, names, users->user_count);
     }
     free(names);
 }
@@ -835,8 +842,9 @@ void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned 
                        int all_files, const struct config *users)
 {
     struct teams_sym *services = NULL, *policies = NULL, *keys = NULL;
-    struct teams_sym *heartbeats = NULL, *hb_keys = NULL, *schedules = NULL;
+    struct teams_sym *heartbeats = NULL, *hb_keys = NULL, *schedules = NULL, *groups = NULL;
     size_t nservices = 0, npolicies = 0, nkeys = 0, nheartbeats = 0, nhb_keys = 0, nschedules = 0;
+    size_t ngroups = 0;
 
     teams_check_sections(c, files, nfiles);
     services = teams_symbols(c, files, nfiles, TEAMS_SYM_SERVICE, &nservices);
@@ -845,9 +853,12 @@ void teams_check_cross(struct cfgctx *c, struct cfgfile *const *files, unsigned 
     heartbeats = teams_symbols(c, files, nfiles, TEAMS_SYM_HEARTBEAT, &nheartbeats);
     hb_keys = teams_symbols(c, files, nfiles, TEAMS_SYM_HB_KEY, &nhb_keys);
     schedules = teams_symbols(c, files, nfiles, TEAMS_SYM_SCHEDULE, &nschedules);
+    groups = teams_symbols(c, files, nfiles, TEAMS_SYM_HOST_GROUP, &ngroups);
     if (services == NULL || policies == NULL || keys == NULL || heartbeats == NULL ||
-        hb_keys == NULL || schedules == NULL)
+        hb_keys == NULL || schedules == NULL || groups == NULL)
         goto out;
+    teams_check_total(c, groups, ngroups, CONFIG_MAX_HOST_GROUPS, "host_groups", "host groups");
+    teams_report_duplicates(c, groups, ngroups, "host_groups", "name", "host group");
     teams_check_total(c, schedules, nschedules, CONFIG_MAX_SCHEDULES, "schedules", "schedules");
     teams_report_duplicates(c, schedules, nschedules, "schedules", "name", "schedule");
     teams_check_total(c, services, nservices, CONFIG_MAX_SERVICES, "services", "services");
@@ -875,6 +886,7 @@ out:
     free(heartbeats);
     free(hb_keys);
     free(schedules);
+    free(groups);
 }
 
 /* ---- building the model ---- */
@@ -1180,7 +1192,7 @@ static int teams_build_one(struct config_team *team, struct cfgfile *const *file
         if (team->fallback_service == NULL)
             return OB_EINTERNAL;
     }
-    return 0;
+    return access_build_team(team, files, nfiles);
 }
 
 /* Point every escalation step at the users and schedules it names. */

@@ -1,8 +1,10 @@
 /*
  * users.c - checks of users.yaml (names, nicknames, time zones, chat ids,
- * contact methods, uniqueness) and the users of struct config they fill.
+ * contact methods, logins, uniqueness) and the users of struct config they
+ * fill.
  */
 #include "config/internal.h"
+#include "config/yamlpos.h"
 
 #include "util/error.h"
 
@@ -200,6 +202,71 @@ static void users_rules(struct cfgctx *c, const struct cfgfile *f, unsigned i,
     }
 }
 
+/* `logins`: each a valid login, each once; absent = [name], which must then
+ * be a valid login itself (an empty list is refused: nobody could log in). */
+static void users_logins(struct cfgctx *c, const struct cfgfile *f, unsigned i,
+                         const struct raw_user *raw, struct config_user *out)
+{
+    char path[96], first_path[96], where[512];
+    unsigned line, col;
+
+    snprintf(path, sizeof(path), "users.%u.logins", i);
+    if (raw->login_count == 0) {
+        if (f->pos != NULL && yamlpos_find(f->pos, path, &line, &col) == 0) {
+            diag_report(c, f, path,
+                        "user '%s' has an empty logins list (list at least one, or leave logins "
+                        "out for [%s])",
+                        raw->name, raw->name);
+            return;
+        }
+        if (value_is_name(raw->name) && !value_is_login(raw->name)) {
+            snprintf(path, sizeof(path), "users.%u.name", i);
+            diag_report(c, f, path,
+                        "user name '%s' is not a valid login name, so it cannot be the default "
+                        "login; list the user's logins (logins: [...])",
+                        raw->name);
+        }
+        out->logins = calloc(1, sizeof(*out->logins));
+        if (out->logins == NULL) {
+            c->oom = 1;
+            return;
+        }
+        out->logins[0] = cfgctx_dup(c, raw->name);
+        out->login_count = 1;
+        return;
+    }
+    out->logins = calloc(raw->login_count, sizeof(*out->logins));
+    if (out->logins == NULL) {
+        c->oom = 1;
+        return;
+    }
+    out->login_count = raw->login_count;
+    for (unsigned k = 0; k < raw->login_count; k++) {
+        const char *login = raw->logins[k];
+        unsigned first = k;
+
+        out->logins[k] = cfgctx_dup(c, login);
+        snprintf(path, sizeof(path), "users.%u.logins.%u", i, k);
+        if (!value_is_login(login)) {
+            diag_report(c, f, path,
+                        "user '%s' has login '%s' that is invalid (use 1 to 32 of a-z, 0-9, '_', "
+                        "'.', '-', starting with a letter or '_')",
+                        raw->name, login);
+            continue;
+        }
+        for (unsigned j = 0; j < k && first == k; j++) {
+            if (strcmp(raw->logins[j], login) == 0)
+                first = j;
+        }
+        if (first == k)
+            continue;
+        snprintf(first_path, sizeof(first_path), "users.%u.logins.%u", i, first);
+        diag_where(f, first_path, 0, where, sizeof(where));
+        diag_report(c, f, path, "user '%s' lists login '%s' twice (first at %s)", raw->name, login,
+                    where);
+    }
+}
+
 static void users_one(struct cfgctx *c, const struct cfgfile *f, unsigned i,
                       const struct raw_user *raw, struct config_user *out)
 {
@@ -257,6 +324,7 @@ static void users_one(struct cfgctx *c, const struct cfgfile *f, unsigned i,
         for (unsigned k = 0; k < raw->contact_method_count; k++)
             users_contact(c, f, name, i, k, &raw->contact_methods[k], &out->contact_methods[k]);
     }
+    users_logins(c, f, i, raw, out);
 }
 
 static int users_ref_cmp(const void *a, const void *b)

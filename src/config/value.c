@@ -47,6 +47,36 @@ int value_is_name(const char *s)
     return len <= CONFIG_NAME_MAX;
 }
 
+/* A Unix login name as opsbell publishes keys under: [a-z_][a-z0-9_.-]{0,31}. */
+int value_is_login(const char *s)
+{
+    size_t len;
+
+    if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+        return 0;
+    for (len = 1; s[len] != '\0'; len++) {
+        char c = s[len];
+        if (!value_is_lower_alnum(c) && c != '_' && c != '.' && c != '-')
+            return 0;
+    }
+    return len <= 32;
+}
+
+/* A host name as an agent names itself: [a-z0-9][a-z0-9.-]{0,252}. */
+int value_is_host_name(const char *s)
+{
+    size_t len;
+
+    if (s == NULL || !value_is_lower_alnum(s[0]))
+        return 0;
+    for (len = 1; s[len] != '\0'; len++) {
+        char c = s[len];
+        if (!value_is_lower_alnum(c) && c != '.' && c != '-')
+            return 0;
+    }
+    return len <= 253;
+}
+
 int value_is_nickname(const char *s)
 {
     size_t len;

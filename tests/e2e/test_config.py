@@ -488,3 +488,73 @@ def test_more_semantic_checks(env):
     assert any(same_file(d.group("file"), pd.parent) and "Bad_Team" in d.group("msg")
                for d in diags), diags
     assert len(diags) == 3
+
+
+# ---- SSH access: host groups, break-glass policies, logins, the allowlist ----
+
+HOSTS_YAML = """\
+host_groups:
+  - name: alpha-web
+    hosts: [web1, web2.example.com]
+    allowlist: true
+"""
+
+ALLOWLIST_MAIN = """\
+allowlist:
+  freshness: 6h
+  max_per_user: 3
+  link_ttl: 15m
+  trusted_proxies: [127.0.0.1, 10.1.2.3/8]
+enforcers:
+  aws:
+    region: eu-central-1
+    security_group_id: sg-0123456789abcdef0
+    access_key_id: AKIAIOSFODNN7EXAMPLE
+    secret_access_key: file:aws_secret
+    host_group: %s
+"""
+
+
+def test_access_configuration_is_accepted(env):
+    env.write("teams/alpha/hosts.yaml", HOSTS_YAML)
+    env.write("teams/alpha/team.yaml", ALPHA_YAML.replace(
+        '  chat_channel: "#alpha"\n',
+        '  chat_channel: "#alpha"\n  breakglass:\n    self_approve: [oncall, carol]\n'
+        '    approvers: [alice]\n    max_duration: 2h\n    pending_ttl: 30m\n'))
+    env.write("users.yaml", USERS_YAML.replace("    nickname: ali\n",
+                                               "    nickname: ali\n    logins: [alice, deploy]\n"))
+    env.write("aws_secret", "not-a-real-secret\n")
+    env.extra_main = ALLOWLIST_MAIN % "alpha-web"
+    env.write_main()
+    r = env.local("check-config")
+    assert r.code == 0, r
+    assert r.stderr == ""
+
+
+def test_bad_host_groups_are_reported_at_their_place(env):
+    env.write("teams/alpha/hosts.yaml", HOSTS_YAML)
+    beta_hosts = ("host_groups:\n"
+                  "  - name: beta-db\n"
+                  "    hosts: [db1, Bad_Host]\n"
+                  "  - name: alpha-web\n"
+                  "    hosts: [web3]\n")
+    pb = env.write("teams/beta/hosts.yaml", beta_hosts)
+    beta = BETA_YAML.replace('  chat_channel: "#beta"\n',
+                             '  chat_channel: "#beta"\n  breakglass:\n    approvers: [zed]\n'
+                             '    max_duration: 25h\n')
+    pt = env.write("teams/beta/team.yaml", beta)
+    env.write("aws_secret", "not-a-real-secret\n")
+    env.extra_main = ALLOWLIST_MAIN % "no-such-group"
+    env.write_main()
+    diags = check_fails(env)
+    text = env.read("opsbell.yaml")
+    d = find_diag(diags, pb, line_of(beta_hosts, "name: alpha-web"), "duplicate host group",
+                  "alpha-web")
+    assert "alpha/hosts.yaml:%d:" % line_of(HOSTS_YAML, "name: alpha-web") in d.group("msg")
+    d = find_diag(diags, pb, line_of(beta_hosts, "Bad_Host"), "Bad_Host")
+    assert int(d.group("col")) == beta_hosts.splitlines()[2].index("Bad_Host") + 1
+    find_diag(diags, pt, line_of(beta, "approvers: [zed]"), "unknown user 'zed'")
+    find_diag(diags, pt, line_of(beta, "max_duration: 25h"), "25h")
+    find_diag(diags, env.config_path, line_of(text, "host_group: no-such-group"),
+              "no-such-group")
+    assert len(diags) == 5

@@ -296,6 +296,7 @@ static void test_example_files_check(void **state)
         {CONFIG_DOC_TEAM, "examples/teams/platform/services.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/platform/escalation.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/platform/schedules.yaml", "platform"},
+        {CONFIG_DOC_TEAM, "examples/teams/platform/hosts.yaml", "platform"},
         {CONFIG_DOC_TEAM, "examples/teams/payments/payments.yaml", "payments"},
     };
 
@@ -1125,7 +1126,8 @@ static void test_schema_positions(void **state)
         CONFIG_DOC_MAIN, "listen: 127.0.0.1:1\nbogus: 1\n",
         "doc.yaml:2:1: unknown key 'bogus' (expected one of: listen, storage, "
         "public_url, http, log, providers, users_file, teams_dir, "
-        "notification_rules, ical, engine, notification_limits, ssh_ca, enforcers, keys)");
+        "notification_rules, ical, engine, notification_limits, ssh_ca, enforcers, keys, "
+        "allowlist)");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS, "users:\n  - full_name: Ann\n    email: a@b.c\n",
                         "doc.yaml:2:5: missing required key 'name'");
     EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "services:\n  - {}\n",
@@ -1239,6 +1241,281 @@ static void test_check_buffer(void **state)
 }
 
 /* ---- caps ---- */
+
+/* ---- SSH access: logins, host groups, breakglass, allowlist ---- */
+
+static void test_access_loads(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    const struct config_user *ann, *bob;
+    const struct config_team *ops, *dev, *lab;
+    const struct config_host_group *g;
+    const struct config_allowlist *al;
+
+    (void)state;
+    setenv("OPSBELL_TEST_ADMIN_TOKEN", "xoxp-admin", 1);
+    assert_int_equal(config_load(FIXTURES "/access_ok/opsbell.yaml", &cfg, &d), 0);
+    if (d.count != 0)
+        dump_diags(&d);
+    assert_non_null(cfg);
+
+    ann = config_find_user(cfg, "ann");
+    bob = config_find_user(cfg, "bob");
+    assert_int_equal(ann->login_count, 2);
+    assert_string_equal(ann->logins[0], "ann");
+    assert_string_equal(ann->logins[1], "deploy");
+    assert_int_equal(bob->login_count, 1); /* default: [name] */
+    assert_string_equal(bob->logins[0], "bob");
+
+    ops = config_find_team(cfg, "ops");
+    dev = config_find_team(cfg, "dev");
+    lab = config_find_team(cfg, "lab");
+    assert_int_equal(ops->host_group_count, 1);
+    g = config_find_host_group(cfg, "web-prod");
+    assert_ptr_equal(g, &ops->host_groups[0]);
+    assert_ptr_equal(g->team, ops);
+    assert_int_equal(g->host_count, 2);
+    assert_string_equal(g->hosts[0], "web1");
+    assert_string_equal(g->hosts[1], "web2.example.com");
+    assert_true(g->allowlist);
+    assert_int_equal(dev->host_group_count, 2);
+    g = config_find_host_group(cfg, "dev-db");
+    assert_ptr_equal(g->team, dev);
+    assert_false(g->allowlist);
+    assert_false(config_find_host_group(cfg, "dev-boxes")->allowlist); /* default */
+    assert_null(config_find_host_group(cfg, "nope"));
+    assert_null(config_find_host_group(cfg, NULL));
+
+    /* written: exactly what is listed */
+    assert_false(ops->breakglass.self_approve_oncall);
+    assert_true(ops->breakglass.self_approve_members);
+    assert_int_equal(ops->breakglass.self_approve_user_count, 1);
+    assert_string_equal(ops->breakglass.self_approve_users[0], "cid");
+    assert_int_equal(ops->breakglass.approver_count, 1);
+    assert_string_equal(ops->breakglass.approvers[0], "bob");
+    assert_int_equal(ops->breakglass.max_duration_seconds, 7200);
+    assert_int_equal(ops->breakglass.pending_ttl_seconds, 1800);
+    /* self_approve: [] = nobody approves their own request */
+    assert_false(dev->breakglass.self_approve_oncall);
+    assert_false(dev->breakglass.self_approve_members);
+    assert_int_equal(dev->breakglass.self_approve_user_count, 0);
+    assert_int_equal(dev->breakglass.approver_count, 0);
+    assert_int_equal(dev->breakglass.max_duration_seconds, 3600);
+    /* no team: section at all: the defaults */
+    assert_true(lab->breakglass.self_approve_oncall);
+    assert_false(lab->breakglass.self_approve_members);
+    assert_int_equal(lab->breakglass.self_approve_user_count, 0);
+    assert_int_equal(lab->breakglass.max_duration_seconds, 3600);
+    assert_int_equal(lab->breakglass.pending_ttl_seconds, 3600);
+
+    al = &cfg->allowlist;
+    assert_int_equal(al->freshness_seconds, 6 * 3600);
+    assert_int_equal(al->max_per_user, 3);
+    assert_int_equal(al->link_ttl_seconds, 900);
+    assert_int_equal(al->trusted_proxy_count, 3);
+    assert_string_equal(al->trusted_proxies[0], "127.0.0.1/32");
+    assert_string_equal(al->trusted_proxies[1], "10.0.0.0/8");
+    assert_string_equal(al->trusted_proxies[2], "2001:db8::/64");
+    assert_true(al->access_logs_enabled);
+    assert_string_equal(al->access_logs_token.value, "xoxp-admin");
+    assert_int_equal(al->access_logs_interval_seconds, 60);
+    assert_string_equal(cfg->enforcers.aws.host_group, "web-prod");
+    config_unref(cfg);
+    config_diags_release(&d);
+    unsetenv("OPSBELL_TEST_ADMIN_TOKEN");
+}
+
+/* Absent sections: the defaults of config.h. */
+static void test_access_defaults(void **state)
+{
+    struct config_diags d = {0};
+    struct config *cfg = NULL;
+    const struct config_team *team;
+
+    (void)state;
+    assert_int_equal(config_load(EXAMPLE, &cfg, &d), 0);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->allowlist.freshness_seconds, 12 * 3600);
+    assert_int_equal(cfg->allowlist.max_per_user, 5);
+    assert_int_equal(cfg->allowlist.link_ttl_seconds, 600);
+    assert_int_equal(cfg->allowlist.trusted_proxy_count, 1); /* the example's */
+    assert_false(cfg->allowlist.access_logs_enabled);
+    assert_int_equal(cfg->allowlist.access_logs_interval_seconds, 300);
+    assert_null(cfg->enforcers.aws.host_group);
+    /* the example's host groups and break-glass policy */
+    assert_true(config_find_host_group(cfg, "platform-edge")->allowlist);
+    assert_false(config_find_host_group(cfg, "platform-db")->allowlist);
+    team = config_find_team(cfg, "platform");
+    assert_int_equal(team->breakglass.max_duration_seconds, 7200);
+    assert_int_equal(team->breakglass.approver_count, 2);
+    team = config_find_team(cfg, "payments");
+    assert_non_null(team);
+    assert_true(team->breakglass.self_approve_oncall);
+    assert_false(team->breakglass.self_approve_members);
+    assert_int_equal(team->breakglass.approver_count, 0);
+    assert_int_equal(team->breakglass.max_duration_seconds, 3600);
+    assert_int_equal(team->breakglass.pending_ttl_seconds, 3600);
+    for (unsigned i = 0; i < cfg->user_count; i++)
+        assert_true(cfg->users[i].login_count >= 1);
+    config_unref(cfg);
+    config_diags_release(&d);
+}
+
+static void test_access_cross_file(void **state)
+{
+    (void)state;
+    EXPECT_LOAD_FAILS(
+        "access_bad",
+        "@/teams/ops/ops.yaml:4:28: team 'ops' lists unknown user 'zed' in breakglass "
+        "self_approve",
+        "@/teams/ops/ops.yaml:5:22: team 'ops' lists unknown user 'yan' as a breakglass approver",
+        "@/teams/ops/ops.yaml:7:11: duplicate host group name 'web-prod' (first defined at "
+        "@/teams/dev/dev.yaml:4:11)",
+        "@/opsbell.yaml:9:17: aws host_group 'web-staging' is not a host group of any team "
+        "(host_groups: in a team file)");
+}
+
+static void test_logins_refused(void **state)
+{
+    (void)state;
+    EXPECT_BUFFER_FAILS(
+        CONFIG_DOC_USERS,
+        "users:\n"
+        "  - name: ann\n"
+        "    logins: [ann, Root, ann, -x]\n"
+        "  - name: bob\n"
+        "    logins: []\n"
+        "  - name: 1cid\n"
+        "  - name: dan\n"
+        "    logins: [dan, _svc, a.b-c_d, abcdefghijklmnopqrstuvwxyz012345]\n",
+        "doc.yaml:3:19: user 'ann' has login 'Root' that is invalid (use 1 to 32 "
+        "of a-z, 0-9, '_', '.', '-', starting with a letter or '_')",
+        "doc.yaml:3:25: user 'ann' lists login 'ann' twice (first at doc.yaml:3:14)",
+        "doc.yaml:3:30: user 'ann' has login '-x' that is invalid (use 1 to 32 of "
+        "a-z, 0-9, '_', '.', '-', starting with a letter or '_')",
+        "doc.yaml:5:13: user 'bob' has an empty logins list (list at least one, or "
+        "leave logins out for [bob])",
+        "doc.yaml:6:11: user name '1cid' is not a valid login name, so it cannot "
+        "be the default login; list the user's logins (logins: [...])");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS,
+                        "users:\n"
+                        "  - name: dan\n"
+                        "    logins: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q]\n",
+                        "doc.yaml:3:62: 'logins' has too many entries (at most 16)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_USERS,
+                        "users:\n  - name: ed\n    logins: [abcdefghijklmnopqrstuvwxyz0123456]\n",
+                        "doc.yaml:3:14: user 'ed' has login 'abcdefghijklmnopqrstuvwxyz0123456' "
+                        "that is invalid (use 1 to 32 of a-z, 0-9, '_', '.', '-', starting with a "
+                        "letter or '_')");
+}
+
+static void test_host_groups_refused(void **state)
+{
+    (void)state;
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "host_groups:\n"
+                        "  - name: Web\n"
+                        "    team: other\n"
+                        "    hosts: [web1, Web_2, web1, -x]\n"
+                        "    allowlist: yes\n"
+                        "  - name: db\n"
+                        "    hosts: []\n"
+                        "  - name: db\n"
+                        "    hosts: [db1]\n",
+                        "doc.yaml:2:11: host group name 'Web' is invalid (use 1 to 63 of a-z, 0-9, "
+                        "'.', '_', '-', starting with a letter or digit)",
+                        "doc.yaml:3:11: host group 'Web' declares team 'other' but teams/ops/ may "
+                        "define only team 'ops' objects",
+                        "doc.yaml:4:19: host group 'Web' has invalid host name 'Web_2' (use 1 to "
+                        "253 of a-z, 0-9, '.', '-', starting with a letter or digit)",
+                        "doc.yaml:4:26: host group 'Web' lists host 'web1' twice (first at "
+                        "doc.yaml:4:13)",
+                        "doc.yaml:4:32: host group 'Web' has invalid host name '-x' (use 1 to 253 "
+                        "of a-z, 0-9, '.', '-', starting with a letter or digit)",
+                        "doc.yaml:5:16: host group 'Web' has allowlist 'yes' (expected true or "
+                        "false)",
+                        "doc.yaml:7:12: host group 'db' has no hosts (list at least one)",
+                        "doc.yaml:8:11: duplicate host group name 'db' (first defined at "
+                        "doc.yaml:6:11)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "host_groups:\n  - name: x\n    host: [a]\n",
+                        "doc.yaml:3:5: unknown key 'host' (expected one of: name, team, hosts, "
+                        "allowlist)");
+}
+
+static void test_breakglass_refused(void **state)
+{
+    (void)state;
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM,
+                        "team:\n"
+                        "  breakglass:\n"
+                        "    self_approve: [oncall, everyone!, Ann]\n"
+                        "    approvers: [bob, \"\"]\n"
+                        "    max_duration: 2x\n"
+                        "    pending_ttl: 25h\n",
+                        "doc.yaml:3:28: team 'ops' breakglass self_approve entry 'everyone!' is "
+                        "not oncall, members or a user name",
+                        "doc.yaml:3:39: team 'ops' breakglass self_approve entry 'Ann' is not "
+                        "oncall, members or a user name",
+                        "doc.yaml:4:22: team 'ops' breakglass approver '' is not a user name",
+                        "doc.yaml:5:19: team 'ops' breakglass max_duration '2x' is not a duration "
+                        "from 1m to 24h (e.g. 1h)",
+                        "doc.yaml:6:18: team 'ops' breakglass pending_ttl '25h' is not a duration "
+                        "from 1m to 24h (e.g. 1h)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_TEAM, "team:\n  breakglass:\n    max_duration: 30s\n",
+                        "doc.yaml:3:19: team 'ops' breakglass max_duration '30s' is not a "
+                        "duration from 1m to 24h (e.g. 1h)");
+}
+
+static void test_allowlist_refused(void **state)
+{
+    struct config_diags d = {0};
+    const char *good = "allowlist:\n"
+                       "  freshness: 30d\n"
+                       "  max_per_user: 100\n"
+                       "  link_ttl: 1m\n"
+                       "  trusted_proxies: [\"::1\"]\n"
+                       "  slack_access_logs: {token: file:admin-token}\n";
+
+    (void)state;
+    assert_int_equal(config_check_buffer(CONFIG_DOC_MAIN, "doc.yaml", NULL, good, strlen(good), &d),
+                     0);
+    config_diags_release(&d);
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN,
+                        "allowlist:\n"
+                        "  freshness: 31d\n"
+                        "  max_per_user: 0\n"
+                        "  link_ttl: soon\n"
+                        "  trusted_proxies: [10.0.0.1, 300.1.1.1, 10.0.0.0/33]\n"
+                        "  slack_access_logs:\n"
+                        "    token: xoxp-inline\n"
+                        "    interval: 10s\n"
+                        "enforcers:\n"
+                        "  aws:\n"
+                        "    region: eu-central-1\n"
+                        "    security_group_id: sg-0123456789abcdef0\n"
+                        "    access_key_id: AKIAIOSFODNN7EXAMPLE\n"
+                        "    secret_access_key: env:AWS_SECRET\n"
+                        "    host_group: Web Prod\n",
+                        "doc.yaml:2:14: allowlist freshness '31d' is not a duration from 1m to 30d "
+                        "(e.g. 12h)",
+                        "doc.yaml:3:17: allowlist max_per_user '0' is not a number from 1 to 100",
+                        "doc.yaml:4:13: allowlist link_ttl 'soon' is not a duration from 1m to 1d "
+                        "(e.g. 10m)",
+                        "doc.yaml:5:31: allowlist trusted_proxies entry '300.1.1.1' is not an "
+                        "address or CIDR: not an IPv4 address",
+                        "doc.yaml:5:42: allowlist trusted_proxies entry '10.0.0.0/33' is not an "
+                        "address or CIDR: bad prefix length (0..32)",
+                        "doc.yaml:7:12: allowlist slack_access_logs token must be a reference "
+                        "env:NAME or file:PATH, not an inline secret",
+                        "doc.yaml:8:15: allowlist slack_access_logs interval '10s' is not a "
+                        "duration from 30s to 1d (e.g. 5m)",
+                        "doc.yaml:15:17: aws host_group 'Web Prod' is not a valid host group name "
+                        "(use 1 to 63 of a-z, 0-9, '.', '_', '-', starting with a letter or "
+                        "digit)");
+    EXPECT_BUFFER_FAILS(CONFIG_DOC_MAIN, "allowlist:\n  slack_access_logs:\n    interval: 5m\n",
+                        "doc.yaml:3:5: missing required key 'token'");
+}
 
 static char *make_temp_dir(void)
 {
@@ -1490,6 +1767,13 @@ int main(void)
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_contact_type_name),
         cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_access_loads),
+        cmocka_unit_test(test_access_defaults),
+        cmocka_unit_test(test_access_cross_file),
+        cmocka_unit_test(test_logins_refused),
+        cmocka_unit_test(test_host_groups_refused),
+        cmocka_unit_test(test_breakglass_refused),
+        cmocka_unit_test(test_allowlist_refused),
     };
     struct stat st;
 

@@ -132,6 +132,13 @@ int agent_state_parse(const char *text, size_t len, const char *want_host, struc
                       struct ob_error *err);
 void agent_state_release(struct agent_state *s);
 
+/* Refuse (OB_EINVAL, naming the entry) a state with a CIDR wider than the
+ * policy (cidr_too_wide: any /0, shorter prefixes than max_v4 / max_v6):
+ * the enforcer would refuse it at apply time, so the document is refused
+ * whole before it replaces the state in force. */
+int agent_state_check_policy(const struct agent_state *s, unsigned max_v4, unsigned max_v6,
+                             struct ob_error *err);
+
 /* 1 when s is a Unix login name opsbell publishes keys for. */
 int agent_login_is_valid(const char *s);
 

@@ -167,7 +167,11 @@ static int take_new(struct runner *r, struct agent_fetch *f)
 
     ob_error_clear(&err);
     rc = agent_state_parse(f->body, f->body_len, r->cfg->host, &next, &err);
+    if (rc == 0)
+        rc = agent_state_check_policy(&next, r->cfg->nftables.max_prefix_v4,
+                                      r->cfg->nftables.max_prefix_v6, &err);
     if (rc != 0) {
+        agent_state_release(&next);
         char msg[OB_ERROR_MSG_MAX + 96];
 
         snprintf(msg, sizeof(msg), "the server's state was refused (%s); %s", err.msg,

@@ -294,6 +294,19 @@ int agent_state_parse(const char *text, size_t len, const char *want_host, struc
     return rc;
 }
 
+int agent_state_check_policy(const struct agent_state *s, unsigned max_v4, unsigned max_v6,
+                             struct ob_error *err)
+{
+    for (size_t i = 0; i < s->entry_count; i++) {
+        struct cidr c;
+
+        if (cidr_parse(s->entries[i].cidr, &c, NULL) != 0 || cidr_too_wide(&c, max_v4, max_v6))
+            return ob_fail(err, OB_EINVAL, "\"entries\": %s: %s is too wide (at most /%u or /%u)",
+                           s->entries[i].id, s->entries[i].cidr, max_v4, max_v6);
+    }
+    return 0;
+}
+
 int agent_etag_parse(const char *value, size_t len, char *out, size_t cap)
 {
     size_t start = 0, end = len, body;

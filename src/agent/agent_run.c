@@ -253,13 +253,13 @@ static int poll_once(struct runner *r)
             char when[32];
             rfc3339(r->fetched_at_ms, when, sizeof(when));
             snprintf(msg, sizeof(msg),
-                     "the server is unreachable (%s); the cached state of %s stays in force",
-                     err.msg, when);
+                     "the server is %s (%s); the cached state of %s stays in force",
+                     f.http_code == 0 ? "unreachable" : "failing", err.msg, when);
             problem(r, LOG_LEVEL_WARN, msg);
             rc = reapply(r, 0) == 0 ? OB_EUNAVAILABLE : OB_EIO;
         } else {
-            snprintf(msg, sizeof(msg), "the server is unreachable (%s) and no state is cached",
-                     err.msg);
+            snprintf(msg, sizeof(msg), "the server is %s (%s) and no state is cached",
+                     f.http_code == 0 ? "unreachable" : "failing", err.msg);
             problem(r, LOG_LEVEL_ERROR, msg);
             rc = OB_EIO;
         }

@@ -361,8 +361,13 @@ int agent_run(const struct agent_config *cfg, int once)
     load_cache(&r);
     for (;;) {
         rc = poll_once(&r);
-        if (rc == 1)
+        if (rc == 1) {
+            if (once) {
+                fprintf(stderr, "opsbell: interrupted\n");
+                status = 1;
+            }
             break;
+        }
         if (once) {
             if (rc == 0) {
                 printf("applied state %s: %zu entries, %zu keys\n",

@@ -12,7 +12,7 @@ its directory, read anew on every request:
     token        the agent token it accepts (no trailing newline)
     state.json   the body it serves, byte for byte (missing: 500)
     status       optional: a status code to answer every GET with instead
-                 (401, 403, 500 ...), with {"error": "..."}
+                 (401, 403, 500 ...), with {"error": "..."}; "hang": never answer
     requests.jsonl, reports.jsonl   appended, one JSON object per line
 
 Usage: python3 agent_standin.py DIR   (prints "listening PORT" when ready)
@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DIR = sys.argv[1] if len(sys.argv) > 1 else "."
@@ -79,6 +80,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path != "/api/v1/agent/state":
             return self._error(404, "no such route")
         forced = (_read("status") or b"").decode().strip()
+        if forced == "hang":  # a server that accepted and never answers
+            time.sleep(120)
+            return
         if forced:
             return self._error(int(forced), "forced %s by the test" % forced)
         if not ok:

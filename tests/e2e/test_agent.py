@@ -495,6 +495,30 @@ def test_a_new_token_file_and_5xx(host, topo):
     assert topo.probe() == "open"
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_a_poll_in_progress(host, topo, sig):
+    tag = host.serve(state([entry("grant:1", topo.client_ip, 300)]))
+    host.start_agent()
+    host.wait_report(tag)
+    host.force_status("hang")
+    seen = len(host.lines("requests.jsonl"))
+    wait_for(lambda: len(host.lines("requests.jsonl")) > seen, "a poll the server never answers")
+    # The transfer timeout is 30 s and stop_agent waits 20 s: only giving up
+    # the transfer on the signal stops the agent in time.
+    host.agent.send_signal(sig)
+    try:
+        code = host.agent.wait(timeout=LIMIT)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the agent did not stop during a poll")
+    host.agent = None
+    host.out.close()
+    host.err.close()
+    assert code == 0, code
+    assert_no_sanitizer_report(host.stderr_text(), "the agent's stderr")
+    assert "agent stopping" in host.stderr_text()
+    assert host.element_ips() == [topo.client_ip], "a stop removes nothing"
+
+
 def test_config_errors_have_positions(tmp_path):
     cfg = tmp_path / "agent.yaml"
     cfg.write_text("server: ftp://x\n"       # line 1

@@ -9,7 +9,7 @@
  *           state stays in force.
  *     304, unreachable, 5xx, 401/403
  *           re-apply the cached state (repairs an `nft flush ruleset`)
- *   wait:   poll_seconds of the state, else poll_interval; SIGINT/SIGTERM
+ *   wait:   poll_interval, or the state's poll_seconds when shorter; SIGINT/SIGTERM
  *           end the wait (and a transfer) at once.
  *
  * Exit never removes access: entries close by the kernel's timeouts.
@@ -269,9 +269,12 @@ static int poll_once(struct runner *r)
     return rc;
 }
 
+/* The server's poll_seconds may ask for more frequent polls than the
+ * configured poll_interval, never for fewer. */
 static unsigned interval_of(const struct runner *r)
 {
-    if (r->have_state && r->state.poll_seconds > 0)
+    if (r->have_state && r->state.poll_seconds > 0 &&
+        r->state.poll_seconds < r->cfg->poll_interval_s)
         return r->state.poll_seconds;
     return r->cfg->poll_interval_s;
 }

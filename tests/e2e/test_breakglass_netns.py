@@ -221,6 +221,7 @@ class Lab:
             doc = json.loads(state.read_text())
         except (OSError, ValueError):
             return False
+        doc = doc.get("state", doc)  # {"etag", "fetched_at", "state": {...}}
         return any(e["id"] == entry_id for e in doc.get("entries", []))
 
     def nft_has(self, addr):

@@ -42,20 +42,20 @@
 
 struct ob_error;
 
-#define AGENT_CONFIG_MAX        (256 * 1024)      /* bytes of agent.yaml */
-#define AGENT_STATE_MAX         (8 * 1024 * 1024) /* bytes of one state document */
-#define AGENT_STATE_MAX_ENTRIES 10000             /* entries of one state */
-#define AGENT_STATE_MAX_KEYS    100000            /* keys of one state */
-#define AGENT_KRL_MAX           (1024 * 1024)     /* bytes of a decoded KRL */
-#define AGENT_LOGIN_MAX         32                /* a Unix login name */
-#define AGENT_HOST_MAX          253               /* a host name */
-#define AGENT_ETAG_MAX          128               /* bytes of an ETag, quotes included */
-#define AGENT_URL_MAX           1024              /* bytes of `server` */
-#define AGENT_DEFAULT_STATE_DIR "/var/lib/opsbell/agent"
-#define AGENT_DEFAULT_POLL_S    15
-#define AGENT_STATE_FILE        "state.json"
-#define AGENT_CONNECT_TIMEOUT_S 5  /* libcurl's connect phase */
-#define AGENT_TRANSFER_TIMEOUT  30 /* seconds for a whole request */
+#define AGENT_CONFIG_MAX         (256 * 1024)      /* bytes of agent.yaml */
+#define AGENT_STATE_MAX          (8 * 1024 * 1024) /* bytes of one state document */
+#define AGENT_STATE_MAX_ENTRIES  10000             /* entries of one state */
+#define AGENT_STATE_MAX_KEYS     100000            /* keys of one state */
+#define AGENT_KRL_MAX            (1024 * 1024)     /* bytes of a decoded KRL */
+#define AGENT_LOGIN_MAX          32                /* a Unix login name */
+#define AGENT_HOST_MAX           253               /* a host name */
+#define AGENT_ETAG_MAX           128               /* bytes of an ETag, quotes included */
+#define AGENT_URL_MAX            1024              /* bytes of `server` */
+#define AGENT_DEFAULT_STATE_DIR  "/var/lib/opsbell/agent"
+#define AGENT_DEFAULT_POLL_S     15
+#define AGENT_STATE_FILE         "state.json"
+#define AGENT_CONNECT_TIMEOUT_S  5  /* libcurl's connect phase */
+#define AGENT_TRANSFER_TIMEOUT_S 30 /* seconds for a whole request */
 
 /* ---- agent.yaml (agent_config.c) ------------------------------------------- */
 
@@ -196,7 +196,7 @@ struct agent_fetch {
 
 /*
  * GET server/api/v1/agent/state with the Bearer token and, when etag is
- * not "", If-None-Match.  Never blocks longer than AGENT_TRANSFER_TIMEOUT.
+ * not "", If-None-Match.  Never blocks longer than AGENT_TRANSFER_TIMEOUT_S.
  * Returns 0 when an outcome was reached (see f->status, with err filled for
  * the failures), OB_ENOMEM or OB_EINTERNAL otherwise.
  */

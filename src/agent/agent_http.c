@@ -4,7 +4,7 @@
  *
  * A blocking libcurl easy handle per request: the agent is one thread and
  * has nothing else to do meanwhile.  Every request is bounded
- * (AGENT_CONNECT_TIMEOUT_S, AGENT_TRANSFER_TIMEOUT, AGENT_STATE_MAX bytes),
+ * (AGENT_CONNECT_TIMEOUT_S, AGENT_TRANSFER_TIMEOUT_S, AGENT_STATE_MAX bytes),
  * follows no redirect (the token must not travel elsewhere), speaks only
  * http and https, and gives up at once when SIGINT or SIGTERM is pending
  * (the progress callback looks, see agent.h).  The token goes only into the
@@ -134,7 +134,7 @@ static int perform(const struct agent_config *cfg, const char *method, const cha
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)AGENT_CONNECT_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)AGENT_TRANSFER_TIMEOUT);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)AGENT_TRANSFER_TIMEOUT_S);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_err);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "opsbell-agent/" OPSBELL_VERSION);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);

@@ -87,24 +87,29 @@ static const char *plain_string(json_t *v)
     return json_string_value(v);
 }
 
-/* Order of the keys cache (keys_cache_write): by login, each login's keys in
- * document order.  `line` is still the index here (see parse_keys). */
-static int key_cmp(const void *a, const void *b)
+/* The keys cache's order (keys_cache_write): by login, each login's keys in
+ * document order.  Merge sort, because it is stable. */
+static void keys_sort(struct agent_key *a, struct agent_key *tmp, size_t n)
 {
-    const struct agent_key *x = a, *y = b;
-    int c = strcmp(x->login, y->login);
-    uintptr_t ix = (uintptr_t)x->line, iy = (uintptr_t)y->line;
+    size_t mid = n / 2, i = 0, j = mid, k = 0;
 
-    if (c != 0)
-        return c;
-    return ix < iy ? -1 : ix > iy;
+    if (n < 2)
+        return;
+    keys_sort(a, tmp, mid);
+    keys_sort(a + mid, tmp, n - mid);
+    while (i < mid && j < n)
+        tmp[k++] = strcmp(a[j].login, a[i].login) < 0 ? a[j++] : a[i++];
+    while (i < mid)
+        tmp[k++] = a[i++];
+    while (j < n)
+        tmp[k++] = a[j++];
+    memcpy(a, tmp, n * sizeof(*a));
 }
 
 static int parse_keys(json_t *arr, struct agent_state *st, struct ob_error *err)
 {
     size_t n = json_array_size(arr), i;
-    struct agent_key *keys = NULL;
-    char **lines = NULL;
+    struct agent_key *keys = NULL, *tmp = NULL;
     json_t *item;
     int rc = 0;
 
@@ -114,8 +119,8 @@ static int parse_keys(json_t *arr, struct agent_state *st, struct ob_error *err)
     if (n == 0)
         return 0;
     keys = calloc(n, sizeof(*keys));
-    lines = calloc(n, sizeof(*lines));
-    if (keys == NULL || lines == NULL) {
+    tmp = calloc(n, sizeof(*tmp));
+    if (keys == NULL || tmp == NULL) {
         rc = ob_fail(err, OB_ENOMEM, "out of memory");
         goto out;
     }
@@ -123,7 +128,8 @@ static int parse_keys(json_t *arr, struct agent_state *st, struct ob_error *err)
     {
         const char *login = plain_string(json_object_get(item, "login"));
         const char *line = plain_string(json_object_get(item, "key"));
-        struct keys_key k;
+        struct agent_key *k = &keys[st->key_count];
+        struct keys_key parsed;
         struct ob_error sub;
 
         if (!json_is_object(item)) {
@@ -143,7 +149,7 @@ static int parse_keys(json_t *arr, struct agent_state *st, struct ob_error *err)
             goto out;
         }
         ob_error_clear(&sub);
-        if (keys_parse_line(line, strlen(line), &k, &sub) != 0) {
+        if (keys_parse_line(line, strlen(line), &parsed, &sub) != 0) {
             if (sub.code == OB_ENOMEM) {
                 rc = ob_fail(err, OB_ENOMEM, "out of memory");
                 goto out;
@@ -151,28 +157,25 @@ static int parse_keys(json_t *arr, struct agent_state *st, struct ob_error *err)
             st->keys_dropped++; /* a line the server accepted and we do not: leave it out */
             continue;
         }
-        lines[st->key_count] = keys_key_format(&k);
-        keys_key_release(&k);
-        if (lines[st->key_count] == NULL) {
+        k->line = keys_key_format(&parsed);
+        keys_key_release(&parsed);
+        if (k->line == NULL) {
             rc = ob_fail(err, OB_ENOMEM, "out of memory");
             goto out;
         }
-        snprintf(keys[st->key_count].login, sizeof(keys[0].login), "%s", login);
-        keys[st->key_count].line = (char *)(uintptr_t)st->key_count;
+        snprintf(k->login, sizeof(k->login), "%s", login);
         st->key_count++;
     }
-    qsort(keys, st->key_count, sizeof(*keys), key_cmp);
-    for (i = 0; i < st->key_count; i++)
-        keys[i].line = lines[(uintptr_t)keys[i].line];
+    keys_sort(keys, tmp, st->key_count);
     st->keys = keys;
     keys = NULL;
 out:
     if (rc != 0) {
-        for (i = 0; lines != NULL && i < n; i++)
-            free(lines[i]);
+        for (i = 0; i < st->key_count; i++)
+            free(keys[i].line);
         st->key_count = 0;
     }
-    free(lines);
+    free(tmp);
     free(keys);
     return rc;
 }

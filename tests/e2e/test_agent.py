@@ -18,9 +18,11 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -385,7 +387,7 @@ def test_keys_follow_the_state(host, topo, tmp_path):
 
 def test_ca_and_revoked_keys_files(host, topo, tmp_path):
     ca = keygen(tmp_path, "ca")
-    user = keygen(tmp_path, "user")
+    keygen(tmp_path, "user")
     krl_path = tmp_path / "made.krl"
     subprocess.run(["ssh-keygen", "-q", "-k", "-f", str(krl_path), str(tmp_path / "user.pub")],
                    check=True, capture_output=True, timeout=30)
@@ -405,7 +407,8 @@ def test_ca_and_revoked_keys_files(host, topo, tmp_path):
     assert host.ca_file.read_bytes() == b"", "no CA on the server: nothing trusted"
     assert host.krl_file.exists() and host.krl_file.read_bytes() == b"", \
         "the RevokedKeys file is always written"
-    assert user  # the key itself is no longer revoked by the (empty) file
+    # (sshd reads a file without the KRL magic as a list of public keys, so an
+    # empty one revokes nothing; `ssh-keygen -Q` wants a KRL and says so.)
     assert host.stop_agent() == 0
 
 
@@ -478,7 +481,7 @@ def test_a_401_is_reported_clearly_and_the_cache_stays(host, topo):
     assert code == 1 and "HTTP 403" in err and "not an agent token" in err, err
 
 
-def test_a_new_token_file_and_5xx(host, topo):
+def test_once_and_server_errors(host, topo):
     host.force_status(500)
     code, out, err = host.once()
     assert code == 1 and "HTTP 500" in err, (code, err)
@@ -493,6 +496,108 @@ def test_a_new_token_file_and_5xx(host, topo):
     code, out, err = host.once()
     assert code == 0 and err.startswith("opsbell: warning:") and "HTTP 503" in err, err
     assert topo.probe() == "open"
+
+
+def test_real_sshd_logins_follow_the_agent(tmp_path):
+    """A real OpenSSH sshd in the server namespace on port 22, configured as
+    docs/AGENT.md says (AuthorizedKeysCommand opsbell keys authorized-keys -c
+    agent.yaml %u, TrustedUserCAKeys, RevokedKeys from the agent), and ssh
+    from the client namespace: a key from the state logs in while the grant
+    is in force; a certificate of the state's CA logs in; a KRL in the state
+    shuts the key out; without the grant nothing gets through.  (The login
+    is root, a system account that exists everywhere tests run;
+    AuthorizedKeysCommandUser is root because pytest's temporary directories
+    are private to root.)"""
+    if os.geteuid() != 0:
+        pytest.fail("the agent tests need root (network namespaces); CI runs them as root")
+    topo = Topology()
+    h = AgentHost(topo, tmp_path)
+    bin_dir = tempfile.mkdtemp(prefix="opsbell-agent-test-", dir="/run")
+    sshd = log = None
+    try:
+        h.start_standin()
+        h.write_config()
+        keys_dir = tmp_path / "userkeys"
+        keys_dir.mkdir()
+        login = keygen(keys_dir, "login")
+        ca = keygen(keys_dir, "ca")
+        keygen(keys_dir, "certkey")
+        subprocess.run(["ssh-keygen", "-q", "-s", str(keys_dir / "ca"), "-I", "test-cert",
+                        "-n", "root", "-V", "-1m:+1h", str(keys_dir / "certkey.pub")],
+                       check=True, capture_output=True, timeout=30)
+        krl_path = keys_dir / "login.krl"
+        subprocess.run(["ssh-keygen", "-q", "-k", "-f", str(krl_path),
+                        str(keys_dir / "login.pub")], check=True, capture_output=True, timeout=30)
+        grant = entry("grant:1", topo.client_ip, 600)
+        tag = h.serve(state([grant], keys=[{"login": "root", "key": login}], ssh_ca=ca))
+        h.start_agent()
+        h.wait_report(tag)
+
+        # sshd wants its AuthorizedKeysCommand in root-owned 0755 directories.
+        os.chmod(bin_dir, 0o755)
+        front = os.path.join(bin_dir, "opsbell")
+        shutil.copy2(opsbell_bin(), front)
+        shutil.copy2(os.path.join(os.path.dirname(opsbell_bin()), "opsbell-core"),
+                     os.path.join(bin_dir, "opsbell-core"))
+        sshd_dir = tmp_path / "sshd"
+        sshd_dir.mkdir()
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                        str(sshd_dir / "host_key")], check=True, timeout=60)
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        (sshd_dir / "sshd_config").write_text(
+            "Port 22\nListenAddress %s\nHostKey %s\nPidFile %s\n"
+            "AuthorizedKeysFile none\n"
+            "AuthorizedKeysCommand %s keys authorized-keys -c %s %%u\n"
+            "AuthorizedKeysCommandUser root\n"
+            "TrustedUserCAKeys %s\nRevokedKeys %s\n"
+            "PubkeyAuthentication yes\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+            "UsePAM no\nStrictModes no\nLogLevel VERBOSE\n"
+            % (topo.server_ip, sshd_dir / "host_key", sshd_dir / "sshd.pid", front, h.config,
+               h.ca_file, h.krl_file))
+        log = open(sshd_dir / "sshd.log", "w")
+        sshd = subprocess.Popen(["ip", "netns", "exec", topo.server, "/usr/sbin/sshd", "-D", "-e",
+                                 "-f", str(sshd_dir / "sshd_config")],
+                                stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: topo.probe() == "open", "sshd in the server namespace")
+
+        def ssh_with(name):
+            r = subprocess.run(
+                ["ip", "netns", "exec", topo.client, "ssh", "-i", str(keys_dir / name),
+                 "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                 "-o", "ConnectTimeout=3", "root@" + topo.server_ip, "echo", "logged-in"],
+                capture_output=True, text=True, timeout=60)
+            return r.returncode == 0 and "logged-in" in r.stdout, r.stderr
+
+        ok, why = ssh_with("login")
+        assert ok, why + (sshd_dir / "sshd.log").read_text()
+        ok, why = ssh_with("certkey")
+        assert ok, "the CA's certificate: " + why + (sshd_dir / "sshd.log").read_text()
+
+        tag = h.serve(state([grant], keys=[{"login": "root", "key": login}], ssh_ca=ca,
+                            krl=base64.b64encode(krl_path.read_bytes()).decode()))
+        h.wait_report(tag)
+        ok, why = ssh_with("login")
+        assert not ok and "Permission denied" in why, "a key in the KRL is refused"
+        assert "revoked" in (sshd_dir / "sshd.log").read_text().lower()
+        assert ssh_with("certkey")[0], "the certificate is not revoked"
+
+        tag = h.serve(state([], keys=[{"login": "root", "key": login}], ssh_ca=ca))
+        h.wait_report(tag)
+        assert topo.probe() == "dropped"
+        ok, why = ssh_with("certkey")
+        assert not ok and "Permission denied" not in why, "without the grant: no connection"
+        assert h.stop_agent() == 0
+    finally:
+        if sshd is not None:
+            sshd.send_signal(signal.SIGTERM)
+            sshd.wait(timeout=10)
+        if log is not None:
+            log.close()
+        h.close()
+        topo.close()
+        shutil.rmtree(bin_dir, ignore_errors=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -196,8 +196,10 @@ struct slack_http_reply {
     int transport_ok;     /* 0: no HTTP answer (refused, timeout); errbuf says why */
     long status;          /* HTTP status */
     char retry_after[16]; /* the Retry-After header, "" when absent */
-    char *body;           /* malloc'd, NUL-terminated (at most 64 KiB kept); may be NULL */
+    char *body;           /* malloc'd, NUL-terminated (at most 64 KiB kept, or slack_get's
+                             max_body); may be NULL */
     size_t body_len;
+    int truncated;        /* 1: the body was longer and the rest was dropped */
     char errbuf[256]; /* curl's reason when !transport_ok; never holds the token */
 };
 
@@ -209,9 +211,11 @@ struct slack_http_reply {
  */
 int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
                     struct slack_http_reply *reply);
-/* The same as a GET of url (query included) without a body: for the Web
- * API's read methods (team.accessLogs). */
-int slack_get(const char *url, const char *bearer, long timeout_ms, struct slack_http_reply *reply);
+/* The same as a GET of url (query included) without a body, keeping at
+ * most max_body bytes of the answer: for the Web API's read methods
+ * (team.accessLogs, whose pages are larger). */
+int slack_get(const char *url, const char *bearer, long timeout_ms, size_t max_body,
+              struct slack_http_reply *reply);
 void slack_http_reply_release(struct slack_http_reply *reply);
 
 /*

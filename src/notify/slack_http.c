@@ -30,6 +30,7 @@
 struct collect {
     struct slack_http_reply *reply;
     size_t cap;
+    size_t max; /* bytes kept */
 };
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -38,11 +39,15 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     struct slack_http_reply *r = c->reply;
     size_t n = size * nmemb, room;
 
-    if (r->body_len >= SLACK_REPLY_BODY_MAX)
+    if (r->body_len >= c->max) {
+        r->truncated |= n > 0;
         return n; /* keep reading, drop the rest */
-    room = SLACK_REPLY_BODY_MAX - r->body_len;
+    }
+    room = c->max - r->body_len;
     if (n < room)
         room = n;
+    else if (n > room)
+        r->truncated = 1;
     if (r->body_len + room + 1 > c->cap) {
         size_t cap = c->cap == 0 ? 1024 : c->cap;
         char *grown;
@@ -77,9 +82,9 @@ static size_t collect_header(char *buffer, size_t size, size_t nitems, void *use
 
 /* One request: a POST of json, or a GET when json is NULL. */
 static int slack_perform(const char *url, const char *bearer, const char *json, long timeout_ms,
-                         struct slack_http_reply *reply)
+                         size_t max_body, struct slack_http_reply *reply)
 {
-    struct collect c = {.reply = reply, .cap = 0};
+    struct collect c = {.reply = reply, .cap = 0, .max = max_body};
     struct curl_slist *headers = NULL, *h;
     char errbuf[CURL_ERROR_SIZE] = "";
     char *auth = NULL;
@@ -144,12 +149,14 @@ out:
 int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
                     struct slack_http_reply *reply)
 {
-    return slack_perform(url, bearer, json != NULL ? json : "{}", timeout_ms, reply);
+    return slack_perform(url, bearer, json != NULL ? json : "{}", timeout_ms,
+                         SLACK_REPLY_BODY_MAX, reply);
 }
 
-int slack_get(const char *url, const char *bearer, long timeout_ms, struct slack_http_reply *reply)
+int slack_get(const char *url, const char *bearer, long timeout_ms, size_t max_body,
+              struct slack_http_reply *reply)
 {
-    return slack_perform(url, bearer, NULL, timeout_ms, reply);
+    return slack_perform(url, bearer, NULL, timeout_ms, max_body, reply);
 }
 
 void slack_http_reply_release(struct slack_http_reply *reply)

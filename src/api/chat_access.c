@@ -218,6 +218,19 @@ static void run_list(const struct chat_access_cmd *c)
     grant_row_array_free(rows, n);
 }
 
+/* The grant as stored now (after a conflict: to say what state it is in). */
+static int grant_state(const struct chat_access_cmd *c, int64_t id, struct grant_row *g)
+{
+    struct store_conn *conn = NULL;
+    int rc = store_acquire(c->app->store, &conn, NULL);
+
+    grant_row_release(g);
+    if (rc == 0)
+        rc = store_grant_get(conn, id, g, NULL);
+    store_release(conn);
+    return rc;
+}
+
 static void run_decision(const struct chat_access_cmd *c)
 {
     const struct chatops_command *l = c->line;
@@ -251,6 +264,8 @@ static void run_decision(const struct chat_access_cmd *c)
              id, "action", what, "result", rc == 0 ? "ok" : err.msg);
     if (rc == OB_ENOTFOUND) {
         strbuf_addf(c->text, "No grant #%s.", id);
+    } else if (rc == OB_ECONFLICT && grant_state(c, l->grant_id, &g) == 0) {
+        strbuf_addf(c->text, "Grant #%s is %s already; nothing was changed.", id, g.state);
     } else if (rc != 0) {
         add_refusal(c, what, rc, &err);
     } else {

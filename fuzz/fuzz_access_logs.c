@@ -52,8 +52,7 @@ static void check_page(const struct accesslogs_page *p)
         const struct accesslogs_sighting *s = &p->items[i];
         struct cidr c;
 
-        if ((s->user_id[0] != 'U' && s->user_id[0] != 'W') || s->date_first < 0 ||
-            s->date_last < 0)
+        if ((s->user_id[0] != 'U' && s->user_id[0] != 'W') || s->date_first < 0 || s->date_last < 0)
             abort();
         check_printable(s->user_id, sizeof(s->user_id));
         check_printable(s->user_agent, sizeof(s->user_agent));

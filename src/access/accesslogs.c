@@ -66,8 +66,7 @@ static int parse_login(json_t *o, size_t i, struct accesslogs_sighting *s, struc
     if (kind == NULL || strcmp(kind, "user") != 0 || strlen(user) > ACCESSLOGS_ID_MAX)
         return ob_fail(err, OB_EINVAL, "logins[%zu].user_id is not a slack user id", i);
     if (ip == NULL || ip[0] == '\0' || strlen(ip) > ACCESSLOGS_IP_MAX || strchr(ip, '/') != NULL ||
-        cidr_parse(ip, &c, NULL) != 0 ||
-        (c.family == AF_INET ? c.prefix != 32 : c.prefix != 128))
+        cidr_parse(ip, &c, NULL) != 0 || (c.family == AF_INET ? c.prefix != 32 : c.prefix != 128))
         return ob_fail(err, OB_EINVAL, "logins[%zu].ip is not an IP address", i);
     if (nonneg_integer(json_object_get(o, "date_first"), &s->date_first) != 0 ||
         nonneg_integer(json_object_get(o, "date_last"), &s->date_last) != 0)

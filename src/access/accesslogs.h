@@ -33,32 +33,32 @@ struct app;
 struct ob_error;
 struct strbuf;
 
-#define ACCESSLOGS_PAGE_COUNT  1000 /* count= per page: Slack's maximum */
-#define ACCESSLOGS_MAX_PAGES   100  /* Slack refuses more (over_pagination_limit) */
-#define ACCESSLOGS_ID_MAX      32
-#define ACCESSLOGS_IP_MAX      63
-#define ACCESSLOGS_UA_MAX      255
-#define ACCESSLOGS_CURSOR_MAX  511
-#define ACCESSLOGS_BODY_MAX    (16 * 1024 * 1024) /* bytes of one page's JSON */
-#define ACCESSLOGS_TIMEOUT_MS  30000L
+#define ACCESSLOGS_PAGE_COUNT 1000 /* count= per page: Slack's maximum */
+#define ACCESSLOGS_MAX_PAGES  100  /* Slack refuses more (over_pagination_limit) */
+#define ACCESSLOGS_ID_MAX     32
+#define ACCESSLOGS_IP_MAX     63
+#define ACCESSLOGS_UA_MAX     255
+#define ACCESSLOGS_CURSOR_MAX 511
+#define ACCESSLOGS_BODY_MAX   (16 * 1024 * 1024) /* bytes of one page's JSON */
+#define ACCESSLOGS_TIMEOUT_MS 30000L
 
 /* One login of a Slack user from one address. */
 struct accesslogs_sighting {
-    char user_id[ACCESSLOGS_ID_MAX + 1]; /* U…/W…: a Slack user id */
-    char ip[ACCESSLOGS_IP_MAX + 1];      /* one IPv4 or IPv6 address, as Slack wrote it */
-    int64_t date_first;                  /* epoch seconds */
-    int64_t date_last;                   /* epoch seconds, >= 0 */
+    char user_id[ACCESSLOGS_ID_MAX + 1];    /* U…/W…: a Slack user id */
+    char ip[ACCESSLOGS_IP_MAX + 1];         /* one IPv4 or IPv6 address, as Slack wrote it */
+    int64_t date_first;                     /* epoch seconds */
+    int64_t date_last;                      /* epoch seconds, >= 0 */
     char user_agent[ACCESSLOGS_UA_MAX + 1]; /* printable ASCII ('?' for others), clipped; "" */
 };
 
 /* One page of the answer. */
 struct accesslogs_page {
-    int ok;                                       /* Slack's "ok" */
-    char error[64];                               /* ok false: Slack's error code, printable */
-    struct accesslogs_sighting *items;            /* malloc'd; count entries */
+    int ok;                            /* Slack's "ok" */
+    char error[64];                    /* ok false: Slack's error code, printable */
+    struct accesslogs_sighting *items; /* malloc'd; count entries */
     size_t count;
-    char next_cursor[ACCESSLOGS_CURSOR_MAX + 1];  /* "" when none */
-    int64_t page, pages;                          /* paging.page / pages; 0 when absent */
+    char next_cursor[ACCESSLOGS_CURSOR_MAX + 1]; /* "" when none */
+    int64_t page, pages;                         /* paging.page / pages; 0 when absent */
 };
 
 /*

@@ -255,8 +255,8 @@ static void run_decision(const struct chat_access_cmd *c)
         break;
     default:
         what = "revoke";
-        rc = access_grant_revoke(c->app->store, c->cfg, l->grant_id, c->user->name, reason,
-                                 &origin, &g, &err);
+        rc = access_grant_revoke(c->app->store, c->cfg, l->grant_id, c->user->name, reason, &origin,
+                                 &g, &err);
         break;
     }
     snprintf(id, sizeof(id), "%" PRId64, l->grant_id);

@@ -510,9 +510,10 @@ static const struct {
     enum chatops_verb verb;
     void (*run)(struct cmd *c);
 } runners[] = {
-    {CHATOPS_TEL, run_tel},   {CHATOPS_ONCALL, run_oncall},       {CHATOPS_PAGE, run_page},
-    {CHATOPS_ACK, run_ack},   {CHATOPS_RESOLVE, run_resolve},     {CHATOPS_ESCALATE, run_escalate},
-    {CHATOPS_NOTE, run_note}, {CHATOPS_INCIDENTS, run_incidents},
+    {CHATOPS_TEL, run_tel},           {CHATOPS_ONCALL, run_oncall},
+    {CHATOPS_PAGE, run_page},         {CHATOPS_ACK, run_ack},
+    {CHATOPS_RESOLVE, run_resolve},   {CHATOPS_ESCALATE, run_escalate},
+    {CHATOPS_NOTE, run_note},         {CHATOPS_INCIDENTS, run_incidents},
     {CHATOPS_BREAKGLASS, run_access}, {CHATOPS_ALLOWME, run_access},
 };
 

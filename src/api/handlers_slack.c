@@ -102,8 +102,7 @@ static void press_breakglass(struct app *app, const struct config *cfg, struct h
             snprintf(text, sizeof(text), "Grant #%lld approved by %s: %s has SSH to %s %s.",
                      (long long)g.id, user->name, g.user_name, g.target, until);
         else
-            snprintf(text, sizeof(text), "Grant #%lld denied by %s.", (long long)g.id,
-                     user->name);
+            snprintf(text, sizeof(text), "Grant #%lld denied by %s.", (long long)g.id, user->name);
         breakglass_chat_update(cfg, &g, actor, in->channel_id, in->message_ts);
     } else if (rc == OB_ENOTFOUND) {
         snprintf(text, sizeof(text), "No grant #%s.", id);

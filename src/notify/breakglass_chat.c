@@ -184,9 +184,8 @@ static void render(struct strbuf *sb, int md, enum access_event_kind kind,
 static json_t *button(const char *action_id, const char *label, const char *style,
                       const char *value)
 {
-    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s}", "type", "button", "action_id",
-                     action_id, "text", "type", "plain_text", "text", label, "value", value,
-                     "style", style);
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s}", "type", "button", "action_id", action_id,
+                     "text", "type", "plain_text", "text", label, "value", value, "style", style);
 }
 
 json_t *breakglass_message_json(enum access_event_kind kind, const struct grant_row *g,
@@ -209,10 +208,10 @@ json_t *breakglass_message_json(enum access_event_kind kind, const struct grant_
     if (kind == ACCESS_EV_REQUESTED) {
         snprintf(value, sizeof(value), "%" PRId64, g->id);
         json_array_append_new(
-            blocks, json_pack("{s:s, s:s, s:[o, o]}", "type", "actions", "block_id", BG_BLOCK_ID,
-                              "elements",
-                              button(SLACK_ACTION_BG_APPROVE, "Approve", "primary", value),
-                              button(SLACK_ACTION_BG_DENY, "Deny", "danger", value)));
+            blocks,
+            json_pack("{s:s, s:s, s:[o, o]}", "type", "actions", "block_id", BG_BLOCK_ID,
+                      "elements", button(SLACK_ACTION_BG_APPROVE, "Approve", "primary", value),
+                      button(SLACK_ACTION_BG_DENY, "Deny", "danger", value)));
     }
     msg = json_pack("{s:s, s:s, s:O}", "channel", channel, "text", strbuf_str(&plain), "blocks",
                     blocks);
@@ -258,8 +257,8 @@ static void notify(void *ctx, const struct access_event *ev)
     if (cfg->providers.slack.enabled && ev->team_channel != NULL && ev->team_channel[0] != '\0' &&
         ev->grant != NULL)
         enqueue(cfg, "chat.postMessage",
-                breakglass_message_json(ev->kind, ev->grant, ev->actor, ev->host,
-                                        ev->team_channel, NULL, store_now_ms()));
+                breakglass_message_json(ev->kind, ev->grant, ev->actor, ev->host, ev->team_channel,
+                                        NULL, store_now_ms()));
     config_unref(cfg);
 }
 

@@ -170,10 +170,17 @@ int chatops_token_ok(const unsigned char *secret, size_t secret_len, const char 
 /* ---- command lines ------------------------------------------------------------- */
 
 static const char *const verb_names[] = {
-    [CHATOPS_HELP] = "help",         [CHATOPS_TEL] = "tel",   [CHATOPS_ONCALL] = "oncall",
-    [CHATOPS_PAGE] = "page",         [CHATOPS_ACK] = "ack",   [CHATOPS_RESOLVE] = "resolve",
-    [CHATOPS_ESCALATE] = "escalate", [CHATOPS_NOTE] = "note", [CHATOPS_INCIDENTS] = "incidents",
-    [CHATOPS_BREAKGLASS] = "breakglass", [CHATOPS_ALLOWME] = "allowme",
+    [CHATOPS_HELP] = "help",
+    [CHATOPS_TEL] = "tel",
+    [CHATOPS_ONCALL] = "oncall",
+    [CHATOPS_PAGE] = "page",
+    [CHATOPS_ACK] = "ack",
+    [CHATOPS_RESOLVE] = "resolve",
+    [CHATOPS_ESCALATE] = "escalate",
+    [CHATOPS_NOTE] = "note",
+    [CHATOPS_INCIDENTS] = "incidents",
+    [CHATOPS_BREAKGLASS] = "breakglass",
+    [CHATOPS_ALLOWME] = "allowme",
     [CHATOPS_UNKNOWN] = "unknown",
 };
 

@@ -402,8 +402,7 @@ static int member_string(json_t *obj, const char *key, char *out, size_t cap, in
 
 /* A copy of obj[key] into out when it is a string that fits and is all of
  * allowed; else "". */
-static void optional_token(json_t *obj, const char *key, const char *allowed, char *out,
-                           size_t cap)
+static void optional_token(json_t *obj, const char *key, const char *allowed, char *out, size_t cap)
 {
     const char *s = json_string_value(json_object_get(obj, key));
 

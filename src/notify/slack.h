@@ -199,7 +199,7 @@ struct slack_http_reply {
     char *body;           /* malloc'd, NUL-terminated (at most 64 KiB kept, or slack_get's
                              max_body); may be NULL */
     size_t body_len;
-    int truncated;        /* 1: the body was longer and the rest was dropped */
+    int truncated;    /* 1: the body was longer and the rest was dropped */
     char errbuf[256]; /* curl's reason when !transport_ok; never holds the token */
 };
 

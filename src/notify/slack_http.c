@@ -149,8 +149,8 @@ out:
 int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
                     struct slack_http_reply *reply)
 {
-    return slack_perform(url, bearer, json != NULL ? json : "{}", timeout_ms,
-                         SLACK_REPLY_BODY_MAX, reply);
+    return slack_perform(url, bearer, json != NULL ? json : "{}", timeout_ms, SLACK_REPLY_BODY_MAX,
+                         reply);
 }
 
 int slack_get(const char *url, const char *bearer, long timeout_ms, size_t max_body,
@@ -212,8 +212,8 @@ static void api_call(const struct respond_job *job)
         log_debug("slack", "api call done", "method", method != NULL ? method + 1 : "?", "detail",
                   detail);
     else
-        log_warn("slack", "api call failed", "method", method != NULL ? method + 1 : "?",
-                 "detail", reply.transport_ok ? detail : reply.errbuf);
+        log_warn("slack", "api call failed", "method", method != NULL ? method + 1 : "?", "detail",
+                 reply.transport_ok ? detail : reply.errbuf);
     slack_http_reply_release(&reply);
 }
 
@@ -240,8 +240,7 @@ static void *respond_main(void *arg)
 
         if (job->bearer != NULL) {
             api_call(job);
-        } else if (slack_post_json(job->url, NULL, job->body, SLACK_RESPOND_TIMEOUT, &reply) ==
-                   0) {
+        } else if (slack_post_json(job->url, NULL, job->body, SLACK_RESPOND_TIMEOUT, &reply) == 0) {
             /* A response_url is a capability: it is never logged. */
             snprintf(status, sizeof(status), "%ld", reply.status);
             if (!reply.transport_ok || reply.status < 200 || reply.status >= 300)

@@ -64,9 +64,9 @@ static void test_page(void **state)
     accesslogs_page_release(&p);
 
     /* the last page: empty cursor, no paging */
-    assert_int_equal(parse("{\"ok\":true,\"logins\":[],\"response_metadata\":{\"next_cursor\":\"\"}}",
-                           &p, &err),
-                     0);
+    assert_int_equal(
+        parse("{\"ok\":true,\"logins\":[],\"response_metadata\":{\"next_cursor\":\"\"}}", &p, &err),
+        0);
     assert_int_equal(p.count, 0);
     assert_string_equal(p.next_cursor, "");
     assert_int_equal(p.pages, 0);
@@ -170,8 +170,8 @@ static void test_caps(void **state)
     memset(ua, 'a', sizeof(ua) - 1);
     ua[sizeof(ua) - 1] = '\0';
     for (int i = 0; i <= ACCESSLOGS_PAGE_COUNT; i++)
-        json_array_append_new(logins, json_pack("{s:s, s:s, s:i, s:i, s:s}", "user_id", "U1",
-                                                "ip", "10.0.0.1", "date_first", 1, "date_last", 2,
+        json_array_append_new(logins, json_pack("{s:s, s:s, s:i, s:i, s:s}", "user_id", "U1", "ip",
+                                                "10.0.0.1", "date_first", 1, "date_last", 2,
                                                 "user_agent", ua));
     root = json_pack("{s:b, s:o}", "ok", 1, "logins", logins);
     text = json_dumps(root, JSON_COMPACT);
@@ -241,9 +241,8 @@ static void test_messages(void **state)
     assert_null(json_object_get(msg, "ts"));
     text = json_string_value(json_object_get(msg, "text"));
     assert_non_null(strstr(text, "Grant #7: ann asks for SSH to web1 from 198.51.100.7/32"));
-    section = json_string_value(
-        json_object_get(json_object_get(json_array_get(json_object_get(msg, "blocks"), 0), "text"),
-                        "text"));
+    section = json_string_value(json_object_get(
+        json_object_get(json_array_get(json_object_get(msg, "blocks"), 0), "text"), "text"));
     /* the reason cannot ping the channel */
     assert_non_null(strstr(section, "disk &lt;!channel&gt; &amp; full"));
     assert_null(strstr(section, "<!channel>"));
@@ -366,9 +365,9 @@ static void test_buttons(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_page),     cmocka_unit_test(test_slack_errors),
+        cmocka_unit_test(test_page),      cmocka_unit_test(test_slack_errors),
         cmocka_unit_test(test_malformed), cmocka_unit_test(test_caps),
-        cmocka_unit_test(test_messages), cmocka_unit_test(test_buttons),
+        cmocka_unit_test(test_messages),  cmocka_unit_test(test_buttons),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -430,8 +430,9 @@ static void test_breakglass_and_allowme(void **state)
     parse_usage("/breakglass", "web1 soon x", "Usage: /breakglass HOST|GROUP DURATION REASON");
     parse_usage("/breakglass", "web1 30 x", "Usage: /breakglass HOST|GROUP DURATION REASON");
     parse_usage("/breakglass", "web1 0m x", "Usage: /breakglass HOST|GROUP DURATION REASON");
-    parse_usage("/breakglass", "web1 30m", "Usage: /breakglass HOST|GROUP DURATION REASON: a "
-                                           "reason is required");
+    parse_usage("/breakglass", "web1 30m",
+                "Usage: /breakglass HOST|GROUP DURATION REASON: a "
+                "reason is required");
     parse_usage("/breakglass", "web1 30m \"\"", "Usage: /breakglass HOST|GROUP");
     parse_usage("/breakglass", "list all", "Usage: /breakglass list");
     parse_usage("/breakglass", "approve", "Usage: /breakglass approve ID");

@@ -143,7 +143,8 @@ static void run_request(const struct chat_access_cmd *c)
     rc = access_grant_request(c->app->store, c->cfg, &req, &origin, &g, &err);
     log_info("chatops", "breakglass request", "user", c->user->name, "from", c->remote, "target",
              l->arg, "result", rc == 0 ? g.state : err.msg);
-    if (rc == OB_EINVAL && strncmp(err.msg, "no source address", 17) == 0) {
+    if (rc == OB_EINVAL &&
+        strncmp(err.msg, ACCESS_NO_SOURCE_MSG, strlen(ACCESS_NO_SOURCE_MSG)) == 0) {
         strbuf_adds(c->text, "No address to open SSH from: you have not been seen in the chat "
                              "lately. Run `/allowme` and open its link from the machine you will "
                              "SSH from, then ask again.");

@@ -8,9 +8,11 @@
 #include "daemon/serve.h"
 #include "opsbell_version.h"
 
+#include "access/aws_sync.h"
 #include "api/api.h"
 #include "config/config.h"
 #include "daemon/app.h"
+#include "enforce/aws.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
@@ -91,6 +93,8 @@ int serve_run(const char *config_path, const char *listen_override)
     struct ob_error err = {0};
     struct config *cfg = NULL;
     struct keys_syncer *keys_syncer = NULL;
+    struct aws_sweeper *aws_sweeper = NULL;
+    struct aws_sync *aws_sync = NULL;
     sigset_t set;
     char url[128], node[128];
     int rc = 1;
@@ -153,6 +157,30 @@ int serve_run(const char *config_path, const char *listen_override)
         log_error("keys", "cannot start the keys sync thread", "error", err.msg);
         goto out;
     }
+    /* The security group follows the grants (aws_sync.h); the sweeper closes
+     * expired opsbell rules, also those of a crashed run or another node. */
+    if (cfg->enforcers.aws.enabled) {
+        const struct config_enforcer_aws *a = &cfg->enforcers.aws;
+        struct aws_params ap = {
+            .region = a->region,
+            .security_group_id = a->security_group_id,
+            .endpoint = a->endpoint,
+            .access_key_id = a->access_key_id,
+            .secret_access_key = a->secret_access_key.value,
+            .secret_access_key_len = a->secret_access_key.len,
+            .session_token = a->session_token.value,
+            .port = a->port,
+        };
+        if (aws_sweeper_start(&ap, a->sweep_interval_s, &aws_sweeper, &err) != 0) {
+            log_error("aws", "cannot start the AWS sweeper", "error", err.msg);
+            goto out;
+        }
+        if (aws_sync_start(app.store, serve_config_get, &app, AWS_SYNC_INTERVAL_S, &aws_sync,
+                           &err) != 0) {
+            log_error("aws", "cannot start the AWS sync thread", "error", err.msg);
+            goto out;
+        }
+    }
     app.router = router_new(api_routes, api_route_count);
     app.metrics = app.router != NULL ? metrics_new(app.router) : NULL;
     if (app.metrics == NULL) {
@@ -206,6 +234,8 @@ out:
     ingest_stop(app.ingest); /* kept until nothing uses it (the engine, handlers) */
     engine_stop(app.engine);
     keys_syncer_stop(keys_syncer);
+    aws_sync_stop(aws_sync);
+    aws_sweeper_stop(aws_sweeper);
     /* Calls still up end here and report through the dispatcher. */
     provider_sip_stop(&app);
     dispatcher_stop(app.dispatcher);

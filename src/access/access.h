@@ -102,14 +102,14 @@ int access_grant_deny(struct store *store, const struct config *cfg, int64_t id,
  * team, or (user NULL) an admin.  `breakglass.revoke`.  Certificates signed
  * for it go into the KRL the agents pull.
  */
-int access_grant_revoke(struct store *store, const struct config *cfg, int64_t id,
-                        const char *user, const char *reason, const struct audit_origin *origin,
+int access_grant_revoke(struct store *store, const struct config *cfg, int64_t id, const char *user,
+                        const char *reason, const struct audit_origin *origin,
                         struct grant_row *out, struct ob_error *err);
 /* Mark every grant whose time is over expired (`breakglass.expire`, actor
  * "system"), each in its own transaction; *n (may be NULL) counts them.
  * The engine calls this every poll; access closes without it anyway. */
-int access_grants_expire(struct store *store, const struct config *cfg, int64_t now_ms,
-                         size_t *n, struct ob_error *err);
+int access_grants_expire(struct store *store, const struct config *cfg, int64_t now_ms, size_t *n,
+                         struct ob_error *err);
 
 /* A grant as JSON text fields: "state", "expires_at" (RFC 3339)... The
  * returned object is a new jansson reference (json_t *). */

@@ -28,13 +28,12 @@ int access_resolve_target(const struct config *cfg, const char *user, const char
                           const char *group, struct access_target *out, struct ob_error *err);
 int access_may_self_approve(struct store_conn *conn, const struct config_team *team,
                             const char *user, int64_t now_ms, int *yes, struct ob_error *err);
-int access_may_approve(const struct config_team *team, const char *approver,
-                       const char *requester, struct ob_error *err);
+int access_may_approve(const struct config_team *team, const char *approver, const char *requester,
+                       struct ob_error *err);
 
 /* allow.c: the same as access_allow_seen, inside the caller's transaction. */
 int access_allow_seen_in(struct store_conn *conn, const struct config *cfg, const char *user,
-                         const char *addr, const char *source, int64_t seen_ms,
-                         const char *detail, const struct audit_origin *origin,
-                         struct ob_error *err);
+                         const char *addr, const char *source, int64_t seen_ms, const char *detail,
+                         const struct audit_origin *origin, struct ob_error *err);
 
 #endif

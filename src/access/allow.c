@@ -24,9 +24,8 @@
 #define LINK_SECRET_BYTES 24 /* 48 hex characters in the URL */
 
 int access_allow_seen_in(struct store_conn *conn, const struct config *cfg, const char *user,
-                         const char *addr, const char *source, int64_t seen_ms,
-                         const char *detail, const struct audit_origin *origin,
-                         struct ob_error *err)
+                         const char *addr, const char *source, int64_t seen_ms, const char *detail,
+                         const struct audit_origin *origin, struct ob_error *err)
 {
     static const struct audit_origin system_origin = {"system", "local", NULL};
     const struct config_allowlist *al = &cfg->allowlist;
@@ -163,8 +162,8 @@ int access_link_use(struct store *store, const struct config *cfg, const char *s
     if (rc == 0)
         rc = store_link_use(conn, hash, addr, store_now_ms(), user, err);
     if (rc == 0)
-        rc = access_allow_seen_in(conn, cfg, *user, addr, "link", store_now_ms(), NULL, origin,
-                                  err);
+        rc =
+            access_allow_seen_in(conn, cfg, *user, addr, "link", store_now_ms(), NULL, origin, err);
     if (rc == 0)
         rc = store_commit(conn, err);
     store_release(conn);

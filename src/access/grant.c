@@ -76,10 +76,9 @@ json_t *access_grant_json(const struct grant_row *g)
     json_object_set_new(obj, "id", json_integer(g->id));
     json_object_set_new(obj, "user", json_text(g->user_name));
     json_object_set_new(obj, "team", json_text(g->team));
-    json_object_set_new(obj, g->target_kind != NULL && strcmp(g->target_kind, "group") == 0
-                                 ? "group"
-                                 : "host",
-                        json_text(g->target));
+    json_object_set_new(
+        obj, g->target_kind != NULL && strcmp(g->target_kind, "group") == 0 ? "group" : "host",
+        json_text(g->target));
     json_object_set_new(obj, "hosts", hosts);
     json_object_set_new(obj, "cidr", json_text(g->cidr));
     json_object_set_new(obj, "reason", json_text(g->reason));
@@ -116,6 +115,21 @@ static int grant_audit(struct store_conn *conn, const struct audit_origin *origi
     rc = audit_append(conn, origin, action, target, details, now_ms, err);
     json_decref(details);
     return rc;
+}
+
+/* "2h", "1h30m", "45m", "90s": a duration as people write it. */
+static void format_duration(uint32_t s, char *out, size_t cap)
+{
+    uint32_t h = s / 3600, m = s % 3600 / 60, sec = s % 60;
+
+    if (sec != 0 || s == 0)
+        snprintf(out, cap, "%" PRIu32 "s", s);
+    else if (h != 0 && m != 0)
+        snprintf(out, cap, "%" PRIu32 "h%" PRIu32 "m", h, m);
+    else if (h != 0)
+        snprintf(out, cap, "%" PRIu32 "h", h);
+    else
+        snprintf(out, cap, "%" PRIu32 "m", m);
 }
 
 static int reason_ok(const char *reason, struct ob_error *err)
@@ -177,8 +191,7 @@ static int grant_source(struct store_conn *conn, const struct config *cfg,
         allow_row_array_free(rows, count);
         return 0;
     }
-    if (req->from_addr != NULL && cidr_parse(req->from_addr, &c, NULL) == 0 &&
-        !addr_is_local(&c)) {
+    if (req->from_addr != NULL && cidr_parse(req->from_addr, &c, NULL) == 0 && !addr_is_local(&c)) {
         cidr_format(&c, out, cap);
         return 0;
     }
@@ -210,9 +223,11 @@ int access_grant_request(struct store *store, const struct config *cfg,
     if (req->duration_s == 0)
         return ob_fail(err, OB_EINVAL, "the duration must be positive (e.g. 30m)");
     if (req->duration_s > policy->max_duration_seconds) {
-        return ob_fail(err, OB_EINVAL,
-                       "%" PRIu32 "s is longer than team %s allows (max_duration %" PRIu32 "s)",
-                       req->duration_s, target.team->name, policy->max_duration_seconds);
+        char asked[32], max[32];
+        format_duration(req->duration_s, asked, sizeof(asked));
+        format_duration(policy->max_duration_seconds, max, sizeof(max));
+        return ob_fail(err, OB_EINVAL, "%s is longer than team %s allows (max_duration %s)", asked,
+                       target.team->name, max);
     }
     rc = reason_ok(req->reason, err);
     if (rc != 0)
@@ -249,11 +264,11 @@ int access_grant_request(struct store *store, const struct config *cfg,
     if (rc == 0)
         rc = store_grant_insert(conn, &g, target.hosts, target.host_count, err);
     if (rc == 0)
-        rc = grant_audit(conn, origin, "breakglass.request", &g, "reason", req->reason, now_ms,
-                         err);
+        rc =
+            grant_audit(conn, origin, "breakglass.request", &g, "reason", req->reason, now_ms, err);
     if (rc == 0 && self)
-        rc = grant_audit(conn, origin, "breakglass.approve", &g, "approved_by", "self", now_ms,
-                         err);
+        rc =
+            grant_audit(conn, origin, "breakglass.approve", &g, "approved_by", "self", now_ms, err);
     if (rc == 0)
         rc = store_commit(conn, err);
     if (rc == 0)
@@ -378,8 +393,8 @@ int access_grant_deny(struct store *store, const struct config *cfg, int64_t id,
     return rc;
 }
 
-int access_grant_revoke(struct store *store, const struct config *cfg, int64_t id,
-                        const char *user, const char *reason, const struct audit_origin *origin,
+int access_grant_revoke(struct store *store, const struct config *cfg, int64_t id, const char *user,
+                        const char *reason, const struct audit_origin *origin,
                         struct grant_row *out, struct ob_error *err)
 {
     const struct config_team *team = NULL;
@@ -447,8 +462,8 @@ static int grant_expire_one(struct store_conn *conn, const struct config *cfg, i
     return rc;
 }
 
-int access_grants_expire(struct store *store, const struct config *cfg, int64_t now_ms,
-                         size_t *n, struct ob_error *err)
+int access_grants_expire(struct store *store, const struct config *cfg, int64_t now_ms, size_t *n,
+                         struct ob_error *err)
 {
     struct store_conn *conn = NULL;
     int64_t *ids = NULL;
@@ -504,8 +519,7 @@ int access_grant_certificate(struct store *store, const struct config *cfg, int6
     *cert_line = NULL;
     if (!cfg->ssh_ca.enabled)
         return ob_fail(err, OB_ECONFLICT, "no SSH CA is configured (ssh_ca: in opsbell.yaml)");
-    if (pubkey_line == NULL ||
-        keys_parse_line(pubkey_line, strlen(pubkey_line), &parsed, err) != 0)
+    if (pubkey_line == NULL || keys_parse_line(pubkey_line, strlen(pubkey_line), &parsed, err) != 0)
         return OB_EINVAL;
     if (sshca_pubkey_parse(pubkey_line, strlen(pubkey_line), &key, err) != 0) {
         keys_key_release(&parsed);
@@ -556,8 +570,8 @@ int access_grant_certificate(struct store *store, const struct config *cfg, int6
                                      err);
     snprintf(serial_text, sizeof(serial_text), "%" PRIu64, serial);
     if (rc == 0)
-        rc = grant_audit(conn, origin, "breakglass.certificate", &g, "serial", serial_text,
-                         now_ms, err);
+        rc = grant_audit(conn, origin, "breakglass.certificate", &g, "serial", serial_text, now_ms,
+                         err);
     if (rc == 0)
         rc = store_commit(conn, err);
     if (rc != 0) {

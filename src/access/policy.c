@@ -83,8 +83,8 @@ int token_binding_check(const struct config *cfg, const char *team, const char *
             return ob_fail(err, OB_EINVAL,
                            "agent host '%s' is not a host name (a-z, 0-9, '.', '-')", agent_host);
         if (team != NULL && (t == NULL || !access_team_has_host(t, agent_host)))
-            return ob_fail(err, OB_EFORBIDDEN, "host %s is in no host group of team %s",
-                           agent_host, team);
+            return ob_fail(err, OB_EFORBIDDEN, "host %s is in no host group of team %s", agent_host,
+                           team);
     }
     return 0;
 }
@@ -142,8 +142,8 @@ static int access_listed(char *const *list, unsigned n, const char *user)
 }
 
 /* Is user on call now on one of team's schedules? */
-static int access_on_call(struct store_conn *conn, const struct config_team *team,
-                          const char *user, int64_t now_ms, int *yes, struct ob_error *err)
+static int access_on_call(struct store_conn *conn, const struct config_team *team, const char *user,
+                          int64_t now_ms, int *yes, struct ob_error *err)
 {
     *yes = 0;
     for (unsigned s = 0; s < team->schedule_count && !*yes; s++) {
@@ -173,8 +173,8 @@ int access_may_self_approve(struct store_conn *conn, const struct config_team *t
     return 0;
 }
 
-int access_may_approve(const struct config_team *team, const char *approver,
-                       const char *requester, struct ob_error *err)
+int access_may_approve(const struct config_team *team, const char *approver, const char *requester,
+                       struct ob_error *err)
 {
     const struct config_breakglass *p = &team->breakglass;
 

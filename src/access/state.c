@@ -99,8 +99,8 @@ static int entries_of_grants(const struct grant_row *grants, size_t n, json_t *e
         snprintf(id, sizeof(id), "grant:%" PRId64, grants[i].id);
         snprintf(description, sizeof(description), "breakglass #%" PRId64 " %s", grants[i].id,
                  grants[i].user_name);
-        if (json_array_append_new(entries, entry_json(id, grants[i].cidr,
-                                                      grants[i].expires_at_ms, description)) != 0)
+        if (json_array_append_new(
+                entries, entry_json(id, grants[i].cidr, grants[i].expires_at_ms, description)) != 0)
             return OB_ENOMEM;
     }
     return 0;
@@ -117,8 +117,8 @@ static int entries_of_allowlist(const struct allow_row *rows, size_t n,
         snprintf(description, sizeof(description), "allowlist %s", rows[i].user_name);
         if (access_entry_check_id(id, NULL) != 0)
             continue; /* cannot happen with checked names and CIDRs */
-        if (json_array_append_new(entries, entry_json(id, rows[i].cidr, rows[i].expires_at_ms,
-                                                      description)) != 0)
+        if (json_array_append_new(
+                entries, entry_json(id, rows[i].cidr, rows[i].expires_at_ms, description)) != 0)
             return OB_ENOMEM;
     }
     return 0;
@@ -299,8 +299,8 @@ static int report_applied(struct store_conn *conn, const struct config *cfg, con
     if (opens && rc == 0)
         rc = store_grant_applied(conn, id, host, now_ms, &first, err);
     if (opens && rc == 0 && first) {
-        json_t *details = json_pack("{s:s, s:s, s:s}", "host", host, "user", g.user_name, "cidr",
-                                    g.cidr);
+        json_t *details =
+            json_pack("{s:s, s:s, s:s}", "host", host, "user", g.user_name, "cidr", g.cidr);
         snprintf(target, sizeof(target), "grant:%" PRId64, id);
         rc = audit_append(conn, origin, "breakglass.apply", target, details, now_ms, err);
         json_decref(details);
@@ -309,8 +309,8 @@ static int report_applied(struct store_conn *conn, const struct config *cfg, con
         rc = store_commit(conn, err);
     if (rc == 0 && first) {
         const struct config_team *team = config_find_team(cfg, g.team);
-        struct access_event ev = {ACCESS_EV_APPLIED, &g,
-                                  team != NULL ? team->chat_channel : NULL, origin->actor, host};
+        struct access_event ev = {ACCESS_EV_APPLIED, &g, team != NULL ? team->chat_channel : NULL,
+                                  origin->actor, host};
         access_notify(&ev);
     }
     grant_row_release(&g);

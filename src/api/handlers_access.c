@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GRANT_LIST_MAX  500
-#define AGENT_IDS_MAX   10000
-#define HTML_TYPE       "text/html; charset=utf-8"
+#define GRANT_LIST_MAX 500
+#define AGENT_IDS_MAX  10000
+#define HTML_TYPE      "text/html; charset=utf-8"
 
 /* The user a request acts as: the token's, else (admin tokens) `named`.
  * NULL with a 4xx written when neither works. */
@@ -95,8 +95,8 @@ static int grant_visible(const struct auth_principal *p, const struct grant_row 
 
 void api_breakglass_request(void *app_ptr, struct http_request *req, struct http_response *resp)
 {
-    static const char *const allowed[] = {"host", "group", "duration", "reason", "ip", "user",
-                                          NULL};
+    static const char *const allowed[] = {"host", "group", "duration", "reason",
+                                          "ip",   "user",  NULL};
     struct app *app = app_ptr;
     const struct auth_principal *p = api_principal(req);
     const char *host = NULL, *group = NULL, *duration = NULL, *reason = NULL, *ip = NULL;
@@ -224,8 +224,8 @@ static void breakglass_act(struct app *app, struct http_request *req, struct htt
     if (parse_id(req, &id, resp) != 0)
         return;
     if (req->body_len > 0 &&
-        (api_parse_json_object(http_request_header(req, "Content-Type"), req->body,
-                               req->body_len, &body, &err) != 0 ||
+        (api_parse_json_object(http_request_header(req, "Content-Type"), req->body, req->body_len,
+                               &body, &err) != 0 ||
          api_json_only_keys(body, allowed, &err) != 0 ||
          api_json_string(body, "reason", false, ACCESS_REASON_MAX, &reason, &err) != 0)) {
         http_response_from_error(resp, &err);
@@ -285,8 +285,7 @@ void api_breakglass_revoke(void *app, struct http_request *req, struct http_resp
     breakglass_act(app, req, resp, GRANT_REVOKE);
 }
 
-void api_breakglass_certificate(void *app_ptr, struct http_request *req,
-                                struct http_response *resp)
+void api_breakglass_certificate(void *app_ptr, struct http_request *req, struct http_response *resp)
 {
     static const char *const allowed[] = {"public_key", NULL};
     struct app *app = app_ptr;
@@ -321,7 +320,8 @@ void api_breakglass_certificate(void *app_ptr, struct http_request *req,
         http_response_from_error(resp, &err);
         goto out;
     }
-    api_reply_json(resp, 201, json_pack("{s:I, s:s}", "grant", (json_int_t)id, "certificate", cert));
+    api_reply_json(resp, 201,
+                   json_pack("{s:I, s:s}", "grant", (json_int_t)id, "certificate", cert));
 out:
     free(cert);
     config_unref(cfg);
@@ -362,8 +362,9 @@ out:
 /* Link previews (chat unfurlers) must not spend a link. */
 static int is_link_preview(const char *user_agent)
 {
-    static const char *const bots[] = {"Slackbot", "facebookexternalhit", "Twitterbot",
-                                       "Discordbot", "Mattermost-Bot", "TelegramBot", NULL};
+    static const char *const bots[] = {"Slackbot",   "facebookexternalhit", "Twitterbot",
+                                       "Discordbot", "Mattermost-Bot",      "TelegramBot",
+                                       NULL};
 
     for (size_t i = 0; user_agent != NULL && bots[i] != NULL; i++) {
         if (strstr(user_agent, bots[i]) != NULL)
@@ -433,8 +434,8 @@ static int agent_principal(struct app *app, struct http_request *req, struct htt
 {
     struct ob_error err = {0};
 
-    if (auth_authenticate(app->store, http_request_header(req, "Authorization"), store_now_ms(),
-                          p, &err) != 0) {
+    if (auth_authenticate(app->store, http_request_header(req, "Authorization"), store_now_ms(), p,
+                          &err) != 0) {
         http_response_from_error(resp, &err);
         http_response_add_header(resp, "WWW-Authenticate", "Bearer realm=\"opsbell\"");
         return -1;

@@ -56,6 +56,7 @@ int cmd_enforce_aws(int argc, char **argv);
 int cmd_keys_sync(int argc, char **argv);
 int cmd_keys_list(int argc, char **argv);
 int cmd_keys_authorized_keys(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #define CONFIG_OPT                                                                                 \
     "  -c, --config FILE   main configuration file (default: $OPSBELL_CONFIG, ./opsbell.yaml,\n"   \
@@ -257,6 +258,21 @@ const struct cli_command cli_commands[] = {
      "      --json          print JSON\n"},
     {"keys", "authorized-keys", cmd_keys_authorized_keys,
      "print a user's SSH keys for sshd (AuthorizedKeysCommand)", KEYS_AUTHORIZED_KEYS_USAGE},
+    {"agent", NULL, cmd_agent, "run the host agent: apply this host's grants, keys and CA",
+     "usage: opsbell agent [-c FILE] [--once] [--check]\n\n"
+     "Poll the opsbell server for this host's state (GET /api/v1/agent/state with the agent\n"
+     "token and the last ETag) and apply it: opsbell's nftables table (each grant and\n"
+     "allowlist entry until its expiry), the SSH keys cache that `keys authorized-keys`\n"
+     "answers sshd from, the TrustedUserCAKeys and RevokedKeys files. The last state is\n"
+     "kept in state_dir and applied at start and whenever the server does not answer, so\n"
+     "logins keep working from it until its entries expire. SIGINT and SIGTERM stop the\n"
+     "agent without removing any access (the kernel's timeouts close it). See docs/AGENT.md.\n\n"
+     "  -c, --config FILE   agent.yaml (default /etc/opsbell/agent.yaml)\n"
+     "  -o, --once          poll and apply once: exit 0 when the host holds the server's\n"
+     "                      state, or (with a warning) the cached one while the server is\n"
+     "                      unreachable; exit 1 with one line otherwise (token refused,\n"
+     "                      state refused, nothing cached, apply failed)\n"
+     "  -k, --check         validate agent.yaml (FILE:LINE:COL: message) and exit\n"},
     {"config", "reload", cmd_config_reload, "make the server reload its configuration (admin)",
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"

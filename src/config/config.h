@@ -120,8 +120,9 @@ struct config_user {
     unsigned notification_rule_count;
     /* `logins`: the Unix login names the user's SSH keys are published under
      * on hosts and the principals of the user's SSH certificates; default
-     * [name].  Each [a-z_][a-z0-9_.-]{0,31}; unique within the user; never
-     * empty. */
+     * [name] when the name is a valid login, else none (then no keys are
+     * published and no certificate is signed for the user).  Each
+     * [a-z_][a-z0-9_.-]{0,31}; unique within the user. */
     char **logins;
     unsigned login_count;
 };

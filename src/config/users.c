@@ -202,8 +202,8 @@ static void users_rules(struct cfgctx *c, const struct cfgfile *f, unsigned i,
     }
 }
 
-/* `logins`: each a valid login, each once; absent = [name], which must then
- * be a valid login itself (an empty list is refused: nobody could log in). */
+/* `logins`: each a valid login, each once; absent = [name] when the name is
+ * a valid login, else none (an empty list written is refused). */
 static void users_logins(struct cfgctx *c, const struct cfgfile *f, unsigned i,
                          const struct raw_user *raw, struct config_user *out)
 {
@@ -219,13 +219,11 @@ static void users_logins(struct cfgctx *c, const struct cfgfile *f, unsigned i,
                         raw->name, raw->name);
             return;
         }
-        if (value_is_name(raw->name) && !value_is_login(raw->name)) {
-            snprintf(path, sizeof(path), "users.%u.name", i);
-            diag_report(c, f, path,
-                        "user name '%s' is not a valid login name, so it cannot be the default "
-                        "login; list the user's logins (logins: [...])",
-                        raw->name);
-        }
+        /* A name that is no login name (it starts with a digit, is too
+         * long...) publishes nothing: configurations from before logins
+         * existed keep loading. */
+        if (!value_is_login(raw->name))
+            return;
         out->logins = calloc(1, sizeof(*out->logins));
         if (out->logins == NULL) {
             c->oom = 1;

@@ -13,8 +13,8 @@
 #include <string.h>
 
 #define GRANT_COLUMNS                                                                              \
-    "id, user_name, team, target_kind, target, cidr, reason, state, duration_s, requested_by, "   \
-    "requested_from, requested_at, pending_until, approved_by, approved_at, starts_at, "          \
+    "id, user_name, team, target_kind, target, cidr, reason, state, duration_s, requested_by, "    \
+    "requested_from, requested_at, pending_until, approved_by, approved_at, starts_at, "           \
     "expires_at, ended_by, ended_at, end_reason"
 
 #define ALLOW_COLUMNS "user_name, cidr, source, first_seen, last_seen, expires_at, detail"
@@ -26,8 +26,7 @@ static struct db_param time_param(int64_t ms)
 
 /* ---- grants ---------------------------------------------------------------- */
 
-static int grant_from_row(const struct db_result *res, size_t row, void *item,
-                          struct ob_error *err)
+static int grant_from_row(const struct db_result *res, size_t row, void *item, struct ob_error *err)
 {
     struct grant_row *g = item;
     bool ok = true;
@@ -152,9 +151,9 @@ int store_grant_insert(struct store_conn *conn, struct grant_row *g, const char 
 int store_grant_get(struct store_conn *conn, int64_t id, struct grant_row *out,
                     struct ob_error *err)
 {
-    int rc = store_select_one(conn, "SELECT " GRANT_COLUMNS " FROM grants WHERE id = $1",
-                              DB_P_INT(id), "no such grant", sizeof(*out), grant_from_row, out,
-                              err);
+    int rc =
+        store_select_one(conn, "SELECT " GRANT_COLUMNS " FROM grants WHERE id = $1", DB_P_INT(id),
+                         "no such grant", sizeof(*out), grant_from_row, out, err);
 
     if (rc == 0) {
         rc = grant_load_hosts(conn, out, err);
@@ -193,11 +192,12 @@ int store_grant_list(struct store_conn *conn, const char *state, const char *use
     params[3] = DB_P_INT(limit > 0 && limit < INT64_MAX ? (int64_t)limit : 1000);
     *out = NULL;
     *count = 0;
-    return grant_select(conn,
-                        "SELECT " GRANT_COLUMNS " FROM grants "
-                        "WHERE ($1 IS NULL OR state = $1 OR state = $2) "
-                        "AND ($3 IS NULL OR user_name = $3) ORDER BY id DESC LIMIT $4",
-                        params, 4, out, count, err);
+    return grant_select(
+        conn,
+        "SELECT " GRANT_COLUMNS " FROM grants "
+        "WHERE (CAST($1 AS TEXT) IS NULL OR state = $1 OR state = $2) "
+        "AND (CAST($3 AS TEXT) IS NULL OR user_name = $3) ORDER BY id DESC LIMIT $4",
+        params, 4, out, count, err);
 }
 
 int store_grant_activate(struct store_conn *conn, int64_t id, const char *approved_by,
@@ -292,8 +292,8 @@ int store_grants_in_force(struct store_conn *conn, const char *host, int64_t now
                         params, 2, out, count, err);
 }
 
-int store_grant_applied(struct store_conn *conn, int64_t grant_id, const char *host,
-                        int64_t now_ms, int *first, struct ob_error *err)
+int store_grant_applied(struct store_conn *conn, int64_t grant_id, const char *host, int64_t now_ms,
+                        int *first, struct ob_error *err)
 {
     struct db_param params[3] = {DB_P_INT(grant_id), DB_P_TEXT(host), DB_P_INT(now_ms)};
     int64_t affected = 0;
@@ -336,8 +336,8 @@ void grant_row_array_free(struct grant_row *rows, size_t count)
 }
 
 int store_grant_cert_insert(struct store_conn *conn, int64_t grant_id, uint64_t serial,
-                            const char *key_fingerprint, int64_t valid_before_ms,
-                            int64_t now_ms, struct ob_error *err)
+                            const char *key_fingerprint, int64_t valid_before_ms, int64_t now_ms,
+                            struct ob_error *err)
 {
     char serial_text[24];
     struct db_param params[5];
@@ -394,8 +394,7 @@ int store_revoked_cert_serials(struct store_conn *conn, int64_t now_ms, uint64_t
 
 /* ---- the allowlist ----------------------------------------------------------- */
 
-static int allow_from_row(const struct db_result *res, size_t row, void *item,
-                          struct ob_error *err)
+static int allow_from_row(const struct db_result *res, size_t row, void *item, struct ob_error *err)
 {
     struct allow_row *a = item;
     bool ok = true;
@@ -423,7 +422,7 @@ static void allow_release_item(void *item)
 int store_allow_upsert(struct store_conn *conn, const struct allow_row *a, struct ob_error *err)
 {
     struct db_param params[6] = {
-        DB_P_TEXT(a->user_name),   DB_P_TEXT(a->cidr),          DB_P_TEXT(a->source),
+        DB_P_TEXT(a->user_name),   DB_P_TEXT(a->cidr),         DB_P_TEXT(a->source),
         DB_P_INT(a->last_seen_ms), DB_P_INT(a->expires_at_ms), DB_P_TEXT(a->detail),
     };
 
@@ -468,7 +467,7 @@ int store_allow_list(struct store_conn *conn, const char *user, int64_t now_ms,
     *count = 0;
     return store_select_all(conn,
                             "SELECT " ALLOW_COLUMNS " FROM allowlist WHERE expires_at > $1 "
-                            "AND ($2 IS NULL OR user_name = $2) "
+                            "AND (CAST($2 AS TEXT) IS NULL OR user_name = $2) "
                             "ORDER BY user_name, last_seen DESC, cidr",
                             params, 2, sizeof(**out), allow_from_row, allow_release_item,
                             (void **)out, count, err);
@@ -479,8 +478,8 @@ int store_allow_delete(struct store_conn *conn, const char *user, const char *ci
 {
     struct db_param params[2] = {DB_P_TEXT(user), DB_P_TEXT(cidr)};
     int64_t affected = 0;
-    int rc = store_exec(conn, "DELETE FROM allowlist WHERE user_name = $1 AND cidr = $2", params,
-                        2, NULL, &affected, err);
+    int rc = store_exec(conn, "DELETE FROM allowlist WHERE user_name = $1 AND cidr = $2", params, 2,
+                        NULL, &affected, err);
 
     if (rc == 0 && affected == 0)
         rc = ob_fail(err, OB_ENOTFOUND, "%s has no allowlist entry %s", user, cidr);

@@ -51,11 +51,20 @@ static void test_open_at_version_2(void **state)
 /*
  * A database at version 1 (tokens, audit) is migrated to the latest version
  * and keeps its rows. Version 1 is made by undoing the later migrations by
- * hand: they only create tables (and their indexes).
+ * hand: they create tables (and their indexes) and add two token columns.
  */
 static void test_migrate_from_version_1(void **state)
 {
-    static const char *const drops[] = {"DROP TABLE ical_feeds",
+    static const char *const drops[] = {"DROP TABLE grant_hosts",
+                                        "DROP TABLE grant_certs",
+                                        "DROP TABLE grant_applied",
+                                        "DROP TABLE grants",
+                                        "DROP TABLE allowlist",
+                                        "DROP TABLE allow_links",
+                                        "DROP TABLE kv",
+                                        "ALTER TABLE api_tokens DROP COLUMN user_name",
+                                        "ALTER TABLE api_tokens DROP COLUMN agent_host",
+                                        "DROP TABLE ical_feeds",
                                         "DROP TABLE schedule_overrides",
                                         "DROP TABLE contact_verifications",
                                         "DROP TABLE outbox",

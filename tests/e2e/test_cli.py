@@ -22,7 +22,7 @@ COMMANDS = [
     ["policy", "list"], ["policy", "show"],
     ["ical", "create"], ["ical", "list"], ["ical", "revoke"],
     ["tel"], ["contact", "list"], ["contact", "verify"], ["contact", "confirm"], ["contact", "trust"],
-    ["keys", "sync"], ["keys", "list"], ["keys", "authorized-keys"],
+    ["keys", "sync"], ["keys", "list"], ["keys", "authorized-keys"], ["agent"],
     ["config", "reload"],
     ["breakglass", "request"], ["breakglass", "approve"], ["breakglass", "deny"],
     ["breakglass", "revoke"], ["breakglass", "list"], ["breakglass", "show"],

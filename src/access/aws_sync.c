@@ -148,6 +148,18 @@ out:
 
 /* ---- one run ------------------------------------------------------------------------ */
 
+/* Has aws_sync_stop() begun?  Checked between EC2 calls, so that a stop
+ * waits for one call at most (each is bounded by the context's timeout). */
+static int sync_stopping(struct aws_sync *s)
+{
+    int stop;
+
+    pthread_mutex_lock(&s->lock);
+    stop = s->stopping;
+    pthread_mutex_unlock(&s->lock);
+    return stop;
+}
+
 static void params_from_config(const struct config_enforcer_aws *a, struct aws_params *p)
 {
     memset(p, 0, sizeof(*p));
@@ -161,12 +173,12 @@ static void params_from_config(const struct config_enforcer_aws *a, struct aws_p
     p->port = a->port;
 }
 
-static void apply_revokes(struct aws_ctx *ctx, const struct aws_rule_list *rules,
-                          const struct aws_sync_plan *plan)
+static void apply_revokes(struct aws_sync *s, struct aws_ctx *ctx,
+                          const struct aws_rule_list *rules, const struct aws_sync_plan *plan)
 {
     const char *group = ctx->p.security_group_id;
 
-    for (size_t k = 0; k < plan->revoke_count; k++) {
+    for (size_t k = 0; k < plan->revoke_count && !sync_stopping(s); k++) {
         const struct aws_rule *r = &rules->items[plan->revoke[k]];
         struct ob_error err = {0};
         int rc = aws_revoke(ctx, r->rule_id, &err);
@@ -181,12 +193,12 @@ static void apply_revokes(struct aws_ctx *ctx, const struct aws_rule_list *rules
 }
 
 /* Returns the number of entries the rules quota left closed. */
-static size_t apply_authorizes(struct aws_ctx *ctx, const struct access_entry *wanted,
-                               const struct aws_sync_plan *plan)
+static size_t apply_authorizes(struct aws_sync *s, struct aws_ctx *ctx,
+                               const struct access_entry *wanted, const struct aws_sync_plan *plan)
 {
     const char *group = ctx->p.security_group_id;
 
-    for (size_t k = 0; k < plan->authorize_count; k++) {
+    for (size_t k = 0; k < plan->authorize_count && !sync_stopping(s); k++) {
         const struct access_entry *e = &wanted[plan->authorize[k]];
         struct aws_authorize_result res;
         struct ob_error err = {0};
@@ -265,8 +277,8 @@ static void sync_once(struct aws_sync *s)
         log_debug("aws", "sync: in step", "group", a->security_group_id, "open", count);
         goto out;
     }
-    apply_revokes(&ctx, &rules, &plan);
-    apply_authorizes(&ctx, wanted, &plan);
+    apply_revokes(s, &ctx, &rules, &plan);
+    apply_authorizes(s, &ctx, wanted, &plan);
 out:
     aws_sync_plan_release(&plan);
     aws_rule_list_release(&rules);
@@ -298,10 +310,7 @@ static unsigned sync_run(void *arg, const volatile int *stopping)
     struct timespec until;
     int stop;
 
-    pthread_mutex_lock(&s->lock);
-    stop = s->stopping;
-    pthread_mutex_unlock(&s->lock);
-    if (!stop && !*stopping)
+    if (!sync_stopping(s) && !*stopping)
         sync_once(s);
     pthread_mutex_lock(&s->lock);
     s->runs++;

@@ -119,7 +119,7 @@ int aws_sync_plan(const struct access_entry *wanted, size_t n, const struct aws_
             if (k == j || !usable[k] || strcmp(want_cidr[k], want_cidr[j]) != 0)
                 continue;
             if (wanted[k].expires_at_ms / 1000 > wanted[j].expires_at_ms / 1000 ||
-                (wanted[k].expires_at_ms / 1000 == wanted[j].expires_at_ms / 1000 && k < j))
+                (k < j && wanted[k].expires_at_ms / 1000 == wanted[j].expires_at_ms / 1000))
                 best = 0;
         }
         if (!best)

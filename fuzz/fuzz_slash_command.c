@@ -7,7 +7,9 @@
  * form has a command starting with '/', a user id of letters and digits
  * and UTF-8 text; a refusal leaves the form empty with a one-line message;
  * a parsed command line has a known verb, a positive incident id for the
- * verbs that take one, a non-empty message for page and note, fields
+ * verbs that take one, a non-empty message for page and note, for
+ * breakglass a target, a positive duration and a reason (request) or a
+ * positive grant id (revoke, approve, deny), nothing for allowme, fields
  * within their caps; a usage error is one line starting "Usage: " (or
  * says the message is too long); the token check accepts only the right
  * token; the escaped text has no '<' or '>' for Slack; the reply is JSON.
@@ -40,7 +42,8 @@ static void check_line(const struct chatops_form *f)
         if (rc != OB_EINVAL || strchr(err.msg, '\n') ||
             (strncmp(err.msg, "Usage: ", 7) != 0 && strstr(err.msg, "longer") == NULL))
             abort();
-        if (c.incident_id != 0 || c.arg[0] != '\0' || c.message[0] != '\0')
+        if (c.incident_id != 0 || c.arg[0] != '\0' || c.message[0] != '\0' || c.grant_id != 0 ||
+            c.duration_s != 0)
             abort();
         return;
     }
@@ -61,6 +64,26 @@ static void check_line(const struct chatops_form *f)
         break;
     case CHATOPS_TEL:
         if (c.arg[0] == '\0')
+            abort();
+        break;
+    case CHATOPS_BREAKGLASS:
+        if (c.incident_id != 0)
+            abort();
+        if (c.bg_op == CHATOPS_BG_REQUEST &&
+            (c.arg[0] == '\0' || c.duration_s == 0 || c.message[0] == '\0' || c.grant_id != 0 ||
+             strlen(c.message) > 500))
+            abort();
+        if (c.bg_op == CHATOPS_BG_LIST && (c.grant_id != 0 || c.arg[0] != '\0'))
+            abort();
+        if ((c.bg_op == CHATOPS_BG_REVOKE || c.bg_op == CHATOPS_BG_APPROVE ||
+             c.bg_op == CHATOPS_BG_DENY) &&
+            (c.grant_id <= 0 || c.arg[0] != '\0' || c.duration_s != 0))
+            abort();
+        if (c.bg_op == CHATOPS_BG_APPROVE && c.message[0] != '\0')
+            abort();
+        break;
+    case CHATOPS_ALLOWME:
+        if (c.arg[0] != '\0' || c.message[0] != '\0' || c.incident_id != 0 || c.grant_id != 0)
             abort();
         break;
     default:

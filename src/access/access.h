@@ -40,6 +40,9 @@ struct store;
 struct store_conn;
 
 #define ACCESS_REASON_MAX 500 /* bytes of a grant's reason */
+/* The start of the OB_EINVAL message of a request that found no source
+ * address (the chat suggests /allowme then). */
+#define ACCESS_NO_SOURCE_MSG "no source address"
 #define ACCESS_HOST_MAX   253
 
 /* ---- hosts and policy (policy.c) -------------------------------------------- */

@@ -196,7 +196,7 @@ static int grant_source(struct store_conn *conn, const struct config *cfg,
         return 0;
     }
     return ob_fail(err, OB_EINVAL,
-                   "no source address for %s: give one (--ip), or open an /allowme link first",
+                   ACCESS_NO_SOURCE_MSG " for %s: give one (--ip), or open an /allowme link first",
                    req->user);
 }
 

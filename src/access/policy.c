@@ -180,8 +180,8 @@ int access_may_approve(const struct config_team *team, const char *approver, con
 
     if (strcmp(approver, requester) == 0)
         return ob_fail(err, OB_EFORBIDDEN,
-                       "%s asked for this grant and cannot approve it; another approver of "
-                       "team %s must",
+                       "%s asked for this grant and cannot decide on it; another approver of "
+                       "team %s must (revoke it to withdraw it)",
                        approver, team->name);
     if (p->approver_count > 0 ? access_listed(p->approvers, p->approver_count, approver)
                               : access_team_member(team, approver))

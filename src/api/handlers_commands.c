@@ -1,7 +1,8 @@
 /*
  * handlers_commands.c - POST /slack/commands: slash commands from Slack and
  * Mattermost (/tel, /oncall, /page, /ack, /resolve, /escalate, /note,
- * /incidents and /opsbell <subcommand>; docs/CHATOPS.md).
+ * /incidents, /breakglass, /allowme (chat_access.c) and /opsbell
+ * <subcommand>; docs/CHATOPS.md).
  *
  * Order: who sent it first.  A request with Slack's headers is Slack's: its
  * signature is checked before anything is parsed (401 when wrong, stale or
@@ -24,6 +25,7 @@
  * "user:<name>" from "slack:<U…>" / "mattermost:<id>".
  */
 #include "api/api.h"
+#include "api/chat_access.h"
 
 #include "config/config.h"
 #include "daemon/app.h"
@@ -479,15 +481,40 @@ static void run_tel(struct cmd *c)
         strbuf_adds(&c->text, " The outcome will be posted here.");
 }
 
+/* ---- /breakglass, /allowme (chat_access.c) ------------------------------------------------ */
+
+static void run_access(struct cmd *c)
+{
+    struct chat_access_cmd ac = {
+        .app = c->app,
+        .cfg = c->cfg,
+        .provider = c->provider,
+        .form = &c->form,
+        .line = &c->line,
+        .user = c->user,
+        .actor = c->actor,
+        .remote = c->remote,
+        .request_id = c->req->request_id,
+        .text = &c->text,
+    };
+
+    if (c->line.verb == CHATOPS_ALLOWME)
+        chat_access_allowme(&ac);
+    else
+        chat_access_breakglass(&ac);
+}
+
 /* ---- dispatch --------------------------------------------------------------------------- */
 
 static const struct {
     enum chatops_verb verb;
     void (*run)(struct cmd *c);
 } runners[] = {
-    {CHATOPS_TEL, run_tel},   {CHATOPS_ONCALL, run_oncall},       {CHATOPS_PAGE, run_page},
-    {CHATOPS_ACK, run_ack},   {CHATOPS_RESOLVE, run_resolve},     {CHATOPS_ESCALATE, run_escalate},
-    {CHATOPS_NOTE, run_note}, {CHATOPS_INCIDENTS, run_incidents},
+    {CHATOPS_TEL, run_tel},           {CHATOPS_ONCALL, run_oncall},
+    {CHATOPS_PAGE, run_page},         {CHATOPS_ACK, run_ack},
+    {CHATOPS_RESOLVE, run_resolve},   {CHATOPS_ESCALATE, run_escalate},
+    {CHATOPS_NOTE, run_note},         {CHATOPS_INCIDENTS, run_incidents},
+    {CHATOPS_BREAKGLASS, run_access}, {CHATOPS_ALLOWME, run_access},
 };
 
 static void add_help(struct cmd *c)

@@ -1,6 +1,10 @@
 /*
  * handlers_slack.c - POST /slack/interactions: the Acknowledge / Resolve /
- * Escalate buttons of opsbell's Slack messages (docs/SLACK.md).
+ * Escalate buttons of opsbell's Slack messages (docs/SLACK.md), and the
+ * Approve / Deny buttons of a break-glass request in the team's channel
+ * (docs/CHATOPS.md): access_grant_approve/deny as the presser (the policy
+ * applies: never the requester), an ephemeral result, and the message
+ * edited (chat.update, queued) to its new state without buttons.
  *
  * Order: the signature first (nothing is parsed before it is checked: a
  * missing or bad one is 401), then the payload (malformed: 400), then the
@@ -15,9 +19,14 @@
 #include "config/config.h"
 #include "daemon/app.h"
 #include "engine/action.h"
+#include "access/access.h"
+#include "auth/auth.h"
+#include "notify/breakglass_chat.h"
 #include "notify/chatops.h"
 #include "notify/slack.h"
+#include "store/access.h"
 #include "store/incidents.h"
+#include "store/store.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -51,6 +60,67 @@ static enum incident_action button_action(enum slack_button b)
                                        : INCIDENT_ESCALATE;
 }
 
+/* The message of grant id edited to show its state now (after a refusal
+ * because it was already decided, so that stale buttons disappear). */
+static void refresh_message(struct app *app, const struct config *cfg,
+                            const struct slack_interaction *in, int64_t id)
+{
+    struct store_conn *conn = NULL;
+    struct grant_row g = {0};
+
+    if (store_acquire(app->store, &conn, NULL) == 0 && store_grant_get(conn, id, &g, NULL) == 0 &&
+        strcmp(g.state, GRANT_PENDING) != 0)
+        breakglass_chat_update(cfg, &g, g.ended_by, in->channel_id, in->message_ts);
+    grant_row_release(&g);
+    store_release(conn);
+}
+
+static void press_breakglass(struct app *app, const struct config *cfg, struct http_request *req,
+                             const struct config_user *user, const struct slack_interaction *in,
+                             struct http_response *resp)
+{
+    int approve = in->button == SLACK_BUTTON_BG_APPROVE;
+    char actor[160], remote[64], text[700], id[32], until[64];
+    struct audit_origin origin = {actor, remote, req->request_id};
+    struct grant_row g = {0};
+    struct ob_error err = {0};
+    int rc;
+
+    snprintf(actor, sizeof(actor), "user:%s", user->name);
+    snprintf(remote, sizeof(remote), "slack:%s", in->user_id);
+    if (approve)
+        rc = access_grant_approve(app->store, cfg, in->incident_id, user->name, &origin, &g, &err);
+    else
+        rc = access_grant_deny(app->store, cfg, in->incident_id, user->name, NULL, &origin, &g,
+                               &err);
+    snprintf(id, sizeof(id), "%lld", (long long)in->incident_id);
+    log_info("slack", "breakglass button pressed", "user", user->name, "grant", id, "action",
+             approve ? "approve" : "deny", "result", rc == 0 ? "ok" : err.msg);
+    if (rc == 0) {
+        breakglass_until_text(g.expires_at_ms, store_now_ms(), until, sizeof(until));
+        if (approve)
+            snprintf(text, sizeof(text), "Grant #%lld approved by %s: %s has SSH to %s %s.",
+                     (long long)g.id, user->name, g.user_name, g.target, until);
+        else
+            snprintf(text, sizeof(text), "Grant #%lld denied by %s.", (long long)g.id, user->name);
+        breakglass_chat_update(cfg, &g, actor, in->channel_id, in->message_ts);
+    } else if (rc == OB_ENOTFOUND) {
+        snprintf(text, sizeof(text), "No grant #%s.", id);
+    } else if (rc == OB_EFORBIDDEN || rc == OB_ECONFLICT || rc == OB_EINVAL) {
+        snprintf(text, sizeof(text), "%s", err.msg);
+        text[0] = (char)toupper((unsigned char)text[0]);
+        if (rc == OB_ECONFLICT)
+            refresh_message(app, cfg, in, in->incident_id);
+    } else {
+        log_warn("slack", "breakglass button failed", "grant", id, "error", err.msg);
+        snprintf(text, sizeof(text),
+                 "Something went wrong on the opsbell server (it is logged); nothing was "
+                 "changed.");
+    }
+    reply_ephemeral(cfg, in, resp, text);
+    grant_row_release(&g);
+}
+
 static void press(struct app *app, const struct config *cfg, struct http_request *req,
                   const struct slack_interaction *in, struct http_response *resp)
 {
@@ -69,6 +139,10 @@ static void press(struct app *app, const struct config *cfg, struct http_request
                  in->user_id, in->user_id);
         log_info("slack", "button from an unmapped slack user", "slack_user", in->user_id);
         reply_ephemeral(cfg, in, resp, text);
+        return;
+    }
+    if (in->button == SLACK_BUTTON_BG_APPROVE || in->button == SLACK_BUTTON_BG_DENY) {
+        press_breakglass(app, cfg, req, user, in, resp);
         return;
     }
     snprintf(actor, sizeof(actor), "user:%s", user->name);

@@ -2,6 +2,7 @@
 #include "api/api.h"
 #include "opsbell_version.h"
 
+#include "access/accesslogs.h"
 #include "config/config.h"
 #include "daemon/app.h"
 #include "engine/engine.h"
@@ -67,6 +68,7 @@ void api_metrics(void *app_ptr, struct http_request *req, struct http_response *
     render_ingest_metrics(app->ingest, &out);
     engine_render_metrics(app->engine, &out);
     dispatcher_render_metrics(app->dispatcher, &out);
+    accesslogs_render_metrics(&out);
     text = strbuf_detach(&out, &len);
     http_response_take(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

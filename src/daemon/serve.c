@@ -8,6 +8,7 @@
 #include "daemon/serve.h"
 #include "opsbell_version.h"
 
+#include "access/accesslogs.h"
 #include "access/aws_sync.h"
 #include "api/api.h"
 #include "config/config.h"
@@ -18,6 +19,7 @@
 #include "ingest/ingest.h"
 #include "keys/keys.h"
 #include "metrics/metrics.h"
+#include "notify/breakglass_chat.h"
 #include "notify/notify.h"
 #include "notify/provider_sip.h"
 #include "store/store.h"
@@ -93,6 +95,7 @@ int serve_run(const char *config_path, const char *listen_override)
     struct ob_error err = {0};
     struct config *cfg = NULL;
     struct keys_syncer *keys_syncer = NULL;
+    struct accesslogs_poller *access_logs = NULL;
     struct aws_sweeper *aws_sweeper = NULL;
     struct aws_sync *aws_sync = NULL;
     sigset_t set;
@@ -181,6 +184,12 @@ int serve_run(const char *config_path, const char *listen_override)
             goto out;
         }
     }
+    /* Grants' events go to the team's Slack channel (queued, never blocking). */
+    breakglass_chat_install(&app);
+    if (accesslogs_start(&app, &access_logs, &err) != 0) {
+        log_error("allowlist", "cannot start the slack access logs poller", "error", err.msg);
+        goto out;
+    }
     app.router = router_new(api_routes, api_route_count);
     app.metrics = app.router != NULL ? metrics_new(app.router) : NULL;
     if (app.metrics == NULL) {
@@ -234,6 +243,7 @@ out:
     ingest_stop(app.ingest); /* kept until nothing uses it (the engine, handlers) */
     engine_stop(app.engine);
     keys_syncer_stop(keys_syncer);
+    accesslogs_stop(access_logs);
     aws_sync_stop(aws_sync);
     aws_sweeper_stop(aws_sweeper);
     /* Calls still up end here and report through the dispatcher. */
@@ -241,6 +251,7 @@ out:
     dispatcher_stop(app.dispatcher);
     provider_sip_free(&app);
     http_server_stop(app.http);
+    breakglass_chat_uninstall(); /* nothing notifies any more */
     ingest_free(app.ingest);
     metrics_free(app.metrics);
     router_free(app.router);

@@ -18,6 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* A reason's bytes with the NUL (access.h's ACCESS_REASON_MAX, 500). */
+#define ACCESS_REASON_CAP 501
+
 const char *chatops_provider_name(enum chatops_provider provider)
 {
     return provider == CHATOPS_MATTERMOST ? "mattermost" : "slack";
@@ -167,9 +170,17 @@ int chatops_token_ok(const unsigned char *secret, size_t secret_len, const char 
 /* ---- command lines ------------------------------------------------------------- */
 
 static const char *const verb_names[] = {
-    [CHATOPS_HELP] = "help",         [CHATOPS_TEL] = "tel",   [CHATOPS_ONCALL] = "oncall",
-    [CHATOPS_PAGE] = "page",         [CHATOPS_ACK] = "ack",   [CHATOPS_RESOLVE] = "resolve",
-    [CHATOPS_ESCALATE] = "escalate", [CHATOPS_NOTE] = "note", [CHATOPS_INCIDENTS] = "incidents",
+    [CHATOPS_HELP] = "help",
+    [CHATOPS_TEL] = "tel",
+    [CHATOPS_ONCALL] = "oncall",
+    [CHATOPS_PAGE] = "page",
+    [CHATOPS_ACK] = "ack",
+    [CHATOPS_RESOLVE] = "resolve",
+    [CHATOPS_ESCALATE] = "escalate",
+    [CHATOPS_NOTE] = "note",
+    [CHATOPS_INCIDENTS] = "incidents",
+    [CHATOPS_BREAKGLASS] = "breakglass",
+    [CHATOPS_ALLOWME] = "allowme",
     [CHATOPS_UNKNOWN] = "unknown",
 };
 
@@ -184,6 +195,9 @@ static const char *const verb_usage[][2] = {
     [CHATOPS_ESCALATE] = {"ID", "42"},
     [CHATOPS_NOTE] = {"ID text", "42 rolled back to v1.4.2"},
     [CHATOPS_INCIDENTS] = {"[team]", "payments"},
+    [CHATOPS_BREAKGLASS] = {"HOST|GROUP DURATION REASON | list | revoke ID | approve ID | deny ID",
+                            "web1 30m disk full on /var"},
+    [CHATOPS_ALLOWME] = {"", ""},
     [CHATOPS_UNKNOWN] = {"", ""},
 };
 
@@ -362,6 +376,83 @@ static int copy_arg(const char *w, size_t len, char *out)
     return 0;
 }
 
+static const struct {
+    const char *name;
+    enum chatops_bg_op op;
+} bg_ops[] = {
+    {"list", CHATOPS_BG_LIST},
+    {"revoke", CHATOPS_BG_REVOKE},
+    {"approve", CHATOPS_BG_APPROVE},
+    {"deny", CHATOPS_BG_DENY},
+};
+
+/* "30m", "2h", "1h30m", "90s" (config_parse_duration, but never a bare
+ * number: "/breakglass web1 30 ..." is more likely a mistake). */
+static int parse_bg_duration(const char *w, size_t len, uint32_t *out)
+{
+    char buf[24];
+
+    if (len == 0 || len >= sizeof(buf) || w[len - 1] < 'a' || w[len - 1] > 'z')
+        return -1;
+    memcpy(buf, w, len);
+    buf[len] = '\0';
+    if (config_parse_duration(buf, out) != 0 || *out == 0)
+        return -1;
+    return 0;
+}
+
+/* /breakglass: w[0..len) is the first word, p the rest. */
+static int parse_breakglass(const char *prefix, const char *w, size_t len, const char *p,
+                            struct chatops_command *out, struct ob_error *err)
+{
+    const char *rest = p, *w2;
+    size_t len2;
+
+    if (len == 0)
+        return usage(err, prefix, CHATOPS_BREAKGLASS);
+    for (size_t i = 0; i < sizeof(bg_ops) / sizeof(bg_ops[0]); i++) {
+        if (strlen(bg_ops[i].name) != len || strncasecmp(bg_ops[i].name, w, len) != 0)
+            continue;
+        out->bg_op = bg_ops[i].op;
+        len2 = next_word(&rest, &w2);
+        if (out->bg_op == CHATOPS_BG_LIST) {
+            if (len2 != 0)
+                return ob_fail(err, OB_EINVAL, "Usage: %s list", prefix);
+            return 0;
+        }
+        if (len2 == 0 || parse_incident_id(w2, len2, &out->grant_id) != 0)
+            return ob_fail(err, OB_EINVAL, "Usage: %s %s ID (for example: %s %s 7)", prefix,
+                           bg_ops[i].name, prefix, bg_ops[i].name);
+        /* deny and revoke take an optional reason */
+        if (out->bg_op == CHATOPS_BG_APPROVE) {
+            if (next_word(&rest, &w2) != 0)
+                return ob_fail(err, OB_EINVAL, "Usage: %s approve ID (for example: %s approve 7)",
+                               prefix, prefix);
+            return 0;
+        }
+        return take_message(rest, out->message, ACCESS_REASON_CAP, err);
+    }
+    out->bg_op = CHATOPS_BG_REQUEST;
+    if (copy_arg(w, len, out->arg) != 0)
+        return usage(err, prefix, CHATOPS_BREAKGLASS);
+    len2 = next_word(&rest, &w2);
+    if (len2 == 0 || parse_bg_duration(w2, len2, &out->duration_s) != 0) {
+        out->arg[0] = '\0';
+        return ob_fail(err, OB_EINVAL,
+                       "Usage: %s HOST|GROUP DURATION REASON, the duration like 30m or 1h (for "
+                       "example: %s web1 30m disk full on /var)",
+                       prefix, prefix);
+    }
+    if (take_message(rest, out->message, ACCESS_REASON_CAP, err) != 0)
+        return OB_EINVAL;
+    if (out->message[0] == '\0')
+        return ob_fail(err, OB_EINVAL,
+                       "Usage: %s HOST|GROUP DURATION REASON: a reason is required (for "
+                       "example: %s web1 30m disk full on /var)",
+                       prefix, prefix);
+    return 0;
+}
+
 /* The arguments of verb from p on. */
 static int parse_args(enum chatops_verb verb, const char *prefix, const char *p,
                       struct chatops_command *out, struct ob_error *err)
@@ -373,6 +464,10 @@ static int parse_args(enum chatops_verb verb, const char *prefix, const char *p,
     case CHATOPS_HELP:
     case CHATOPS_UNKNOWN:
         return 0;
+    case CHATOPS_ALLOWME:
+        return len != 0 ? ob_fail(err, OB_EINVAL, "Usage: %s (it takes no arguments)", prefix) : 0;
+    case CHATOPS_BREAKGLASS:
+        return parse_breakglass(prefix, w, len, p, out, err);
     case CHATOPS_TEL:
         if (len == 0)
             return usage(err, prefix, verb);
@@ -470,7 +565,13 @@ char *chatops_help_text(const char *main_command)
                      "• `/escalate ID` — page the next escalation step now (`/escalate 42`)\n"
                      "• `/note ID text` — add a note to its timeline "
                      "(`/note 42 rolled back to v1.4.2`)\n"
-                     "• `/incidents [team]` — open incidents, newest first (`/incidents`)\n");
+                     "• `/incidents [team]` — open incidents, newest first (`/incidents`)\n"
+                     "• `/breakglass HOST|GROUP DURATION REASON` — SSH to a host or host group "
+                     "from your address for a while (`/breakglass web1 30m disk full`); "
+                     "`/breakglass list`, `/breakglass revoke ID`, `/breakglass approve ID`, "
+                     "`/breakglass deny ID [reason]`\n"
+                     "• `/allowme` — a one-time link: open it in your browser to allow your "
+                     "address (SSH from where you are)\n");
     strbuf_adds(&sb, "• `");
     strbuf_adds(&sb, m);
     strbuf_adds(&sb, " help` — this list\n"

@@ -6,7 +6,7 @@
  *
  * A command line is the form's `command` ("/tel", "/opsbell") and `text`
  * ("bob wake up").  The aliases /tel /oncall /page /ack /resolve /escalate
- * /incidents /note name their subcommand; any other command (the main
+ * /incidents /note /breakglass /allowme name their subcommand; any other command (the main
  * "/opsbell", or whatever a team named it) takes the subcommand as the first
  * word of text.
  *
@@ -84,7 +84,18 @@ enum chatops_verb {
     CHATOPS_ESCALATE,
     CHATOPS_NOTE,
     CHATOPS_INCIDENTS,
-    CHATOPS_UNKNOWN /* an unknown subcommand: answered with the help */
+    CHATOPS_BREAKGLASS, /* break-glass SSH: request, list, revoke, approve, deny */
+    CHATOPS_ALLOWME,    /* a one-time link that records the opener's address */
+    CHATOPS_UNKNOWN     /* an unknown subcommand: answered with the help */
+};
+
+/* What a /breakglass line asks for. */
+enum chatops_bg_op {
+    CHATOPS_BG_REQUEST, /* HOST|GROUP DURATION REASON... */
+    CHATOPS_BG_LIST,
+    CHATOPS_BG_REVOKE, /* ID */
+    CHATOPS_BG_APPROVE,
+    CHATOPS_BG_DENY
 };
 
 /* "help", "tel", ... ("unknown" for CHATOPS_UNKNOWN). */
@@ -103,6 +114,12 @@ struct chatops_command {
      * trimmed; when it is wholly in matching quotes ("…", '…', “…”), they
      * are dropped. */
     char message[CHATOPS_TEXT_MAX + 1];
+    /* breakglass: the operation; request: arg = the host or group, duration_s
+     * (> 0, as written: the policy's maximum is checked later) and message =
+     * the reason (required); revoke, approve, deny: grant_id > 0 ("7" or "#7"). */
+    enum chatops_bg_op bg_op;
+    uint32_t duration_s;
+    int64_t grant_id;
 };
 
 /*

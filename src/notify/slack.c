@@ -400,6 +400,36 @@ static int member_string(json_t *obj, const char *key, char *out, size_t cap, in
     return 0;
 }
 
+/* A copy of obj[key] into out when it is a string that fits and is all of
+ * allowed; else "". */
+static void optional_token(json_t *obj, const char *key, const char *allowed, char *out, size_t cap)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+
+    out[0] = '\0';
+    if (s != NULL && s[0] != '\0' && strlen(s) < cap && strspn(s, allowed) == strlen(s))
+        memcpy(out, s, strlen(s) + 1);
+}
+
+/* The message a button is on: container first, else channel / message. */
+static void message_of(json_t *root, struct slack_interaction *out)
+{
+    static const char id_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static const char ts_chars[] = "0123456789.";
+    json_t *container = json_object_get(root, "container");
+
+    optional_token(container, "channel_id", id_chars, out->channel_id, sizeof(out->channel_id));
+    optional_token(container, "message_ts", ts_chars, out->message_ts, sizeof(out->message_ts));
+    if (out->channel_id[0] == '\0')
+        optional_token(json_object_get(root, "channel"), "id", id_chars, out->channel_id,
+                       sizeof(out->channel_id));
+    if (out->message_ts[0] == '\0')
+        optional_token(json_object_get(root, "message"), "ts", ts_chars, out->message_ts,
+                       sizeof(out->message_ts));
+    if (slack_address_kind(out->channel_id) == NULL)
+        out->channel_id[0] = '\0';
+}
+
 static int parse_block_action(json_t *root, struct slack_interaction *out, struct ob_error *err)
 {
     json_t *actions = json_object_get(root, "actions");
@@ -427,12 +457,17 @@ static int parse_block_action(json_t *root, struct slack_interaction *out, struc
         out->button = SLACK_BUTTON_RESOLVE;
     else if (strcmp(action_id, SLACK_ACTION_ESC) == 0)
         out->button = SLACK_BUTTON_ESC;
+    else if (strcmp(action_id, SLACK_ACTION_BG_APPROVE) == 0)
+        out->button = SLACK_BUTTON_BG_APPROVE;
+    else if (strcmp(action_id, SLACK_ACTION_BG_DENY) == 0)
+        out->button = SLACK_BUTTON_BG_DENY;
     else
         return ob_fail(err, OB_EINVAL, "interaction payload: unknown action_id");
     if (parse_decimal(value, &out->incident_id) != 0 || out->incident_id <= 0) {
         out->button = SLACK_BUTTON_NONE;
         return ob_fail(err, OB_EINVAL, "interaction payload: value is not an incident id");
     }
+    message_of(root, out);
     return 0;
 }
 
@@ -540,6 +575,21 @@ char *slack_ephemeral_json(const char *text)
 
     json_decref(obj);
     return out;
+}
+
+int slack_method_url(const struct config *cfg, const char *method, char *out, size_t cap)
+{
+    const char *base = cfg->providers.slack.api_url;
+    size_t len;
+    int n;
+
+    if (base == NULL || base[0] == '\0')
+        base = "https://slack.com/api";
+    len = strlen(base);
+    while (len > 0 && base[len - 1] == '/')
+        len--;
+    n = snprintf(out, cap, "%.*s/%s", (int)len, base, method);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
 int slack_replay_check(struct slack_replay_guard *g, const char *signature, int64_t now_s)

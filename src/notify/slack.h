@@ -36,6 +36,9 @@ struct ob_error;
 #define SLACK_ACTION_ACK     "opsbell_ack"
 #define SLACK_ACTION_RESOLVE "opsbell_resolve"
 #define SLACK_ACTION_ESC     "opsbell_escalate"
+/* The buttons of a break-glass request in the team's channel (breakglass_chat.h). */
+#define SLACK_ACTION_BG_APPROVE "breakglass_approve"
+#define SLACK_ACTION_BG_DENY    "breakglass_deny"
 
 /* ---- signatures ------------------------------------------------------------ */
 
@@ -132,7 +135,14 @@ int slack_split_external_id(const char *external_id, char *channel, size_t chann
 
 /* ---- inbound: interactions ------------------------------------------------- */
 
-enum slack_button { SLACK_BUTTON_NONE, SLACK_BUTTON_ACK, SLACK_BUTTON_RESOLVE, SLACK_BUTTON_ESC };
+enum slack_button {
+    SLACK_BUTTON_NONE,
+    SLACK_BUTTON_ACK,
+    SLACK_BUTTON_RESOLVE,
+    SLACK_BUTTON_ESC,
+    SLACK_BUTTON_BG_APPROVE, /* breakglass_approve: the value is a grant id */
+    SLACK_BUTTON_BG_DENY     /* breakglass_deny */
+};
 
 /* One interaction payload, as far as opsbell needs it. */
 struct slack_interaction {
@@ -140,7 +150,12 @@ struct slack_interaction {
     char user_id[SLACK_ID_MAX + 1];       /* who pressed: U024BE7LH */
     char response_url[SLACK_URL_MAX + 1]; /* "" when absent */
     enum slack_button button;             /* SLACK_BUTTON_NONE unless type is block_actions */
-    int64_t incident_id;                  /* the button's value */
+    int64_t incident_id; /* the button's value: an incident id, or a grant id for the
+                            SLACK_BUTTON_BG_* buttons */
+    /* The message the button is on (container.channel_id / message_ts, else
+     * channel.id / message.ts): "" when absent or not a channel id / ts. */
+    char channel_id[SLACK_ID_MAX + 1];
+    char message_ts[32];
 };
 
 /*
@@ -170,6 +185,10 @@ int url_same_origin(const char *base_url, const char *url);
 /* The JSON body of an ephemeral reply through a response_url. Caller frees. */
 char *slack_ephemeral_json(const char *text);
 
+/* "{api_url or https://slack.com/api}/method" into out; 0, or -1 when it
+ * does not fit. */
+int slack_method_url(const struct config *cfg, const char *method, char *out, size_t cap);
+
 /* ---- I/O (slack_http.c) ------------------------------------------------------ */
 
 /* The answer to one POST. */
@@ -177,8 +196,10 @@ struct slack_http_reply {
     int transport_ok;     /* 0: no HTTP answer (refused, timeout); errbuf says why */
     long status;          /* HTTP status */
     char retry_after[16]; /* the Retry-After header, "" when absent */
-    char *body;           /* malloc'd, NUL-terminated (at most 64 KiB kept); may be NULL */
+    char *body;           /* malloc'd, NUL-terminated (at most 64 KiB kept, or slack_get's
+                             max_body); may be NULL */
     size_t body_len;
+    int truncated;    /* 1: the body was longer and the rest was dropped */
     char errbuf[256]; /* curl's reason when !transport_ok; never holds the token */
 };
 
@@ -190,6 +211,11 @@ struct slack_http_reply {
  */
 int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
                     struct slack_http_reply *reply);
+/* The same as a GET of url (query included) without a body, keeping at
+ * most max_body bytes of the answer: for the Web API's read methods
+ * (team.accessLogs, whose pages are larger). */
+int slack_get(const char *url, const char *bearer, long timeout_ms, size_t max_body,
+              struct slack_http_reply *reply);
 void slack_http_reply_release(struct slack_http_reply *reply);
 
 /*
@@ -203,5 +229,16 @@ int slack_respond(const char *api_url, const char *response_url, const char *tex
 /* The same for a Slack or a Mattermost response_url (each by its own rule,
  * under cfg's providers.slack.api_url / providers.mattermost.api_url). */
 int chat_respond(const struct config *cfg, const char *response_url, const char *text);
+
+/*
+ * Queue a Web API call (url: chat.postMessage, chat.update ...; json: the
+ * body; bearer: the bot token, copied and wiped after use) for the same
+ * background thread, and return at once: for callers that must not block
+ * (the break-glass notifier runs inside a grant's change).  The answer is
+ * logged (slack_api_result), never retried.  -1 when the queue is full
+ * (SLACK_API_QUEUE jobs) or out of memory (logged).
+ */
+#define SLACK_API_QUEUE 256
+int slack_api_enqueue(const char *url, const char *bearer, const char *json);
 
 #endif

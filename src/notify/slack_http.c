@@ -13,6 +13,7 @@
 #include "util/log.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 struct collect {
     struct slack_http_reply *reply;
     size_t cap;
+    size_t max; /* bytes kept */
 };
 
 static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -37,11 +39,15 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     struct slack_http_reply *r = c->reply;
     size_t n = size * nmemb, room;
 
-    if (r->body_len >= SLACK_REPLY_BODY_MAX)
+    if (r->body_len >= c->max) {
+        r->truncated |= n > 0;
         return n; /* keep reading, drop the rest */
-    room = SLACK_REPLY_BODY_MAX - r->body_len;
+    }
+    room = c->max - r->body_len;
     if (n < room)
         room = n;
+    else if (n > room)
+        r->truncated = 1;
     if (r->body_len + room + 1 > c->cap) {
         size_t cap = c->cap == 0 ? 1024 : c->cap;
         char *grown;
@@ -74,10 +80,11 @@ static size_t collect_header(char *buffer, size_t size, size_t nitems, void *use
     return n;
 }
 
-int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
-                    struct slack_http_reply *reply)
+/* One request: a POST of json, or a GET when json is NULL. */
+static int slack_perform(const char *url, const char *bearer, const char *json, long timeout_ms,
+                         size_t max_body, struct slack_http_reply *reply)
 {
-    struct collect c = {.reply = reply, .cap = 0};
+    struct collect c = {.reply = reply, .cap = 0, .max = max_body};
     struct curl_slist *headers = NULL, *h;
     char errbuf[CURL_ERROR_SIZE] = "";
     char *auth = NULL;
@@ -86,7 +93,8 @@ int slack_post_json(const char *url, const char *bearer, const char *json, long 
     int rc = -1;
 
     memset(reply, 0, sizeof(*reply));
-    h = curl_slist_append(NULL, "Content-Type: application/json; charset=utf-8");
+    h = curl_slist_append(NULL, json != NULL ? "Content-Type: application/json; charset=utf-8"
+                                             : "Accept: application/json");
     headers = h;
     if (h != NULL && bearer != NULL) {
         size_t len = strlen(bearer) + sizeof("Authorization: Bearer ");
@@ -103,8 +111,12 @@ int slack_post_json(const char *url, const char *bearer, const char *json, long 
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+    if (json != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(json));
+    } else {
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                      timeout_ms < SLACK_CONNECT_MS ? timeout_ms : SLACK_CONNECT_MS);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -134,6 +146,19 @@ out:
     return rc;
 }
 
+int slack_post_json(const char *url, const char *bearer, const char *json, long timeout_ms,
+                    struct slack_http_reply *reply)
+{
+    return slack_perform(url, bearer, json != NULL ? json : "{}", timeout_ms, SLACK_REPLY_BODY_MAX,
+                         reply);
+}
+
+int slack_get(const char *url, const char *bearer, long timeout_ms, size_t max_body,
+              struct slack_http_reply *reply)
+{
+    return slack_perform(url, bearer, NULL, timeout_ms, max_body, reply);
+}
+
 void slack_http_reply_release(struct slack_http_reply *reply)
 {
     if (reply == NULL)
@@ -149,6 +174,7 @@ struct respond_job {
     struct respond_job *next;
     char *url;
     char *body;
+    char *bearer; /* a Web API call (wiped when done); NULL: a response_url reply */
 };
 
 /* The queue is process-wide: response_urls outlive configurations and
@@ -156,8 +182,40 @@ struct respond_job {
 static pthread_mutex_t respond_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t respond_cond = PTHREAD_COND_INITIALIZER;
 static struct respond_job *respond_head, *respond_tail;
-static size_t respond_queued;
+static size_t respond_queued, api_queued;
 static int respond_started;
+
+static void job_free(struct respond_job *job)
+{
+    if (job == NULL)
+        return;
+    if (job->bearer != NULL)
+        OPENSSL_cleanse(job->bearer, strlen(job->bearer));
+    free(job->bearer);
+    free(job->url);
+    free(job->body);
+    free(job);
+}
+
+/* A queued Web API call: its outcome is logged (the method, never the token). */
+static void api_call(const struct respond_job *job)
+{
+    struct slack_http_reply reply;
+    char eid[128], detail[160];
+    const char *method = strrchr(job->url, '/');
+
+    if (slack_post_json(job->url, job->bearer, job->body, SLACK_RESPOND_TIMEOUT, &reply) != 0)
+        return;
+    if (slack_api_result(reply.transport_ok, reply.status, reply.retry_after, reply.body,
+                         reply.body_len, eid, sizeof(eid), detail,
+                         sizeof(detail)) == NOTIFY_DELIVERED)
+        log_debug("slack", "api call done", "method", method != NULL ? method + 1 : "?", "detail",
+                  detail);
+    else
+        log_warn("slack", "api call failed", "method", method != NULL ? method + 1 : "?", "detail",
+                 reply.transport_ok ? detail : reply.errbuf);
+    slack_http_reply_release(&reply);
+}
 
 static void *respond_main(void *arg)
 {
@@ -174,11 +232,16 @@ static void *respond_main(void *arg)
         respond_head = job->next;
         if (respond_head == NULL)
             respond_tail = NULL;
-        respond_queued--;
+        if (job->bearer != NULL)
+            api_queued--;
+        else
+            respond_queued--;
         pthread_mutex_unlock(&respond_lock);
 
-        /* A response_url is a capability: it is never logged. */
-        if (slack_post_json(job->url, NULL, job->body, SLACK_RESPOND_TIMEOUT, &reply) == 0) {
+        if (job->bearer != NULL) {
+            api_call(job);
+        } else if (slack_post_json(job->url, NULL, job->body, SLACK_RESPOND_TIMEOUT, &reply) == 0) {
+            /* A response_url is a capability: it is never logged. */
             snprintf(status, sizeof(status), "%ld", reply.status);
             if (!reply.transport_ok || reply.status < 200 || reply.status >= 300)
                 log_warn("slack", "reply to response_url failed", "status",
@@ -187,38 +250,32 @@ static void *respond_main(void *arg)
                 log_debug("slack", "reply posted to response_url", "status", status);
             slack_http_reply_release(&reply);
         }
-        free(job->url);
-        free(job->body);
-        free(job);
+        job_free(job);
     }
     return NULL;
 }
 
-/* Queue text for response_url (already allowed) on the background thread. */
-static int respond_enqueue(const char *response_url, const char *text)
+/* Queue job on the background thread (started on first use); job is
+ * freed on failure. */
+static int job_enqueue(struct respond_job *job)
 {
-    struct respond_job *job;
+    int api = job->bearer != NULL;
     pthread_t tid;
 
-    job = calloc(1, sizeof(*job));
-    if (job == NULL)
-        return -1;
-    job->url = strdup(response_url);
-    job->body = slack_ephemeral_json(text);
-    if (job->url == NULL || job->body == NULL)
-        goto fail;
     pthread_mutex_lock(&respond_lock);
     if (!respond_started) {
         if (pthread_create(&tid, NULL, respond_main, NULL) != 0) {
             pthread_mutex_unlock(&respond_lock);
+            log_warn("slack", "cannot start the background thread");
             goto fail;
         }
         pthread_detach(tid);
         respond_started = 1;
     }
-    if (respond_queued >= SLACK_RESPOND_QUEUE) {
+    if (api ? api_queued >= SLACK_API_QUEUE : respond_queued >= SLACK_RESPOND_QUEUE) {
         pthread_mutex_unlock(&respond_lock);
-        log_warn("slack", "reply dropped: too many replies queued");
+        log_warn("slack", api ? "api call dropped: too many queued"
+                              : "reply dropped: too many replies queued");
         goto fail;
     }
     if (respond_tail != NULL)
@@ -226,15 +283,49 @@ static int respond_enqueue(const char *response_url, const char *text)
     else
         respond_head = job;
     respond_tail = job;
-    respond_queued++;
+    if (api)
+        api_queued++;
+    else
+        respond_queued++;
     pthread_cond_signal(&respond_cond);
     pthread_mutex_unlock(&respond_lock);
     return 0;
 fail:
-    free(job->url);
-    free(job->body);
-    free(job);
+    job_free(job);
     return -1;
+}
+
+/* Queue text for response_url (already allowed) on the background thread. */
+static int respond_enqueue(const char *response_url, const char *text)
+{
+    struct respond_job *job = calloc(1, sizeof(*job));
+
+    if (job == NULL)
+        return -1;
+    job->url = strdup(response_url);
+    job->body = slack_ephemeral_json(text);
+    if (job->url == NULL || job->body == NULL) {
+        job_free(job);
+        return -1;
+    }
+    return job_enqueue(job);
+}
+
+int slack_api_enqueue(const char *url, const char *bearer, const char *json)
+{
+    struct respond_job *job = calloc(1, sizeof(*job));
+
+    if (job == NULL)
+        return -1;
+    job->url = strdup(url);
+    job->body = strdup(json);
+    job->bearer = strdup(bearer != NULL ? bearer : "");
+    if (job->url == NULL || job->body == NULL || job->bearer == NULL) {
+        log_warn("slack", "api call dropped: out of memory");
+        job_free(job);
+        return -1;
+    }
+    return job_enqueue(job);
 }
 
 int slack_respond(const char *api_url, const char *response_url, const char *text)

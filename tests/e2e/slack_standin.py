@@ -13,6 +13,19 @@ Two halves:
     user ("D" + the rest of the id), like Slack.  chat.update needs a message
     that exists (message_not_found) and answers with the same channel and ts.
     POST /respond/<name> - a response_url: records every post.
+    GET (or POST) /api/team.accessLogs - the access logs of the workspace, as
+      Slack serves them: Authorization: Bearer <admin user token> (absent:
+      not_authed; the bot token: not_allowed_token_type; other: invalid_auth),
+      `count` (1..1000, default 100; more: over_pagination_limit), `before`
+      (only logins whose date_first <= before), cursor pagination (`cursor`:
+      response_metadata.next_cursor of the previous page; "" on the last) and
+      classic `page` / paging {count, total, page, pages}.  The logins are
+      `access_logins` (newest first, as Slack orders them); `access_page_size`
+      caps a page below `count` so that tests see several pages.  Scripted
+      answers (`access_script`, one per request): ("ratelimited", seconds) is
+      HTTP 429 {"ok":false,"error":"ratelimited"} with Retry-After; ("error",
+      code) is HTTP 200 ok:false; ("malformed", text) sends text as the body;
+      ("http", status) an HTTP error.  Every request is in `access_calls`.
   Every API call is recorded (method, channel, body, the token's check) in
   `calls`; response_url posts in `responses`.  Failures are configurable:
   `channel_error(channel, "invalid_auth")` answers ok:false for that channel,
@@ -27,6 +40,7 @@ Two halves:
   and each lets a test forge, age or drop the headers.
 """
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -39,6 +53,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BOT_TOKEN = "xoxb-e2e-0000000000-test-bot-token"
+ADMIN_TOKEN = "xoxp-e2e-0000000000-test-admin-user-token"
 SIGNING_SECRET = "e2e-signing-secret-8f742231b10e"
 
 # Slack's own documented example (api.slack.com "Verifying requests from Slack").
@@ -64,8 +79,14 @@ assert sign(DOC_SECRET, DOC_TIMESTAMP, DOC_BODY) == DOC_SIGNATURE
 
 
 class SlackStandin:
-    def __init__(self, token=BOT_TOKEN, signing_secret=SIGNING_SECRET):
+    def __init__(self, token=BOT_TOKEN, signing_secret=SIGNING_SECRET,
+                 admin_token=ADMIN_TOKEN):
         self.token = token
+        self.admin_token = admin_token
+        self.access_logins = []   # dicts as Slack's logins[], newest first
+        self.access_page_size = None
+        self.access_script = []   # scripted answers, one per request (see above)
+        self.access_calls = []    # {"method", "query", "auth", "status", "answer"}
         self.signing_secret = signing_secret
         self.lock = threading.Lock()
         self.calls = []        # {"method", "channel", "body", "auth_ok", "answer", "status"}
@@ -92,10 +113,22 @@ class SlackStandin:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self):
+                parts = urllib.parse.urlsplit(self.path)
+                if parts.path == "/api/team.accessLogs":
+                    return standin._access_logs(self, "GET", parts.query)
+                self.send(404, {"ok": False, "error": "unknown_method"})
+
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                path = urllib.parse.urlsplit(self.path).path
+                parts = urllib.parse.urlsplit(self.path)
+                path = parts.path
+                if path == "/api/team.accessLogs":
+                    query = parts.query
+                    if raw:
+                        query = (query + "&" if query else "") + raw.decode("utf-8", "replace")
+                    return standin._access_logs(self, "POST", query)
                 if path.startswith("/respond/"):
                     return standin._respond(self, path[len("/respond/"):], raw)
                 if path in ("/api/chat.postMessage", "/api/chat.update"):
@@ -263,6 +296,85 @@ class SlackStandin:
         self._record(method, channel, body, auth_ok, 200, answer)
         h.send(200, answer)
 
+    # ---- team.accessLogs ----
+
+    def access_log_calls(self):
+        with self.lock:
+            return list(self.access_calls)
+
+    def _access_answer(self, h, method, query, auth, status, answer, headers=None, raw=None):
+        with self.lock:
+            self.access_calls.append({"method": method, "query": query, "auth": auth,
+                                      "status": status, "answer": answer})
+        if raw is not None:
+            data = raw.encode() if isinstance(raw, str) else raw
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json; charset=utf-8")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            return
+        h.send(status, answer, headers)
+
+    def _access_logs(self, h, method, query_text):
+        q = dict(urllib.parse.parse_qsl(query_text, keep_blank_values=True))
+        auth = h.headers.get("Authorization")
+        with self.lock:
+            script = self.access_script.pop(0) if self.access_script else None
+        if script is not None and script[0] == "ratelimited":
+            return self._access_answer(h, method, q, auth, 429,
+                                       {"ok": False, "error": "ratelimited"},
+                                       {"Retry-After": str(script[1])})
+        if script is not None and script[0] == "http":
+            return self._access_answer(h, method, q, auth, script[1],
+                                       {"ok": False, "error": "internal_error"})
+        if auth is None or not auth.startswith("Bearer "):
+            error = "not_authed"
+        elif auth == "Bearer " + self.token:
+            error = "not_allowed_token_type"  # a bot token: team.accessLogs wants a user token
+        elif auth != "Bearer " + self.admin_token:
+            error = "invalid_auth"
+        elif script is not None and script[0] == "error":
+            error = script[1]
+        else:
+            error = None
+        if error is None and script is not None and script[0] == "malformed":
+            return self._access_answer(h, method, q, auth, 200, None, raw=script[1])
+        try:
+            count = int(q.get("count") or 100)
+            page = int(q.get("page") or 1)
+            before = int(q["before"]) if q.get("before") not in (None, "", "now") else None
+        except ValueError:
+            count, page, before = 0, 0, None
+        if error is None and not (1 <= count <= 1000 and 1 <= page <= 100):
+            error = "over_pagination_limit" if count > 1000 or page > 100 \
+                else "invalid_arguments"
+        if error is not None:
+            return self._access_answer(h, method, q, auth, 200, {"ok": False, "error": error})
+        with self.lock:
+            logins = [dict(l) for l in self.access_logins
+                      if before is None or l["date_first"] <= before]
+        size = min(count, self.access_page_size or count)
+        cursor = q.get("cursor")
+        if cursor:
+            try:
+                offset = int(base64.b64decode(cursor.encode()).decode().split(":", 1)[1])
+            except (ValueError, IndexError, UnicodeDecodeError):
+                return self._access_answer(h, method, q, auth, 200,
+                                           {"ok": False, "error": "invalid_cursor"})
+        else:
+            offset = (page - 1) * size
+        chunk = logins[offset:offset + size]
+        more = offset + size < len(logins)
+        next_cursor = base64.b64encode(("offset:%d" % (offset + size)).encode()).decode() \
+            if more else ""
+        pages = max(1, (len(logins) + size - 1) // size)
+        answer = {"ok": True, "logins": chunk,
+                  "paging": {"count": size, "total": len(logins),
+                             "page": offset // size + 1, "pages": pages},
+                  "response_metadata": {"next_cursor": next_cursor}}
+        return self._access_answer(h, method, q, auth, 200, answer)
+
     # ---- the client side: requests signed as Slack signs them ----
 
     def sign(self, timestamp, body):
@@ -325,6 +437,13 @@ def send_mattermost_command(opsbell_url, token, command, text, user_id, response
         body = urllib.parse.urlencode(fields)
     return http_request(opsbell_url, "POST", path, body=body,
                         content_type="application/x-www-form-urlencoded")
+
+def access_login(user_id, ip, date_last, date_first=None, user_agent="Mozilla/5.0 (e2e)"):
+    """One entry of team.accessLogs' logins[], shaped like Slack's."""
+    return {"user_id": user_id, "username": user_id.lower(), "date_first": date_first or date_last,
+            "date_last": date_last, "count": 3, "ip": ip, "user_agent": user_agent,
+            "isp": "E2E Networks", "country": "DE", "region": "BE"}
+
 
 def block_actions_payload(user_id, action_id, value, response_url, channel="D0ANN0001",
                           message_ts="1712345678.000100", block_id="opsbell_incident"):

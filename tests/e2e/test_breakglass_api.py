@@ -307,3 +307,14 @@ def test_certificate_and_krl(bg, tmp_path):
     r = d.request("POST", "/api/v1/breakglass/%d/certificate" % gid, {"public_key": pub},
                   token=t["alice"])
     assert r.status == 409, r
+
+
+def test_example_agent_configuration_is_valid():
+    """examples/agent.yaml, which docs/AGENT.md points new users at, loads."""
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[2] / "examples" / "agent.yaml"
+    r = run_cli(["agent", "-c", str(example), "--check"],
+                env={"OPSBELL_AGENT_TOKEN": "obt_" + "A" * 43})
+    assert r.code == 0, r
+    r = run_cli(["agent", "-c", str(example), "--check"], env={"OPSBELL_AGENT_TOKEN": ""})
+    assert r.code != 0

@@ -124,7 +124,7 @@ static void test_approvers(void **state)
     assert_int_equal(access_may_approve(ops, "ann", "cid", &err), OB_EFORBIDDEN); /* not listed */
     assert_non_null(strstr(err.msg, "not an approver of team ops"));
     assert_int_equal(access_may_approve(ops, "bob", "bob", &err), OB_EFORBIDDEN); /* own */
-    assert_non_null(strstr(err.msg, "cannot approve it"));
+    assert_non_null(strstr(err.msg, "cannot decide on it"));
     /* dev lists no approvers: any member but the requester. */
     assert_int_equal(access_may_approve(dev, "cid", "ann", &err), 0);
     assert_int_equal(access_may_approve(dev, "ann", "cid", &err), OB_EFORBIDDEN);

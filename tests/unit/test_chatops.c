@@ -367,6 +367,9 @@ static void test_help(void **state)
         "/tel bob the database",
         "/ack 42",
         "chat_ids",
+        "/breakglass HOST|GROUP DURATION REASON",
+        "/breakglass approve ID",
+        "/allowme",
     };
 
     (void)state;
@@ -382,6 +385,70 @@ static void test_help(void **state)
     help = chatops_help_text(NULL);
     assert_non_null(strstr(help, "/opsbell help"));
     free(help);
+}
+
+static void test_breakglass_and_allowme(void **state)
+{
+    struct chatops_command c;
+    struct ob_error err = {0};
+    char reason[600];
+
+    (void)state;
+    parse_ok("/breakglass", "web1 30m disk full on /var", &c);
+    assert_int_equal(c.verb, CHATOPS_BREAKGLASS);
+    assert_int_equal(c.bg_op, CHATOPS_BG_REQUEST);
+    assert_string_equal(c.arg, "web1");
+    assert_int_equal(c.duration_s, 1800);
+    assert_string_equal(c.message, "disk full on /var");
+    assert_int_equal(c.grant_id, 0);
+    parse_ok("/opsbell", "breakglass web-prod 1h30m \"deploy hotfix\"", &c);
+    assert_int_equal(c.verb, CHATOPS_BREAKGLASS);
+    assert_string_equal(c.arg, "web-prod");
+    assert_int_equal(c.duration_s, 5400);
+    assert_string_equal(c.message, "deploy hotfix");
+    parse_ok("/breakglass", "LIST", &c);
+    assert_int_equal(c.bg_op, CHATOPS_BG_LIST);
+    parse_ok("/breakglass", "revoke #7 done here", &c);
+    assert_int_equal(c.bg_op, CHATOPS_BG_REVOKE);
+    assert_int_equal(c.grant_id, 7);
+    assert_string_equal(c.message, "done here");
+    parse_ok("/breakglass", "approve 12", &c);
+    assert_int_equal(c.bg_op, CHATOPS_BG_APPROVE);
+    assert_int_equal(c.grant_id, 12);
+    parse_ok("/opsbell", "breakglass deny 3", &c);
+    assert_int_equal(c.bg_op, CHATOPS_BG_DENY);
+    assert_int_equal(c.grant_id, 3);
+    assert_string_equal(c.message, "");
+    parse_ok("/allowme", "", &c);
+    assert_int_equal(c.verb, CHATOPS_ALLOWME);
+    parse_ok("/opsbell", "allowme", &c);
+    assert_int_equal(c.verb, CHATOPS_ALLOWME);
+    assert_string_equal(chatops_verb_name(CHATOPS_BREAKGLASS), "breakglass");
+
+    parse_usage("/breakglass", "", "Usage: /breakglass HOST|GROUP DURATION REASON");
+    parse_usage("/breakglass", "web1", "Usage: /breakglass HOST|GROUP DURATION REASON");
+    parse_usage("/breakglass", "web1 soon x", "Usage: /breakglass HOST|GROUP DURATION REASON");
+    parse_usage("/breakglass", "web1 30 x", "Usage: /breakglass HOST|GROUP DURATION REASON");
+    parse_usage("/breakglass", "web1 0m x", "Usage: /breakglass HOST|GROUP DURATION REASON");
+    parse_usage("/breakglass", "web1 30m",
+                "Usage: /breakglass HOST|GROUP DURATION REASON: a "
+                "reason is required");
+    parse_usage("/breakglass", "web1 30m \"\"", "Usage: /breakglass HOST|GROUP");
+    parse_usage("/breakglass", "list all", "Usage: /breakglass list");
+    parse_usage("/breakglass", "approve", "Usage: /breakglass approve ID");
+    parse_usage("/breakglass", "approve 0", "Usage: /breakglass approve ID");
+    parse_usage("/breakglass", "approve 7 8", "Usage: /breakglass approve ID");
+    parse_usage("/breakglass", "revoke -1", "Usage: /breakglass revoke ID");
+    parse_usage("/opsbell", "breakglass deny x", "Usage: /opsbell breakglass deny ID");
+    parse_usage("/allowme", "now", "Usage: /allowme");
+    /* a reason over 500 bytes */
+    memset(reason, 'r', sizeof(reason) - 1);
+    reason[sizeof(reason) - 1] = '\0';
+    memcpy(reason, "web1 1h ", 8);
+    assert_int_equal(chatops_parse_command("/breakglass", reason, &c, &err), OB_EINVAL);
+    assert_non_null(strstr(err.msg, "longer than 500"));
+    assert_int_equal(c.verb, CHATOPS_BREAKGLASS);
+    assert_string_equal(c.arg, "");
 }
 
 static void test_find_user(void **state)
@@ -478,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_quoting),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_breakglass_and_allowme),
         cmocka_unit_test(test_find_user),
         cmocka_unit_test(test_mattermost_url),
         cmocka_unit_test(test_escape_and_reply),

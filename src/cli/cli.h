@@ -61,7 +61,7 @@ void client_escape(const char *in, char *out, size_t cap);
 
 /* ---- output (table.c) ------------------------------------------------------------ */
 
-#define TABLE_MAX_COLS 8
+#define TABLE_MAX_COLS 12
 
 struct table {
     size_t cols;

@@ -1,7 +1,8 @@
 /*
- * cmd_cert.c - `opsbell cert ca-pubkey` and `opsbell cert sign`: the SSH
- * certificate authority (src/sshca) on this machine's configuration; no
- * server is involved.
+ * cmd_cert.c - `opsbell cert ca-pubkey`, `opsbell cert sign` and `opsbell
+ * cert krl`: the SSH certificate authority (src/sshca) on this machine's
+ * configuration, no server involved; except `cert sign --grant ID`, which
+ * asks the server to sign for a break-glass grant.
  */
 #include "cli/cli.h"
 
@@ -203,6 +204,9 @@ static void format_utc(uint64_t t, char *out, size_t cap)
 struct sign_opts {
     const char *config;
     const char *pubkey;
+    const char *grant;  /* --grant ID: the server signs for a break-glass grant */
+    const char *output; /* -o FILE: instead of FILE-cert.pub beside the key */
+    int json;
     const char *valid_for;
     const char *source;
     const char *key_id;
@@ -220,14 +224,26 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o)
                                          {"source-address", required_argument, NULL, 's'},
                                          {"key-id", required_argument, NULL, 'I'},
                                          {"serial", required_argument, NULL, 'n'},
+                                         {"grant", required_argument, NULL, 'g'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int c;
 
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "c:k:p:V:s:I:n:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:k:p:V:s:I:n:g:o:jh", opts, NULL)) != -1) {
         switch (c) {
+        case 'g':
+            o->grant = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
         case 'c':
             o->config = optarg;
             break;
@@ -262,6 +278,15 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o)
         return cli_usage_error("cert sign", "unexpected argument '%s'", argv[optind]);
     if (o->pubkey == NULL)
         return cli_usage_error("cert sign", "--pubkey FILE is required");
+    if (o->grant != NULL) {
+        /* The server decides principals, validity and source for a grant. */
+        if (o->principal_count > 0 || o->valid_for != NULL || o->source != NULL ||
+            o->key_id != NULL || o->serial != NULL || o->config != NULL)
+            return cli_usage_error("cert sign",
+                                   "--grant takes only --pubkey, --output and --json (the "
+                                   "server decides the rest)");
+        return EXIT_OK;
+    }
     if (o->valid_for == NULL)
         return cli_usage_error("cert sign", "--valid-for DURATION is required");
     if (o->source == NULL)
@@ -292,6 +317,85 @@ static int parse_serial(const char *text, uint64_t *out)
     return 0;
 }
 
+/*
+ * `cert sign --grant ID --pubkey FILE`: the server signs (POST
+ * /api/v1/breakglass/{id}/certificate) with the grant's logins, address and
+ * expiry; the certificate is written like a local one.
+ */
+static int cert_sign_grant(const struct sign_opts *o)
+{
+    struct ob_error err = {0};
+    json_t *body = NULL, *reply = NULL;
+    const char *cert;
+    char *text = NULL, *path = NULL, *end = NULL, url[96];
+    size_t text_len = 0, n;
+    long long id;
+    int rc;
+
+    errno = 0;
+    id = strtoll(o->grant, &end, 10);
+    if (errno != 0 || end == o->grant || *end != '\0' || id <= 0)
+        return cli_usage_error("cert sign",
+                               "--grant takes a grant ID (a positive integer), not "
+                               "'%s'",
+                               o->grant);
+    rc = read_small_file(o->pubkey, SSHCA_LINE_MAX, &text, &text_len);
+    if (rc != EXIT_OK)
+        return rc;
+    while (text_len > 0 && (text[text_len - 1] == '\n' || text[text_len - 1] == '\r'))
+        text[--text_len] = '\0';
+    if (text_len == 0 || memchr(text, '\n', text_len) != NULL) {
+        rc = cli_fail("%s: expected one public key line", o->pubkey);
+        goto out;
+    }
+    body = json_pack("{s:s}", "public_key", text);
+    if (body == NULL) {
+        rc = cli_fail("%s: the key is not UTF-8 text", o->pubkey);
+        goto out;
+    }
+    snprintf(url, sizeof(url), "/api/v1/breakglass/%lld/certificate", id);
+    if (client_call("POST", url, body, &reply, &err) != 0) {
+        rc = cli_fail("%s", err.msg);
+        goto out;
+    }
+    cert = json_string_value(json_object_get(reply, "certificate"));
+    if (cert == NULL || strchr(cert, '\n') != NULL) {
+        rc = cli_fail("the server's answer has no certificate");
+        goto out;
+    }
+    path = o->output != NULL ? strdup(o->output) : cert_path_for(o->pubkey);
+    if (path == NULL) {
+        rc = cli_fail("out of memory");
+        goto out;
+    }
+    n = strlen(cert);
+    {
+        char *line = malloc(n + 1);
+        if (line == NULL) {
+            rc = cli_fail("out of memory");
+            goto out;
+        }
+        memcpy(line, cert, n);
+        line[n] = '\n';
+        rc = write_file(path, line, n + 1);
+        free(line);
+    }
+    if (rc != EXIT_OK)
+        goto out;
+    if (o->json) {
+        json_object_set_new(reply, "path", json_string(path));
+        cli_print_json(reply);
+    } else {
+        printf("%s: certificate for grant #%lld\n", path, id);
+    }
+out:
+    free(path);
+    free(text);
+    json_decref(reply);
+    json_decref(body);
+    return rc;
+}
+
 int cmd_cert_sign(int argc, char **argv)
 {
     struct sign_opts o = {0};
@@ -306,7 +410,7 @@ int cmd_cert_sign(int argc, char **argv)
     size_t text_len = 0, blob_len = 0;
     uint32_t valid_for = 0;
     uint64_t serial = 0, now = (uint64_t)time(NULL);
-    char from[32], to[32];
+    char from[32], to[32], serial_text[24];
     int rc;
 
     rc = sign_parse(argc, argv, &o);
@@ -314,6 +418,8 @@ int cmd_cert_sign(int argc, char **argv)
         return EXIT_OK; /* --help */
     if (rc != EXIT_OK)
         return rc;
+    if (o.grant != NULL)
+        return cert_sign_grant(&o);
     ob_error_clear(&err);
     if (config_parse_duration(o.valid_for, &valid_for) != 0 || valid_for == 0)
         return cli_fail("--valid-for '%s' is not a duration such as 30m or 2h", o.valid_for);
@@ -353,7 +459,7 @@ int cmd_cert_sign(int argc, char **argv)
         rc = cli_fail("%s", err.msg);
         goto out;
     }
-    path = cert_path_for(o.pubkey);
+    path = o.output != NULL ? strdup(o.output) : cert_path_for(o.pubkey);
     if (path == NULL) {
         rc = cli_fail("out of memory");
         goto out;
@@ -368,8 +474,17 @@ int cmd_cert_sign(int argc, char **argv)
         goto out;
     format_utc(req.valid_after, from, sizeof(from));
     format_utc(req.valid_before, to, sizeof(to));
-    printf("%s: key id \"%s\", serial %" PRIu64 ", valid %s to %s, from %s\n", path, key_id, serial,
-           from, to, source);
+    snprintf(serial_text, sizeof(serial_text), "%" PRIu64, serial);
+    if (o.json) {
+        json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "path", path, "key_id", key_id,
+                                "serial", serial_text, "valid_after", from, "valid_before", to,
+                                "source_address", source);
+        cli_print_json(obj);
+        json_decref(obj);
+    } else {
+        printf("%s: key id \"%s\", serial %" PRIu64 ", valid %s to %s, from %s\n", path, key_id,
+               serial, from, to, source);
+    }
 out:
     free(path);
     free(line);

@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "opsbell_version.h"
 
+#include "access/access.h"
 #include "auth/auth.h"
 #include "config/config.h"
 #include "daemon/serve.h"
@@ -181,9 +182,11 @@ int cmd_token_create(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},  {"name", required_argument, NULL, 'n'},
         {"scope", required_argument, NULL, 's'},   {"team", required_argument, NULL, 't'},
-        {"expires", required_argument, NULL, 'e'}, {"json", no_argument, NULL, 'j'},
+        {"expires", required_argument, NULL, 'e'}, {"user", required_argument, NULL, 'u'},
+        {"agent", required_argument, NULL, 'a'},   {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *config = NULL, *name = NULL, *scope_text = NULL, *team = NULL, *expires = NULL;
+    const char *user = NULL, *agent = NULL;
     struct token_request treq = {0};
     struct audit_origin origin;
     struct ob_error err = {0};
@@ -195,10 +198,16 @@ int cmd_token_create(int argc, char **argv)
     int json = 0, c, rc;
 
     reset_getopt();
-    while ((c = getopt_long(argc, argv, "c:n:s:t:e:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:n:s:t:e:u:a:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             config = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'a':
+            agent = optarg;
             break;
         case 'n':
             name = optarg;
@@ -224,6 +233,12 @@ int cmd_token_create(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("token create", "unexpected argument '%s'", argv[optind]);
+    if (user != NULL && agent != NULL)
+        return cli_usage_error(
+            "token create", "a token is for a user (--user) or for an agent (--agent), not both");
+    /* An agent's token only reads its host's state: scope read, implied. */
+    if (agent != NULL && scope_text == NULL)
+        scope_text = "read";
     if (name == NULL || scope_text == NULL)
         return cli_usage_error("token create", "--name and --scope are required");
     if (token_scope_parse(scope_text, &treq.scope) != 0)
@@ -235,6 +250,9 @@ int cmd_token_create(int argc, char **argv)
                                "and ._:@-");
     if (expires != NULL && (config_parse_duration(expires, &expires_s) != 0 || expires_s == 0))
         return cli_usage_error("token create", "--expires must be a duration such as 90d or 12h");
+    if (agent != NULL && treq.scope != SCOPE_READ)
+        return cli_usage_error("token create", "an agent's token has scope read, not '%s'",
+                               scope_text);
 
     rc = open_configured_store(cli_config_path(config), &cfg, &store);
     if (rc != EXIT_OK)
@@ -243,8 +261,14 @@ int cmd_token_create(int argc, char **argv)
         rc = cli_fail("no team named '%s' in the configuration", team);
         goto out;
     }
+    if (token_binding_check(cfg, team, user, agent, &err) != 0) {
+        rc = cli_fail("cannot create the token: %s", err.msg);
+        goto out;
+    }
     treq.name = name;
     treq.team = team;
+    treq.user = user;
+    treq.agent_host = agent;
     treq.expires_at_ms = expires_s ? store_now_ms() + (int64_t)expires_s * 1000 : 0;
     local_origin(&origin, actor, sizeof(actor));
     if (token_create(store, &treq, &origin, secret, sizeof(secret), &id, &err) != 0) {
@@ -252,15 +276,17 @@ int cmd_token_create(int argc, char **argv)
         goto out;
     }
     if (json) {
-        json_t *obj =
-            json_pack("{s:I, s:s, s:s, s:s?, s:s}", "id", (json_int_t)id, "name", name, "scope",
-                      token_scope_name(treq.scope), "team", team, "token", secret);
+        json_t *obj = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "id", (json_int_t)id,
+                                "name", name, "scope", token_scope_name(treq.scope), "team", team,
+                                "user", user, "agent", agent, "token", secret);
         cli_print_json(obj);
         json_decref(obj);
     } else {
-        fprintf(stderr, "created token %lld '%s' (scope %s%s%s); the secret is shown once:\n",
+        fprintf(stderr,
+                "created token %lld '%s' (scope %s%s%s%s%s%s%s); the secret is shown once:\n",
                 (long long)id, name, token_scope_name(treq.scope), team ? ", team " : "",
-                team ? team : "");
+                team ? team : "", user ? ", acts as user " : "", user ? user : "",
+                agent ? ", agent of host " : "", agent ? agent : "");
         printf("%s\n", secret);
     }
     OPENSSL_cleanse(secret, sizeof(secret));
@@ -277,8 +303,8 @@ int cmd_token_list(int argc, char **argv)
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    static const char *const headers[] = {"ID",      "NAME",    "SCOPE",     "TEAM",
-                                          "CREATED", "EXPIRES", "LAST USED", "STATE"};
+    static const char *const headers[] = {"ID",    "NAME",    "SCOPE",   "TEAM",      "USER",
+                                          "AGENT", "CREATED", "EXPIRES", "LAST USED", "STATE"};
     const char *config = NULL;
     struct store_token *tokens = NULL;
     struct store_conn *conn = NULL;
@@ -318,21 +344,21 @@ int cmd_token_list(int argc, char **argv)
         json_t *arr = json_array();
         for (size_t i = 0; i < count; i++) {
             const struct store_token *t = &tokens[i];
-            json_array_append_new(arr,
-                                  json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I, s:I}", "id",
-                                            (json_int_t)t->id, "name", t->name, "scope", t->scope,
-                                            "team", t->team, "created_by", t->created_by,
-                                            "created_at_ms", (json_int_t)t->created_at_ms,
-                                            "expires_at_ms", (json_int_t)t->expires_at_ms,
-                                            "revoked_at_ms", (json_int_t)t->revoked_at_ms,
-                                            "last_used_at_ms", (json_int_t)t->last_used_at_ms));
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:I, s:I}", "id",
+                               (json_int_t)t->id, "name", t->name, "scope", t->scope, "team",
+                               t->team, "user", t->user_name, "agent", t->agent_host, "created_by",
+                               t->created_by, "created_at_ms", (json_int_t)t->created_at_ms,
+                               "expires_at_ms", (json_int_t)t->expires_at_ms, "revoked_at_ms",
+                               (json_int_t)t->revoked_at_ms, "last_used_at_ms",
+                               (json_int_t)t->last_used_at_ms));
         }
         cli_print_json(arr);
         json_decref(arr);
     } else {
         struct table table;
         int64_t now = store_now_ms();
-        table_init(&table, 8, headers);
+        table_init(&table, 10, headers);
         for (size_t i = 0; i < count; i++) {
             const struct store_token *t = &tokens[i];
             char id[24], created[32], expiry[32], used[32];
@@ -343,8 +369,9 @@ int cmd_token_list(int argc, char **argv)
             format_time_ms(t->created_at_ms, created, sizeof(created));
             format_time_ms(t->expires_at_ms, expiry, sizeof(expiry));
             format_time_ms(t->last_used_at_ms, used, sizeof(used));
-            const char *row[] = {id,      t->name, t->scope, t->team ? t->team : "all",
-                                 created, expiry,  used,     state};
+            const char *row[] = {id,           t->name,       t->scope, t->team ? t->team : "all",
+                                 t->user_name, t->agent_host, created,  expiry,
+                                 used,         state};
             table_add_row(&table, row);
         }
         table_print(&table, stdout);

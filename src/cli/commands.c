@@ -41,6 +41,13 @@ int cmd_policy_show(int argc, char **argv);
 int cmd_ical_create(int argc, char **argv);
 int cmd_ical_list(int argc, char **argv);
 int cmd_ical_revoke(int argc, char **argv);
+int cmd_breakglass_request(int argc, char **argv);
+int cmd_breakglass_approve(int argc, char **argv);
+int cmd_breakglass_deny(int argc, char **argv);
+int cmd_breakglass_revoke(int argc, char **argv);
+int cmd_breakglass_list(int argc, char **argv);
+int cmd_breakglass_show(int argc, char **argv);
+int cmd_allowlist_list(int argc, char **argv);
 int cmd_cert_ca_pubkey(int argc, char **argv);
 int cmd_cert_sign(int argc, char **argv);
 int cmd_cert_krl(int argc, char **argv);
@@ -78,18 +85,26 @@ const struct cli_command cli_commands[] = {
      "usage: opsbell version [--json]\n\nPrint the version, commit and schema version.\n"},
     {"token", "create", cmd_token_create, "create an API token (on the configured store)",
      "usage: opsbell token create --name NAME --scope read|write|admin [--team TEAM]\n"
-     "                            [--expires DURATION] [-c FILE] [--json]\n\n"
+     "                            [--user USER | --agent HOST] [--expires DURATION]\n"
+     "                            [-c FILE] [--json]\n\n"
      "Create an API token directly in the store named by the configuration, so that the\n"
      "first admin token can be made before any exists. The secret is printed once, on\n"
-     "stdout; only its SHA-256 is stored.\n\n" CONFIG_OPT
+     "stdout; only its SHA-256 is stored.\n\n"
+     "A person's token (--user) acts as that user: break-glass requests, approvals and\n"
+     "certificates are theirs, under their team's policy. An agent's token (--agent) is\n"
+     "for `opsbell agent` on that host: only /api/v1/agent/ accepts it, for that host\n"
+     "only; its scope is read (--scope may be left out).\n\n" CONFIG_OPT
      "  -n, --name NAME     a label for the token (letters, digits, space, ._:@-)\n"
      "  -s, --scope SCOPE   read, write or admin\n"
      "  -t, --team TEAM     limit the token to one team's objects\n"
+     "  -u, --user USER     a person's token: the API acts as USER (a configured user)\n"
+     "  -a, --agent HOST    a host agent's token for HOST (a host of some host group)\n"
      "  -e, --expires DUR   expire after DUR (e.g. 12h, 90d)\n"
-     "      --json          print id, name, scope, team and token as JSON\n"},
+     "      --json          print id, name, scope, team, user, agent and token as JSON\n"},
     {"token", "list", cmd_token_list, "list API tokens (on the configured store)",
      "usage: opsbell token list [-c FILE] [--json]\n\n"
-     "List every API token with its scope, team and state; secrets are never shown.\n\n" CONFIG_OPT
+     "List every API token with its scope, team, user (a person's token), agent host (an\n"
+     "agent's token) and state; secrets are never shown.\n\n" CONFIG_OPT
      "      --json          print JSON\n"},
     {"token", "revoke", cmd_token_revoke, "revoke an API token (on the configured store)",
      "usage: opsbell token revoke ID [-c FILE]\n\nRevoke the token with that id.\n\n" CONFIG_OPT},
@@ -262,6 +277,59 @@ const struct cli_command cli_commands[] = {
      "usage: opsbell config reload [--json]\n\n"
      "Ask the server to load its configuration again (like SIGHUP). An invalid configuration\n"
      "is refused with every error printed as FILE:LINE:COL: message.\n" CLIENT_ENV},
+    {"breakglass", "request", cmd_breakglass_request, "ask for emergency SSH access to a host",
+     "usage: opsbell breakglass request (--host HOST | --group GROUP) --for DURATION\n"
+     "                                 --reason TEXT [--ip IP] [--user USER] [--json]\n\n"
+     "Ask for break-glass SSH access to HOST (or every host of GROUP) for DURATION. The\n"
+     "team owning the host decides by its `breakglass:` policy: when you may approve\n"
+     "yourself (self_approve: on call, members or named users) the grant is active at once;\n"
+     "otherwise it waits (pending_ttl) for one of the team's approvers. DURATION is at most\n"
+     "the team's max_duration. Access is opened from --ip (an address or CIDR no wider than\n"
+     "the policy; 0.0.0.0/0 never), else from your freshest allowlist address, else from\n"
+     "the address the request came from. Prints the grant's id and state; access closes by\n"
+     "itself at its expiry. Audited as breakglass.request (and breakglass.approve).\n\n"
+     "  -H, --host HOST     one host (as its agent names itself)\n"
+     "  -g, --group GROUP   or every host of one host group\n"
+     "  -f, --for DURATION  how long, e.g. 30m, 1h\n"
+     "  -r, --reason TEXT   why (shown to approvers and in the audit log)\n"
+     "  -i, --ip IP         the address or CIDR to open SSH from\n"
+     "  -u, --user USER     whom the grant is for (admin tokens only; a person's token\n"
+     "                      acts as its own user)\n"
+     "      --json          print the grant as JSON\n" CLIENT_ENV},
+    {"breakglass", "approve", cmd_breakglass_approve, "approve a pending break-glass request",
+     "usage: opsbell breakglass approve ID [--json]\n\n"
+     "Approve grant ID: it is active from now for the duration asked. Only an approver of\n"
+     "the grant's team (never its requester) or an admin token. Audited as\n"
+     "breakglass.approve.\n" CLIENT_ENV},
+    {"breakglass", "deny", cmd_breakglass_deny, "deny a pending break-glass request",
+     "usage: opsbell breakglass deny ID [--reason TEXT] [--json]\n\n"
+     "Deny the pending grant ID. Only an approver of its team or an admin token. Audited as\n"
+     "breakglass.deny.\n\n"
+     "  -r, --reason TEXT   why (kept with the grant and in the audit log)\n" CLIENT_ENV},
+    {"breakglass", "revoke", cmd_breakglass_revoke, "end a break-glass grant now",
+     "usage: opsbell breakglass revoke ID [--reason TEXT] [--json]\n\n"
+     "End the pending or active grant ID now: agents and the AWS security group close its\n"
+     "access at their next sync, and its certificates go into the KRL. Its own user, an\n"
+     "approver of its team or an admin token may. Audited as breakglass.revoke.\n\n"
+     "  -r, --reason TEXT   why (kept with the grant and in the audit log)\n" CLIENT_ENV},
+    {"breakglass", "list", cmd_breakglass_list, "list break-glass grants",
+     "usage: opsbell breakglass list [--state STATE] [--user USER] [--json]\n\n"
+     "List grants, newest first: ID USER TARGET CIDR STATE EXPIRES APPROVED-BY REASON\n"
+     "(TARGET is a host, or group:NAME). By default the live ones (pending or active).\n\n"
+     "  -s, --state STATE   live (default), pending, active, denied, revoked, expired or all\n"
+     "  -u, --user USER     only USER's grants\n"
+     "      --json          print JSON\n" CLIENT_ENV},
+    {"breakglass", "show", cmd_breakglass_show, "show one break-glass grant",
+     "usage: opsbell breakglass show ID [--json]\n\n"
+     "Show grant ID: state, user, team, target and hosts, CIDR, reason, who requested,\n"
+     "approved and ended it, and when.\n" CLIENT_ENV},
+    {"allowlist", "list", cmd_allowlist_list, "list the addresses people were seen at",
+     "usage: opsbell allowlist list [--user USER] [--json]\n\n"
+     "List the allowlist entries in force: USER CIDR SOURCE (slack, link or manual)\n"
+     "LAST-SEEN EXPIRES DETAIL. An entry opens SSH on the host groups with `allowlist: true`\n"
+     "of its user's teams until it expires (allowlist.freshness after it was last seen).\n\n"
+     "  -u, --user USER     only USER's entries\n"
+     "      --json          print JSON\n" CLIENT_ENV},
     {"cert", "ca-pubkey", cmd_cert_ca_pubkey, "print the SSH CA public key (TrustedUserCAKeys)",
      "usage: opsbell cert ca-pubkey [-c FILE]\n\n"
      "Print the public key line of the configuration's ssh_ca key (\"ssh-ed25519 AAAA...\n"
@@ -269,7 +337,8 @@ const struct cli_command cli_commands[] = {
     {"cert", "sign", cmd_cert_sign, "issue a short-lived SSH user certificate",
      "usage: opsbell cert sign --pubkey FILE --principal LOGIN [--principal LOGIN]...\n"
      "                         --valid-for DURATION --source-address CIDR[,CIDR]\n"
-     "                         [--key-id ID] [--serial N] [-c FILE]\n\n"
+     "                         [--key-id ID] [--serial N] [-o FILE] [-c FILE] [--json]\n"
+     "       opsbell cert sign --grant ID --pubkey FILE [-o FILE] [--json]\n\n"
      "Sign the OpenSSH public key in FILE with the ssh_ca key and write the certificate\n"
      "next to it as FILE-cert.pub (id_ed25519.pub -> id_ed25519-cert.pub), as ssh-keygen\n"
      "does. The certificate is valid from one minute ago for DURATION (at most ssh_ca\n"
@@ -282,7 +351,14 @@ const struct cli_command cli_commands[] = {
      "  -V, --valid-for DUR      e.g. 30m, 2h\n"
      "  -s, --source-address L   comma-separated addresses or CIDRs it may be used from\n"
      "  -I, --key-id ID          the id sshd logs (default \"opsbell LOGIN\")\n"
-     "  -n, --serial N           serial number (default 0)\n" CONFIG_OPT},
+     "  -n, --serial N           serial number (default 0)\n"
+     "  -o, --output FILE        write the certificate to FILE instead\n"
+     "      --json               print what was written as JSON\n" CONFIG_OPT
+     "\nWith --grant ID the server signs instead, for the active break-glass grant ID\n"
+     "(yours, or any with an admin token): principals = the user's logins, valid from a\n"
+     "minute ago until the grant's expiry, source-address = the grant's CIDR. Refused for a\n"
+     "pending, denied, revoked or expired grant and for another user's grant. Talks to the\n"
+     "server at $OPSBELL_URL with $OPSBELL_TOKEN.\n"},
     {"cert", "krl", cmd_cert_krl, "write an SSH key revocation list (RevokedKeys)",
      "usage: opsbell cert krl --output FILE [--serial N]... [--key-id ID]...\n"
      "                        [--krl-version N] [-c FILE]\n\n"

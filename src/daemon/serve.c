@@ -9,9 +9,11 @@
 #include "opsbell_version.h"
 
 #include "access/accesslogs.h"
+#include "access/aws_sync.h"
 #include "api/api.h"
 #include "config/config.h"
 #include "daemon/app.h"
+#include "enforce/aws.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
@@ -94,6 +96,8 @@ int serve_run(const char *config_path, const char *listen_override)
     struct config *cfg = NULL;
     struct keys_syncer *keys_syncer = NULL;
     struct accesslogs_poller *access_logs = NULL;
+    struct aws_sweeper *aws_sweeper = NULL;
+    struct aws_sync *aws_sync = NULL;
     sigset_t set;
     char url[128], node[128];
     int rc = 1;
@@ -156,6 +160,30 @@ int serve_run(const char *config_path, const char *listen_override)
         log_error("keys", "cannot start the keys sync thread", "error", err.msg);
         goto out;
     }
+    /* The security group follows the grants (aws_sync.h); the sweeper closes
+     * expired opsbell rules, also those of a crashed run or another node. */
+    if (cfg->enforcers.aws.enabled) {
+        const struct config_enforcer_aws *a = &cfg->enforcers.aws;
+        struct aws_params ap = {
+            .region = a->region,
+            .security_group_id = a->security_group_id,
+            .endpoint = a->endpoint,
+            .access_key_id = a->access_key_id,
+            .secret_access_key = a->secret_access_key.value,
+            .secret_access_key_len = a->secret_access_key.len,
+            .session_token = a->session_token.value,
+            .port = a->port,
+        };
+        if (aws_sweeper_start(&ap, a->sweep_interval_s, &aws_sweeper, &err) != 0) {
+            log_error("aws", "cannot start the AWS sweeper", "error", err.msg);
+            goto out;
+        }
+        if (aws_sync_start(app.store, serve_config_get, &app, AWS_SYNC_INTERVAL_S, &aws_sync,
+                           &err) != 0) {
+            log_error("aws", "cannot start the AWS sync thread", "error", err.msg);
+            goto out;
+        }
+    }
     /* Grants' events go to the team's Slack channel (queued, never blocking). */
     breakglass_chat_install(&app);
     if (accesslogs_start(&app, &access_logs, &err) != 0) {
@@ -216,6 +244,8 @@ out:
     engine_stop(app.engine);
     keys_syncer_stop(keys_syncer);
     accesslogs_stop(access_logs);
+    aws_sync_stop(aws_sync);
+    aws_sweeper_stop(aws_sweeper);
     /* Calls still up end here and report through the dispatcher. */
     provider_sip_stop(&app);
     dispatcher_stop(app.dispatcher);

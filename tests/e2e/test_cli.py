@@ -22,12 +22,16 @@ COMMANDS = [
     ["policy", "list"], ["policy", "show"],
     ["ical", "create"], ["ical", "list"], ["ical", "revoke"],
     ["tel"], ["contact", "list"], ["contact", "verify"], ["contact", "confirm"], ["contact", "trust"],
-    ["keys", "sync"], ["keys", "list"], ["keys", "authorized-keys"],
+    ["keys", "sync"], ["keys", "list"], ["keys", "authorized-keys"], ["agent"],
     ["config", "reload"],
+    ["breakglass", "request"], ["breakglass", "approve"], ["breakglass", "deny"],
+    ["breakglass", "revoke"], ["breakglass", "list"], ["breakglass", "show"],
+    ["allowlist", "list"],
     ["cert", "ca-pubkey"], ["cert", "sign"], ["cert", "krl"], ["enforce", "aws"], ["enforce", "nft"],
 ]
 CLIENT_COMMANDS = [c for c in COMMANDS if c[0] in ("whoami", "team", "service", "user", "audit",
-                                                  "contact", "tel", "config")]
+                                                  "contact", "tel", "config", "breakglass",
+                                                  "allowlist")]
 
 
 def overview_commands(text):

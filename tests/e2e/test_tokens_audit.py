@@ -64,7 +64,8 @@ def test_token_list_never_shows_secrets_or_hashes(env, daemon, admin_token):
     assert len(api.body["tokens"]) == 4
     assert len(cli_json.json()) == 4
     assert cli_table.stdout.splitlines()[0].split() == [
-        "ID", "NAME", "SCOPE", "TEAM", "CREATED", "EXPIRES", "LAST", "USED", "STATE"]
+        "ID", "NAME", "SCOPE", "TEAM", "USER", "AGENT", "CREATED", "EXPIRES", "LAST", "USED",
+        "STATE"]
     assert len(cli_table.stdout.splitlines()) == 5
     # No log line holds a secret either.
     log = daemon.log_text()

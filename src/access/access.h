@@ -114,8 +114,8 @@ int access_grant_revoke(struct store *store, const struct config *cfg, int64_t i
 int access_grants_expire(struct store *store, const struct config *cfg, int64_t now_ms, size_t *n,
                          struct ob_error *err);
 
-/* A grant as JSON text fields: "state", "expires_at" (RFC 3339)... The
- * returned object is a new jansson reference (json_t *). */
+/* A grant as the API shows it ("state", "hosts", "expires_at_ms"... times
+ * in epoch milliseconds, null when unset): a new jansson reference. */
 struct json_t *access_grant_json(const struct grant_row *g);
 
 /*

@@ -4,6 +4,7 @@
  * team's channel hears of it after the commit (access_notify).
  */
 #include "access/access_internal.h"
+#include "access/aws_sync.h"
 
 #include "auth/auth.h"
 #include "config/config.h"
@@ -55,6 +56,9 @@ static void grant_notify(const struct config *cfg, enum access_event_kind kind,
     };
 
     access_notify(&ev);
+    /* The AWS security group follows at once (its sync thread runs anyway). */
+    if (kind == ACCESS_EV_OPENED || kind == ACCESS_EV_REVOKED || kind == ACCESS_EV_EXPIRED)
+        aws_sync_kick();
 }
 
 static json_t *json_time(int64_t ms)
@@ -548,7 +552,7 @@ int access_grant_certificate(struct store *store, const struct config *cfg, int6
     if (rc == 0)
         rc = grant_serial(&serial, err);
     if (rc == 0)
-        rc = sshca_ca_load(cfg->ssh_ca.key.value, strlen(cfg->ssh_ca.key.value), &ca, err);
+        rc = sshca_ca_load(cfg->ssh_ca.key.value, cfg->ssh_ca.key.len, &ca, err);
     if (rc != 0)
         goto out;
     snprintf(key_id, sizeof(key_id), "opsbell grant %" PRId64 " %s", id, g.user_name);

@@ -370,7 +370,7 @@ int access_entries_for_group(struct store *store, const struct config *cfg, cons
     if (rc != 0)
         goto out;
     if (g != NULL) {
-        for (unsigned m = 0; g->allowlist && m < g->team->member_count; m++)
+        for (unsigned m = 0; rc == 0 && g->allowlist && m < g->team->member_count; m++)
             if (name_set_add(&people, g->team->members[m]) != 0)
                 rc = ob_fail(err, OB_ENOMEM, "out of memory");
     } else if (host_people(cfg, NULL, NULL, &people) != 0) {

@@ -213,7 +213,7 @@ class AgentHost:
         return json.loads(p.read_text())["etag"] if p.exists() else None
 
     # ---- the kernel ----
-    def elements(self, setname="allow4"):
+    def elements(self, setname="host4"):
         p = self.topo.in_server("nft", "-j", "list", "set", "inet", "opsbell", setname,
                                 check=False)
         if p.returncode != 0:
@@ -224,7 +224,7 @@ class AgentHost:
                 elems += item["set"].get("elem", [])
         return elems
 
-    def element_ips(self, setname="allow4"):
+    def element_ips(self, setname="host4"):
         elems = self.elements(setname)
         if elems is None:
             return None
@@ -292,7 +292,7 @@ def test_entries_open_the_port_and_expired_ones_do_not(host, topo):
     assert topo.probe() == "open"
     assert topo.probe(v6=True) == "dropped", "an expired entry opens nothing"
     assert host.element_ips() == [topo.client_ip]
-    assert host.element_ips("allow6") == []
+    assert host.element_ips("host6") == []
     # The next polls carry the ETag back (and get 304).
     wait_for(lambda: any(r["if_none_match"] == tag and r["auth_ok"]
                          for r in host.lines("requests.jsonl")), "If-None-Match: " + tag)

@@ -75,7 +75,7 @@ def listed(topo):
     return json.loads(r.stdout)
 
 
-def kernel_elements(topo, setname="allow4"):
+def kernel_elements(topo, setname="host4"):
     p = topo.in_server("nft", "-j", "list", "set", "inet", "opsbell", setname, check=False)
     if p.returncode != 0:
         return None
@@ -117,8 +117,9 @@ def test_flush_ruleset_then_apply_restores_everything(topo):
 
     apply_ok(topo, entries)
     table = topo.in_server("nft", "list", "table", "inet", "opsbell").stdout.decode()
-    for needle in ("set allow4", "set allow6", "flags interval,timeout",
-                   "hook input priority filter - 1", "tcp dport 22 ip saddr @allow4 accept",
+    for needle in ("set host4", "set host6", "set allow4", "set allow6", "flags interval,timeout",
+                   "hook input priority filter - 1", "tcp dport 22 ip saddr @host4 accept",
+                   "tcp dport 22 ip6 saddr @host6 accept", "tcp dport 22 ip saddr @allow4 accept",
                    "tcp dport 22 ip6 saddr @allow6 accept", "tcp dport 22 drop"):
         assert needle in table, (needle, table)
     assert sorted(e["id"] for e in listed(topo)) == ["allow:team", "grant:7"]
@@ -231,7 +232,7 @@ def test_ipv6(topo):
     assert topo.probe(v6=False) == "dropped"
     got = listed(topo)
     assert [(e["id"], e["cidr"]) for e in got] == [("grant:6", topo.client_ip6 + "/128")]
-    assert [e["elem"]["val"] for e in kernel_elements(topo, "allow6")] == [topo.client_ip6]
+    assert [e["elem"]["val"] for e in kernel_elements(topo, "host6")] == [topo.client_ip6]
 
 
 def test_flush_removes_only_opsbells_table(topo):

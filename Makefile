@@ -75,7 +75,7 @@ LIB       := $(BUILDDIR)/libopsbell.a
 # for everything else: loading every library costs ~14 ms (docs/PERFORMANCE.md).
 BIN       := $(BUILDDIR)/opsbell
 CORE      := $(BUILDDIR)/opsbell-core
-FRONT_OBJS := $(addprefix $(BUILDDIR)/src/,front.o keys/authkeys.o keys/cache.o util/error.o)
+FRONT_OBJS := $(addprefix $(BUILDDIR)/src/,front.o keys/authkeys.o keys/cache.o util/error.o util/file.o)
 CORE_INSTALL_PATH := /usr/local/lib/opsbell/opsbell-core
 
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c tests/store/test_*.c))

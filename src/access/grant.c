@@ -328,10 +328,39 @@ static int grant_done(struct store_conn *conn, const struct config *cfg, int64_t
     return 0;
 }
 
-int access_grant_approve(struct store *store, const struct config *cfg, int64_t id,
-                         const char *approver, const struct audit_origin *origin,
-                         struct grant_row *out, struct ob_error *err)
+enum grant_decision { DECIDE_APPROVE, DECIDE_DENY, DECIDE_REVOKE };
+
+/* May `who` (NULL: an admin) make decision d on grant g of team? */
+static int grant_may_decide(enum grant_decision d, const struct config_team *team,
+                            const struct grant_row *g, const char *who, struct ob_error *err)
 {
+    struct ob_error why = {0};
+
+    if (who == NULL)
+        return 0;
+    if (d != DECIDE_REVOKE)
+        return access_may_approve(team, who, g->user_name, err);
+    /* Its own user may end it; so may anyone who could have approved it. */
+    if (strcmp(who, g->user_name) == 0 || access_may_approve(team, who, g->user_name, &why) == 0)
+        return 0;
+    return ob_fail(err, OB_EFORBIDDEN,
+                   "%s may not revoke grant %" PRId64 " (only %s, an approver of team %s or an "
+                   "admin)",
+                   who, g->id, g->user_name, team->name);
+}
+
+/* Approve, deny or revoke grant id: the check, the change and its audit
+ * event in one transaction, then the announcement. */
+static int grant_decide(struct store *store, const struct config *cfg, int64_t id,
+                        enum grant_decision d, const char *who, const char *reason,
+                        const struct audit_origin *origin, struct grant_row *out,
+                        struct ob_error *err)
+{
+    static const char *const actions[] = {"breakglass.approve", "breakglass.deny",
+                                          "breakglass.revoke"};
+    static const enum access_event_kind events[] = {ACCESS_EV_OPENED, ACCESS_EV_DENIED,
+                                                    ACCESS_EV_REVOKED};
+    const char *by = who != NULL ? who : origin->actor;
     const struct config_team *team = NULL;
     struct store_conn *conn = NULL;
     struct grant_row g = {0};
@@ -340,102 +369,53 @@ int access_grant_approve(struct store *store, const struct config *cfg, int64_t 
 
     if (out != NULL)
         memset(out, 0, sizeof(*out));
+    if (reason != NULL && reason_ok(reason, err) != 0)
+        return OB_EINVAL;
     rc = store_acquire(store, &conn, err);
     if (rc == 0)
         rc = grant_load(conn, cfg, id, &g, &team, err);
-    if (rc == 0 && approver != NULL)
-        rc = access_may_approve(team, approver, g.user_name, err);
+    if (rc == 0)
+        rc = grant_may_decide(d, team, &g, who, err);
     if (rc == 0)
         rc = store_begin(conn, err);
+    if (rc == 0 && d == DECIDE_APPROVE)
+        rc = store_grant_activate(conn, id, by, now_ms, err);
+    else if (rc == 0)
+        rc = store_grant_end(conn, id, d == DECIDE_DENY ? GRANT_PENDING : "live",
+                             d == DECIDE_DENY ? GRANT_DENIED : GRANT_REVOKED, origin->actor, reason,
+                             now_ms, err);
     if (rc == 0)
-        rc = store_grant_activate(conn, id, approver != NULL ? approver : origin->actor, now_ms,
-                                  err);
-    if (rc == 0)
-        rc = grant_audit(conn, origin, "breakglass.approve", &g, "approved_by",
-                         approver != NULL ? approver : origin->actor, now_ms, err);
+        rc = grant_audit(conn, origin, actions[d], &g,
+                         d == DECIDE_APPROVE ? "approved_by" : "reason",
+                         d == DECIDE_APPROVE ? by : reason, now_ms, err);
     if (rc == 0)
         rc = store_commit(conn, err);
     if (rc == 0)
-        rc = grant_done(conn, cfg, id, ACCESS_EV_OPENED, origin->actor, out, err);
+        rc = grant_done(conn, cfg, id, events[d], origin->actor, out, err);
     grant_row_release(&g);
     store_release(conn);
     return rc;
+}
+
+int access_grant_approve(struct store *store, const struct config *cfg, int64_t id,
+                         const char *approver, const struct audit_origin *origin,
+                         struct grant_row *out, struct ob_error *err)
+{
+    return grant_decide(store, cfg, id, DECIDE_APPROVE, approver, NULL, origin, out, err);
 }
 
 int access_grant_deny(struct store *store, const struct config *cfg, int64_t id,
                       const char *approver, const char *reason, const struct audit_origin *origin,
                       struct grant_row *out, struct ob_error *err)
 {
-    const struct config_team *team = NULL;
-    struct store_conn *conn = NULL;
-    struct grant_row g = {0};
-    int64_t now_ms = store_now_ms();
-    int rc;
-
-    if (out != NULL)
-        memset(out, 0, sizeof(*out));
-    if (reason != NULL && reason_ok(reason, err) != 0)
-        return OB_EINVAL;
-    rc = store_acquire(store, &conn, err);
-    if (rc == 0)
-        rc = grant_load(conn, cfg, id, &g, &team, err);
-    if (rc == 0 && approver != NULL)
-        rc = access_may_approve(team, approver, g.user_name, err);
-    if (rc == 0)
-        rc = store_begin(conn, err);
-    if (rc == 0)
-        rc = store_grant_end(conn, id, GRANT_PENDING, GRANT_DENIED, origin->actor, reason, now_ms,
-                             err);
-    if (rc == 0)
-        rc = grant_audit(conn, origin, "breakglass.deny", &g, "reason", reason, now_ms, err);
-    if (rc == 0)
-        rc = store_commit(conn, err);
-    if (rc == 0)
-        rc = grant_done(conn, cfg, id, ACCESS_EV_DENIED, origin->actor, out, err);
-    grant_row_release(&g);
-    store_release(conn);
-    return rc;
+    return grant_decide(store, cfg, id, DECIDE_DENY, approver, reason, origin, out, err);
 }
 
 int access_grant_revoke(struct store *store, const struct config *cfg, int64_t id, const char *user,
                         const char *reason, const struct audit_origin *origin,
                         struct grant_row *out, struct ob_error *err)
 {
-    const struct config_team *team = NULL;
-    struct store_conn *conn = NULL;
-    struct grant_row g = {0};
-    int64_t now_ms = store_now_ms();
-    int rc;
-
-    if (out != NULL)
-        memset(out, 0, sizeof(*out));
-    if (reason != NULL && reason_ok(reason, err) != 0)
-        return OB_EINVAL;
-    rc = store_acquire(store, &conn, err);
-    if (rc == 0)
-        rc = grant_load(conn, cfg, id, &g, &team, err);
-    /* Its own user may end it; so may anyone who could have approved it. */
-    if (rc == 0 && user != NULL && strcmp(user, g.user_name) != 0) {
-        struct ob_error why = {0};
-        if (access_may_approve(team, user, g.user_name, &why) != 0)
-            rc = ob_fail(err, OB_EFORBIDDEN,
-                         "%s may not revoke grant %" PRId64
-                         " (only %s, an approver of team %s or an admin)",
-                         user, id, g.user_name, team->name);
-    }
-    if (rc == 0)
-        rc = store_begin(conn, err);
-    if (rc == 0)
-        rc = store_grant_end(conn, id, "live", GRANT_REVOKED, origin->actor, reason, now_ms, err);
-    if (rc == 0)
-        rc = grant_audit(conn, origin, "breakglass.revoke", &g, "reason", reason, now_ms, err);
-    if (rc == 0)
-        rc = store_commit(conn, err);
-    if (rc == 0)
-        rc = grant_done(conn, cfg, id, ACCESS_EV_REVOKED, origin->actor, out, err);
-    grant_row_release(&g);
-    store_release(conn);
-    return rc;
+    return grant_decide(store, cfg, id, DECIDE_REVOKE, user, reason, origin, out, err);
 }
 
 /* One grant whose time is over: expired, audited, announced. */

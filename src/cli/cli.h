@@ -78,5 +78,10 @@ void table_release(struct table *t);
 
 /* Print a JSON value, indented, to stdout. */
 void cli_print_json(json_t *value);
+/* Member key of a JSON object when it is a string, else NULL (borrowed). */
+const char *cli_json_str(json_t *obj, const char *key);
+/* Epoch milliseconds (a JSON integer) as RFC 3339 UTC ("2026-11-25T04:00:00Z")
+ * into out; "-" when v is not an integer. */
+void cli_format_ms(json_t *v, char *out, size_t cap);
 
 #endif

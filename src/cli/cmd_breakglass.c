@@ -44,28 +44,6 @@ static int unknown_option(const char *command, char **argv)
     return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
 }
 
-static const char *str_of(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* Epoch milliseconds (a JSON integer) as RFC 3339 UTC; "-" for null. */
-static void format_ms(json_t *v, char *out, size_t cap)
-{
-    time_t secs;
-    struct tm tm;
-
-    if (!json_is_integer(v)) {
-        snprintf(out, cap, "-");
-        return;
-    }
-    secs = (time_t)(json_integer_value(v) / 1000);
-    gmtime_r(&secs, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* A grant id on the command line: a positive integer. */
 static int parse_grant_id(const char *command, const char *text, long long *id)
 {
@@ -81,12 +59,12 @@ static int parse_grant_id(const char *command, const char *text, long long *id)
 /* "web1" for a host, "group:web-prod" for a host group. */
 static void grant_target(json_t *g, char *out, size_t cap)
 {
-    const char *group = str_of(g, "group");
+    const char *group = cli_json_str(g, "group");
 
     if (group != NULL)
         snprintf(out, cap, "group:%s", group);
     else
-        snprintf(out, cap, "%s", str_of(g, "host") != NULL ? str_of(g, "host") : "-");
+        snprintf(out, cap, "%s", cli_json_str(g, "host") != NULL ? cli_json_str(g, "host") : "-");
 }
 
 /* One line about a grant after a change: "grant #7 active: alice on web1 from
@@ -94,18 +72,18 @@ static void grant_target(json_t *g, char *out, size_t cap)
 static void print_grant_line(json_t *g, const char *verb)
 {
     char target[320], until[32];
-    const char *state = str_of(g, "state");
+    const char *state = cli_json_str(g, "state");
 
     grant_target(g, target, sizeof(target));
     printf("grant #%lld %s: %s on %s from %s",
            (long long)json_integer_value(json_object_get(g, "id")), verb,
-           str_of(g, "user") ? str_of(g, "user") : "?", target,
-           str_of(g, "cidr") ? str_of(g, "cidr") : "?");
+           cli_json_str(g, "user") ? cli_json_str(g, "user") : "?", target,
+           cli_json_str(g, "cidr") ? cli_json_str(g, "cidr") : "?");
     if (state != NULL && strcmp(state, "active") == 0) {
-        format_ms(json_object_get(g, "expires_at_ms"), until, sizeof(until));
+        cli_format_ms(json_object_get(g, "expires_at_ms"), until, sizeof(until));
         printf(" until %s\n", until);
     } else if (state != NULL && strcmp(state, "pending") == 0) {
-        format_ms(json_object_get(g, "pending_until_ms"), until, sizeof(until));
+        cli_format_ms(json_object_get(g, "pending_until_ms"), until, sizeof(until));
         printf("; waiting for an approver until %s\n", until);
     } else {
         printf(" (%s)\n", state != NULL ? state : "?");
@@ -188,8 +166,8 @@ int cmd_breakglass_request(int argc, char **argv)
     if (json)
         cli_print_json(reply);
     else
-        print_grant_line(reply, str_of(reply, "state") != NULL &&
-                                        strcmp(str_of(reply, "state"), "active") == 0
+        print_grant_line(reply, cli_json_str(reply, "state") != NULL &&
+                                        strcmp(cli_json_str(reply, "state"), "active") == 0
                                     ? "active"
                                     : "requested");
 out:
@@ -286,15 +264,15 @@ static void print_grant_table(json_t *grants)
         char id[24], target[320], expires[32];
         snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(g, "id")));
         grant_target(g, target, sizeof(target));
-        format_ms(json_object_get(g, "expires_at_ms"), expires, sizeof(expires));
+        cli_format_ms(json_object_get(g, "expires_at_ms"), expires, sizeof(expires));
         const char *row[] = {id,
-                             str_of(g, "user"),
+                             cli_json_str(g, "user"),
                              target,
-                             str_of(g, "cidr"),
-                             str_of(g, "state"),
+                             cli_json_str(g, "cidr"),
+                             cli_json_str(g, "state"),
                              expires,
-                             str_of(g, "approved_by"),
-                             str_of(g, "reason")};
+                             cli_json_str(g, "approved_by"),
+                             cli_json_str(g, "reason")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -373,13 +351,13 @@ static void show_field(const char *name, const char *value)
 static void show_when_by(const char *name, json_t *g, const char *ms_key, const char *by_key)
 {
     char when[32], line[400];
-    const char *by = str_of(g, by_key);
+    const char *by = cli_json_str(g, by_key);
 
     if (!json_is_integer(json_object_get(g, ms_key))) {
         show_field(name, NULL);
         return;
     }
-    format_ms(json_object_get(g, ms_key), when, sizeof(when));
+    cli_format_ms(json_object_get(g, ms_key), when, sizeof(when));
     snprintf(line, sizeof(line), "%s%s%s", when, by != NULL ? " by " : "", by != NULL ? by : "");
     show_field(name, line);
 }
@@ -392,9 +370,9 @@ static void print_grant(json_t *g)
 
     snprintf(text, sizeof(text), "#%lld", (long long)json_integer_value(json_object_get(g, "id")));
     show_field("grant:", text);
-    show_field("state:", str_of(g, "state"));
-    show_field("user:", str_of(g, "user"));
-    show_field("team:", str_of(g, "team"));
+    show_field("state:", cli_json_str(g, "state"));
+    show_field("user:", cli_json_str(g, "user"));
+    show_field("team:", cli_json_str(g, "team"));
     grant_target(g, text, sizeof(text));
     show_field("target:", text);
     text[0] = '\0';
@@ -405,24 +383,24 @@ static void print_grant(json_t *g)
                                      json_string_value(h));
     }
     show_field("hosts:", text);
-    show_field("cidr:", str_of(g, "cidr"));
+    show_field("cidr:", cli_json_str(g, "cidr"));
     snprintf(text, sizeof(text), "%llds",
              (long long)json_integer_value(json_object_get(g, "duration_seconds")));
     show_field("duration:", text);
-    show_field("reason:", str_of(g, "reason"));
+    show_field("reason:", cli_json_str(g, "reason"));
     show_when_by("requested:", g, "requested_at_ms", "requested_by");
     if (json_is_integer(json_object_get(g, "pending_until_ms"))) {
-        format_ms(json_object_get(g, "pending_until_ms"), when, sizeof(when));
+        cli_format_ms(json_object_get(g, "pending_until_ms"), when, sizeof(when));
         show_field("pending to:", when);
     }
     show_when_by("approved:", g, "approved_at_ms", "approved_by");
-    format_ms(json_object_get(g, "starts_at_ms"), when, sizeof(when));
+    cli_format_ms(json_object_get(g, "starts_at_ms"), when, sizeof(when));
     show_field("starts:", when);
-    format_ms(json_object_get(g, "expires_at_ms"), when, sizeof(when));
+    cli_format_ms(json_object_get(g, "expires_at_ms"), when, sizeof(when));
     show_field("expires:", when);
     show_when_by("ended:", g, "ended_at_ms", "ended_by");
-    if (str_of(g, "end_reason") != NULL)
-        show_field("end reason:", str_of(g, "end_reason"));
+    if (cli_json_str(g, "end_reason") != NULL)
+        show_field("end reason:", cli_json_str(g, "end_reason"));
 }
 
 int cmd_breakglass_show(int argc, char **argv)
@@ -525,10 +503,14 @@ int cmd_allowlist_list(int argc, char **argv)
         json_array_foreach(rows, i, a)
         {
             char seen[32], expires[32];
-            format_ms(json_object_get(a, "last_seen_ms"), seen, sizeof(seen));
-            format_ms(json_object_get(a, "expires_at_ms"), expires, sizeof(expires));
-            const char *row[] = {str_of(a, "user"), str_of(a, "cidr"),  str_of(a, "source"), seen,
-                                 expires,           str_of(a, "detail")};
+            cli_format_ms(json_object_get(a, "last_seen_ms"), seen, sizeof(seen));
+            cli_format_ms(json_object_get(a, "expires_at_ms"), expires, sizeof(expires));
+            const char *row[] = {cli_json_str(a, "user"),
+                                 cli_json_str(a, "cidr"),
+                                 cli_json_str(a, "source"),
+                                 seen,
+                                 expires,
+                                 cli_json_str(a, "detail")};
             table_add_row(&table, row);
         }
         table_print(&table, stdout);

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "sshca/sshca.h"
 #include "util/error.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,46 +151,17 @@ static char *cert_path_for(const char *pubkey)
     return out;
 }
 
-/* Write len bytes to path through a temporary file, fsync and rename, so
- * that sshd never reads half a file. */
+/* Write len bytes to path atomically (0644 less the umask, as ssh-keygen
+ * writes certificates), so that sshd never reads half a file. */
 static int write_file(const char *path, const void *data, size_t len)
 {
-    size_t n = strlen(path) + 8;
-    char *tmp = malloc(n);
-    int fd, rc = EXIT_OK;
-    const char *p = data;
+    struct ob_error err = {0};
+    mode_t mask = umask(0);
 
-    if (tmp == NULL)
-        return cli_fail("out of memory");
-    snprintf(tmp, n, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = cli_fail("cannot write %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        p += w;
-        len -= (size_t)w;
-    }
-    if (len != 0 || fsync(fd) != 0) {
-        rc = cli_fail("cannot write %s: %s", path, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        rc = cli_fail("cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
+    umask(mask);
+    if (file_write_atomic(path, data, len, 0644 & ~mask, &err) != 0)
+        return cli_fail("cannot write %s: %s", path, err.msg);
+    return EXIT_OK;
 }
 
 static void format_utc(uint64_t t, char *out, size_t cap)

@@ -20,27 +20,6 @@ int cmd_incident_resolve(int argc, char **argv);
 int cmd_incident_escalate(int argc, char **argv);
 int cmd_incident_note(int argc, char **argv);
 
-static const char *str_of(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void format_ms(json_t *v, char *out, size_t cap)
-{
-    time_t secs;
-    struct tm tm;
-
-    if (!json_is_integer(v)) {
-        snprintf(out, cap, "-");
-        return;
-    }
-    secs = (time_t)(json_integer_value(v) / 1000);
-    gmtime_r(&secs, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static int unknown_option(const char *command, char **argv)
 {
     return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -125,10 +104,12 @@ int cmd_alert_send(int argc, char **argv)
         cli_print_json(reply);
     } else if (first != NULL) {
         json_t *id = json_object_get(first, "incident_id");
-        printf("%s", str_of(first, "status") != NULL ? str_of(first, "status") : "accepted");
+        printf("%s",
+               cli_json_str(first, "status") != NULL ? cli_json_str(first, "status") : "accepted");
         if (json_is_integer(id))
             printf(": incident #%lld", (long long)json_integer_value(id));
-        printf(" (dedup key %s)\n", str_of(first, "dedup_key") ? str_of(first, "dedup_key") : "-");
+        printf(" (dedup key %s)\n",
+               cli_json_str(first, "dedup_key") ? cli_json_str(first, "dedup_key") : "-");
     }
 out:
     json_decref(reply);
@@ -151,15 +132,16 @@ static void print_incident_table(json_t *incidents)
         char id[24], created[32], alerts[48], status[48];
         snprintf(id, sizeof(id), "#%lld",
                  (long long)json_integer_value(json_object_get(inc, "id")));
-        format_ms(json_object_get(inc, "created_at_ms"), created, sizeof(created));
+        cli_format_ms(json_object_get(inc, "created_at_ms"), created, sizeof(created));
         snprintf(alerts, sizeof(alerts), "%lld/%lld",
                  (long long)json_integer_value(json_object_get(inc, "open_alerts")),
                  (long long)json_integer_value(json_object_get(inc, "alert_count")));
         snprintf(status, sizeof(status), "%s%s",
-                 str_of(inc, "status") ? str_of(inc, "status") : "?",
+                 cli_json_str(inc, "status") ? cli_json_str(inc, "status") : "?",
                  json_is_true(json_object_get(inc, "silenced")) ? " (silenced)" : "");
-        const char *row[] = {id,      status, str_of(inc, "severity"), str_of(inc, "service"),
-                             created, alerts, str_of(inc, "summary")};
+        const char *row[] = {
+            id,      status, cli_json_str(inc, "severity"), cli_json_str(inc, "service"),
+            created, alerts, cli_json_str(inc, "summary")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -282,16 +264,16 @@ static void print_escalation(json_t *esc)
         printf("\nescalation: none\n");
         return;
     }
-    printf("\nescalation: policy %s, %s", str_of(esc, "policy"), str_of(esc, "state"));
-    if (str_of(esc, "state") != NULL && strcmp(str_of(esc, "state"), "active") == 0)
+    printf("\nescalation: policy %s, %s", cli_json_str(esc, "policy"), cli_json_str(esc, "state"));
+    if (cli_json_str(esc, "state") != NULL && strcmp(cli_json_str(esc, "state"), "active") == 0)
         printf(", step %lld of pass %lld due %s",
                (long long)json_integer_value(json_object_get(esc, "next_step")),
                (long long)json_integer_value(json_object_get(esc, "pass")),
-               str_of(esc, "next_at") != NULL ? str_of(esc, "next_at") : "-");
+               cli_json_str(esc, "next_at") != NULL ? cli_json_str(esc, "next_at") : "-");
     printf(", %lld step(s) taken",
            (long long)json_integer_value(json_object_get(esc, "steps_taken")));
-    if (str_of(esc, "stop_reason") != NULL)
-        printf(" (%s)", str_of(esc, "stop_reason"));
+    if (cli_json_str(esc, "stop_reason") != NULL)
+        printf(" (%s)", cli_json_str(esc, "stop_reason"));
     printf("\n");
 }
 
@@ -312,17 +294,17 @@ static void print_notifications(json_t *rows)
     json_array_foreach(rows, i, n)
     {
         char id[24];
-        const char *when =
-            str_of(n, "sent_at") != NULL ? str_of(n, "sent_at") : str_of(n, "due_at");
+        const char *when = cli_json_str(n, "sent_at") != NULL ? cli_json_str(n, "sent_at")
+                                                              : cli_json_str(n, "due_at");
         snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(n, "id")));
         const char *row[] = {id,
-                             str_of(n, "user"),
-                             str_of(n, "type"),
-                             str_of(n, "address"),
-                             str_of(n, "state"),
-                             str_of(n, "provider"),
+                             cli_json_str(n, "user"),
+                             cli_json_str(n, "type"),
+                             cli_json_str(n, "address"),
+                             cli_json_str(n, "state"),
+                             cli_json_str(n, "provider"),
                              when,
-                             str_of(n, "detail")};
+                             cli_json_str(n, "detail")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -351,13 +333,14 @@ int cmd_incident_show(int argc, char **argv)
         json_decref(reply);
         return EXIT_OK;
     }
-    format_ms(json_object_get(reply, "created_at_ms"), when, sizeof(when));
+    cli_format_ms(json_object_get(reply, "created_at_ms"), when, sizeof(when));
     printf("incident #%lld  %s  [%s]\n",
-           (long long)json_integer_value(json_object_get(reply, "id")), str_of(reply, "status"),
-           str_of(reply, "severity"));
+           (long long)json_integer_value(json_object_get(reply, "id")),
+           cli_json_str(reply, "status"), cli_json_str(reply, "severity"));
     printf("summary:  %s\nservice:  %s (team %s)\ncreated:  %s\nalerts:   %lld firing, %lld "
            "received\n",
-           str_of(reply, "summary"), str_of(reply, "service"), str_of(reply, "team"), when,
+           cli_json_str(reply, "summary"), cli_json_str(reply, "service"),
+           cli_json_str(reply, "team"), when,
            (long long)json_integer_value(json_object_get(reply, "open_alerts")),
            (long long)json_integer_value(json_object_get(reply, "alert_count")));
     if (json_is_true(json_object_get(reply, "silenced")))
@@ -365,18 +348,19 @@ int cmd_incident_show(int argc, char **argv)
     printf("\nalerts:\n");
     json_array_foreach(json_object_get(reply, "alerts"), i, alert)
     {
-        printf("  %-8s %s  %s\n", str_of(alert, "status"), str_of(alert, "fingerprint"),
-               str_of(alert, "summary"));
+        printf("  %-8s %s  %s\n", cli_json_str(alert, "status"), cli_json_str(alert, "fingerprint"),
+               cli_json_str(alert, "summary"));
     }
     print_escalation(json_object_get(reply, "escalation"));
     print_notifications(json_object_get(reply, "notifications"));
     printf("\ntimeline:\n");
     json_array_foreach(json_object_get(reply, "timeline"), i, ev)
     {
-        format_ms(json_object_get(ev, "at_ms"), when, sizeof(when));
-        printf("  %s  %-22s %s%s%s\n", when, str_of(ev, "kind"),
-               str_of(ev, "actor") ? str_of(ev, "actor") : "", str_of(ev, "message") ? ": " : "",
-               str_of(ev, "message") ? str_of(ev, "message") : "");
+        cli_format_ms(json_object_get(ev, "at_ms"), when, sizeof(when));
+        printf("  %s  %-22s %s%s%s\n", when, cli_json_str(ev, "kind"),
+               cli_json_str(ev, "actor") ? cli_json_str(ev, "actor") : "",
+               cli_json_str(ev, "message") ? ": " : "",
+               cli_json_str(ev, "message") ? cli_json_str(ev, "message") : "");
     }
     json_decref(reply);
     return EXIT_OK;
@@ -407,7 +391,7 @@ static int incident_post(int argc, char **argv, const char *name, const char *ac
         cli_print_json(reply);
     else
         printf("incident #%s %s (now %s)\n", id, done_verb,
-               str_of(reply, "status") ? str_of(reply, "status") : "?");
+               cli_json_str(reply, "status") ? cli_json_str(reply, "status") : "?");
     json_decref(reply);
     return EXIT_OK;
 }

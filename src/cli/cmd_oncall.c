@@ -31,13 +31,6 @@ int cmd_ical_revoke(int argc, char **argv);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static const char *str_of(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static long long int_of(json_t *obj, const char *key)
 {
     return (long long)json_integer_value(json_object_get(obj, key));
@@ -270,12 +263,12 @@ static void print_oncall_table(json_t *reply)
     json_array_foreach(json_object_get(reply, "oncall"), i, entry)
     {
         json_t *now = json_object_get(entry, "oncall"), *next = json_object_get(entry, "next");
-        const char *row[] = {str_of(entry, "schedule"),
-                             str_of(entry, "team"),
-                             now != NULL ? str_of(now, "user") : NULL,
-                             now != NULL ? str_of(now, "start") : NULL,
-                             now != NULL ? str_of(now, "end") : NULL,
-                             next != NULL ? str_of(next, "user") : NULL};
+        const char *row[] = {cli_json_str(entry, "schedule"),
+                             cli_json_str(entry, "team"),
+                             now != NULL ? cli_json_str(now, "user") : NULL,
+                             now != NULL ? cli_json_str(now, "start") : NULL,
+                             now != NULL ? cli_json_str(now, "end") : NULL,
+                             next != NULL ? cli_json_str(next, "user") : NULL};
         if (!json_is_object(now)) /* nobody on call */
             row[2] = "(nobody)";
         table_add_row(&table, row);
@@ -431,8 +424,8 @@ int cmd_override_add(int argc, char **argv)
         cli_print_json(reply);
     else
         printf("override %lld: %s is on call for %s from %s until %s\n", int_of(reply, "id"),
-               str_of(reply, "user"), str_of(reply, "schedule"), str_of(reply, "from"),
-               str_of(reply, "until"));
+               cli_json_str(reply, "user"), cli_json_str(reply, "schedule"),
+               cli_json_str(reply, "from"), cli_json_str(reply, "until"));
 out:
     json_decref(reply);
     json_decref(body);
@@ -503,10 +496,10 @@ static void print_schedule(json_t *reply)
     struct table table;
     size_t i;
 
-    printf("schedule %s (team %s, time zone %s)\n", str_of(reply, "name"), str_of(reply, "team"),
-           str_of(reply, "time_zone"));
-    if (str_of(reply, "description") != NULL)
-        printf("%s\n", str_of(reply, "description"));
+    printf("schedule %s (team %s, time zone %s)\n", cli_json_str(reply, "name"),
+           cli_json_str(reply, "team"), cli_json_str(reply, "time_zone"));
+    if (cli_json_str(reply, "description") != NULL)
+        printf("%s\n", cli_json_str(reply, "description"));
     printf("\nlayers (a later layer wins where it has somebody):\n");
     json_array_foreach(json_object_get(reply, "layers"), i, layer)
     {
@@ -520,20 +513,20 @@ static void print_schedule(json_t *reply)
             struct strbuf days = STRBUF_INIT;
             join_strings(json_object_get(r, "days"), &days);
             strbuf_addf(&limits, "%s%s %s-%s", k > 0 ? "; " : "", days.buf != NULL ? days.buf : "",
-                        str_of(r, "from"), str_of(r, "to"));
+                        cli_json_str(r, "from"), cli_json_str(r, "to"));
             strbuf_release(&days);
         }
         printf("  %zu. %s: %s from %s, handoff %s %s\n     users: %s\n", i + 1,
-               str_of(layer, "name"), str_of(layer, "rrule"), str_of(layer, "start"),
-               str_of(layer, "handoff"), str_of(layer, "time_zone"),
-               users.buf != NULL ? users.buf : "-");
+               cli_json_str(layer, "name"), cli_json_str(layer, "rrule"),
+               cli_json_str(layer, "start"), cli_json_str(layer, "handoff"),
+               cli_json_str(layer, "time_zone"), users.buf != NULL ? users.buf : "-");
         if (limits.len > 0)
             printf("     only: %s\n", limits.buf);
         strbuf_release(&users);
         strbuf_release(&limits);
     }
-    printf("\ntimeline %s .. %s (overrides applied):\n", str_of(timeline, "from"),
-           str_of(timeline, "until"));
+    printf("\ntimeline %s .. %s (overrides applied):\n", cli_json_str(timeline, "from"),
+           cli_json_str(timeline, "until"));
     table_init(&table, 4, headers);
     json_array_foreach(json_object_get(timeline, "shifts"), i, shift)
     {
@@ -543,10 +536,10 @@ static void print_schedule(json_t *reply)
             snprintf(origin, sizeof(origin), "override %lld", (long long)json_integer_value(ovr));
         else
             snprintf(origin, sizeof(origin), "%s",
-                     str_of(shift, "layer") != NULL ? str_of(shift, "layer") : "-");
-        const char *row[] = {str_of(shift, "start"), str_of(shift, "end"),
-                             str_of(shift, "user") != NULL ? str_of(shift, "user") : "(nobody)",
-                             origin};
+                     cli_json_str(shift, "layer") != NULL ? cli_json_str(shift, "layer") : "-");
+        const char *row[] = {
+            cli_json_str(shift, "start"), cli_json_str(shift, "end"),
+            cli_json_str(shift, "user") != NULL ? cli_json_str(shift, "user") : "(nobody)", origin};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);
@@ -628,10 +621,10 @@ static void print_policy(json_t *reply)
     json_t *step;
     size_t i;
 
-    printf("escalation policy %s (team %s), repeat %lld\n", str_of(reply, "name"),
-           str_of(reply, "team"), int_of(reply, "repeat"));
-    if (str_of(reply, "description") != NULL)
-        printf("%s\n", str_of(reply, "description"));
+    printf("escalation policy %s (team %s), repeat %lld\n", cli_json_str(reply, "name"),
+           cli_json_str(reply, "team"), int_of(reply, "repeat"));
+    if (cli_json_str(reply, "description") != NULL)
+        printf("%s\n", cli_json_str(reply, "description"));
     json_array_foreach(json_object_get(reply, "steps"), i, step)
     {
         struct strbuf users = STRBUF_INIT;
@@ -648,10 +641,10 @@ static void print_policy(json_t *reply)
         {
             json_t *now = json_object_get(oc, "oncall");
             if (json_is_object(now))
-                printf("  schedule: %s (on call now: %s until %s)\n", str_of(oc, "schedule"),
-                       str_of(now, "user"), str_of(now, "end"));
+                printf("  schedule: %s (on call now: %s until %s)\n", cli_json_str(oc, "schedule"),
+                       cli_json_str(now, "user"), cli_json_str(now, "end"));
             else
-                printf("  schedule: %s (nobody on call now)\n", str_of(oc, "schedule"));
+                printf("  schedule: %s (nobody on call now)\n", cli_json_str(oc, "schedule"));
         }
         if (json_object_get(step, "oncall") == NULL) {
             struct strbuf scheds = STRBUF_INIT;
@@ -730,8 +723,8 @@ int cmd_ical_create(int argc, char **argv)
     } else {
         /* The URL is the secret: shown once, on stdout, alone on its line. */
         fprintf(stderr, "iCal feed %lld of %s %s (the URL is shown once; keep it secret):\n",
-                int_of(reply, "id"), str_of(reply, "kind"), str_of(reply, "subject"));
-        printf("%s\n", str_of(reply, "url"));
+                int_of(reply, "id"), cli_json_str(reply, "kind"), cli_json_str(reply, "subject"));
+        printf("%s\n", cli_json_str(reply, "url"));
     }
 out:
     json_decref(reply);

@@ -13,22 +13,6 @@ int cmd_silence_add(int argc, char **argv);
 int cmd_silence_list(int argc, char **argv);
 int cmd_silence_expire(int argc, char **argv);
 
-static const char *str_of(json_t *obj, const char *key)
-{
-    json_t *v = json_object_get(obj, key);
-
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void format_ms(json_t *v, char *out, size_t cap)
-{
-    time_t secs = json_is_integer(v) ? (time_t)(json_integer_value(v) / 1000) : 0;
-    struct tm tm;
-
-    gmtime_r(&secs, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void matchers_text(json_t *matchers, char *out, size_t cap)
 {
     size_t i, used = 0;
@@ -37,8 +21,8 @@ static void matchers_text(json_t *matchers, char *out, size_t cap)
     out[0] = '\0';
     json_array_foreach(matchers, i, m)
     {
-        int n = snprintf(out + used, cap - used, "%s%s%s\"%s\"", i ? "," : "", str_of(m, "name"),
-                         str_of(m, "op"), str_of(m, "value"));
+        int n = snprintf(out + used, cap - used, "%s%s%s\"%s\"", i ? "," : "",
+                         cli_json_str(m, "name"), cli_json_str(m, "op"), cli_json_str(m, "value"));
         if (n < 0 || (size_t)n >= cap - used)
             break;
         used += (size_t)n;
@@ -57,10 +41,10 @@ static void print_silence_table(json_t *silences)
     {
         char id[24], ends[32], matchers[512];
         snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(s, "id")));
-        format_ms(json_object_get(s, "ends_at_ms"), ends, sizeof(ends));
+        cli_format_ms(json_object_get(s, "ends_at_ms"), ends, sizeof(ends));
         matchers_text(json_object_get(s, "matchers"), matchers, sizeof(matchers));
-        const char *row[] = {id,   str_of(s, "state"),      matchers,
-                             ends, str_of(s, "created_by"), str_of(s, "comment")};
+        const char *row[] = {id,   cli_json_str(s, "state"),      matchers,
+                             ends, cli_json_str(s, "created_by"), cli_json_str(s, "comment")};
         table_add_row(&table, row);
     }
     table_print(&table, stdout);

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void table_init(struct table *t, size_t cols, const char *const *headers)
 {
@@ -79,4 +80,25 @@ void cli_print_json(json_t *value)
         puts(text);
         free(text);
     }
+}
+
+const char *cli_json_str(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+void cli_format_ms(json_t *v, char *out, size_t cap)
+{
+    time_t secs;
+    struct tm tm;
+
+    if (!json_is_integer(v)) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    secs = (time_t)(json_integer_value(v) / 1000);
+    gmtime_r(&secs, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

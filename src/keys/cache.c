@@ -11,6 +11,7 @@
 #include "keys/keys.h"
 
 #include "util/error.h"
+#include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,27 +91,12 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd, rc = -1;
-
-    if (copy == NULL)
-        return -1;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        rc = fsync(fd);
-        close(fd);
-    }
-    free(copy);
-    return rc;
-}
-
 int keys_cache_write(const char *path, struct keys_entries *e, struct ob_error *err)
 {
-    char tmp[4096];
-    FILE *fp = NULL;
-    int fd = -1, rc;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem;
+    int rc;
 
     if (e->count > 1) {
         struct keys_entry *scratch = malloc(e->count * sizeof(*scratch));
@@ -119,39 +105,19 @@ int keys_cache_write(const char *path, struct keys_entries *e, struct ob_error *
         entries_sort(e->items, scratch, e->count);
         free(scratch);
     }
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp))
-        return ob_fail(err, OB_EINVAL, "cache path too long");
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return ob_fail(err, OB_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    fchmod(fd, 0644); /* whatever the umask: sshd's AuthorizedKeysCommandUser reads it */
-    fp = fdopen(fd, "w");
-    if (fp == NULL) {
-        close(fd);
-        rc = ob_fail(err, OB_EIO, "cannot write %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    fputs(CACHE_HEADER, fp);
+    mem = open_memstream(&text, &len);
+    if (mem == NULL)
+        return ob_fail(err, OB_ENOMEM, "out of memory");
+    fputs(CACHE_HEADER, mem);
     for (size_t i = 0; i < e->count; i++)
-        fprintf(fp, "%s\t%s\n", e->items[i].user, e->items[i].key);
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        rc = ob_fail(err, OB_EIO, "cannot write %s: %s", tmp, strerror(errno));
-        fclose(fp);
-        goto fail;
+        fprintf(mem, "%s\t%s\n", e->items[i].user, e->items[i].key);
+    if (fclose(mem) != 0) {
+        free(text);
+        return ob_fail(err, OB_ENOMEM, "out of memory");
     }
-    if (fclose(fp) != 0) {
-        rc = ob_fail(err, OB_EIO, "cannot write %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = ob_fail(err, OB_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto fail;
-    }
-    if (fsync_dir_of(path) != 0)
-        return ob_fail(err, OB_EIO, "cannot fsync the directory of %s: %s", path, strerror(errno));
-    return 0;
-fail:
-    unlink(tmp);
+    /* 0644 whatever the umask: sshd's AuthorizedKeysCommandUser reads it. */
+    rc = file_write_atomic(path, text, len, 0644, err);
+    free(text);
     return rc;
 }
 

@@ -43,7 +43,7 @@ struct store_conn;
 /* The start of the OB_EINVAL message of a request that found no source
  * address (the chat suggests /allowme then). */
 #define ACCESS_NO_SOURCE_MSG "no source address"
-#define ACCESS_HOST_MAX   253
+#define ACCESS_HOST_MAX      253
 
 /* ---- hosts and policy (policy.c) -------------------------------------------- */
 
@@ -65,14 +65,16 @@ int token_binding_check(const struct config *cfg, const char *team, const char *
 
 /* What a request asks for.  Strings borrowed for the call. */
 struct grant_request {
-    const char *user;      /* who gets access (an opsbell user name) */
-    const char *host;      /* one host ... */
-    const char *group;     /* ... or one host group (exactly one of the two) */
-    uint32_t duration_s;   /* > 0, at most the team's max_duration */
-    const char *reason;    /* 1..ACCESS_REASON_MAX bytes, no control characters */
-    const char *ip;        /* address or CIDR; NULL: the freshest allowlist entry of the
-                              user, else from_addr */
-    const char *from_addr; /* the request's own source address, or NULL (chat) */
+    const char *user;       /* who gets access (an opsbell user name) */
+    const char *host;       /* one host ... */
+    const char *group;      /* ... or one host group (exactly one of the two) */
+    uint32_t duration_s;    /* > 0, at most the team's max_duration */
+    const char *reason;     /* 1..ACCESS_REASON_MAX bytes, no control characters */
+    const char *ip;         /* address or CIDR; NULL: the freshest allowlist entry of the
+                               user, else from_addr */
+    const char *from_addr;  /* the request's own source address, or NULL (chat) */
+    const char *team_limit; /* NULL, or the one team whose hosts may be opened (a
+                               team-limited token's team) */
 };
 
 /*

@@ -223,6 +223,10 @@ int access_grant_request(struct store *store, const struct config *cfg,
     rc = access_resolve_target(cfg, req->user, req->host, req->group, &target, err);
     if (rc != 0)
         return rc;
+    if (req->team_limit != NULL && strcmp(req->team_limit, target.team->name) != 0)
+        return ob_fail(err, OB_EFORBIDDEN,
+                       "this token is limited to team %s; %s belongs to team %s", req->team_limit,
+                       req->group != NULL ? req->group : req->host, target.team->name);
     policy = &target.team->breakglass;
     if (req->duration_s == 0)
         return ob_fail(err, OB_EINVAL, "the duration must be positive (e.g. 30m)");

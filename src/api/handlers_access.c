@@ -131,7 +131,14 @@ void api_breakglass_request(void *app_ptr, struct http_request *req, struct http
     cfg = app_config_get(app);
     origin = acting_origin(req, user, actor, sizeof(actor));
     {
-        struct grant_request gr = {user, host, group, seconds, reason, ip, req->remote_addr};
+        struct grant_request gr = {user,
+                                   host,
+                                   group,
+                                   seconds,
+                                   reason,
+                                   ip,
+                                   req->remote_addr,
+                                   p->team[0] != '\0' ? p->team : NULL};
         if (access_grant_request(app->store, cfg, &gr, &origin, &g, &err) != 0) {
             http_response_from_error(resp, &err);
             goto out;
@@ -203,6 +210,26 @@ void api_breakglass_show(void *app_ptr, struct http_request *req, struct http_re
     store_release(conn);
 }
 
+/* A team token acts only on its own team's grants: 0, or a 4xx written. */
+static int grant_check_visible(struct app *app, const struct auth_principal *p, int64_t id,
+                               struct http_response *resp)
+{
+    struct store_conn *conn = NULL;
+    struct ob_error err = {0};
+    struct grant_row g = {0};
+    int rc = -1;
+
+    if (store_acquire(app->store, &conn, &err) != 0 || store_grant_get(conn, id, &g, &err) != 0)
+        http_response_from_error(resp, &err);
+    else if (!grant_visible(p, &g))
+        http_response_error(resp, 404, "no such grant");
+    else
+        rc = 0;
+    grant_row_release(&g);
+    store_release(conn);
+    return rc;
+}
+
 enum grant_action { GRANT_APPROVE, GRANT_DENY, GRANT_REVOKE };
 
 static void breakglass_act(struct app *app, struct http_request *req, struct http_response *resp,
@@ -211,8 +238,7 @@ static void breakglass_act(struct app *app, struct http_request *req, struct htt
     static const char *const allowed[] = {"reason", NULL};
     const struct auth_principal *p = api_principal(req);
     const char *reason = NULL, *user = p->user[0] != '\0' ? p->user : NULL;
-    struct grant_row g = {0}, current = {0};
-    struct store_conn *conn = NULL;
+    struct grant_row g = {0};
     struct ob_error err = {0};
     struct config *cfg = NULL;
     struct audit_origin origin;
@@ -238,18 +264,8 @@ static void breakglass_act(struct app *app, struct http_request *req, struct htt
                             p->name);
         goto out;
     }
-    /* A team token acts only on its own team's grants. */
-    if (store_acquire(app->store, &conn, &err) != 0 ||
-        store_grant_get(conn, id, &current, &err) != 0) {
-        http_response_from_error(resp, &err);
+    if (grant_check_visible(app, p, id, resp) != 0)
         goto out;
-    }
-    store_release(conn);
-    conn = NULL;
-    if (!grant_visible(p, &current)) {
-        http_response_error(resp, 404, "no such grant");
-        goto out;
-    }
     cfg = app_config_get(app);
     origin = acting_origin(req, user, actor, sizeof(actor));
     if (action == GRANT_APPROVE)
@@ -263,9 +279,7 @@ static void breakglass_act(struct app *app, struct http_request *req, struct htt
     else
         reply_grant(resp, 200, &g);
 out:
-    grant_row_release(&current);
     grant_row_release(&g);
-    store_release(conn);
     config_unref(cfg);
     json_decref(body);
 }
@@ -314,6 +328,8 @@ void api_breakglass_certificate(void *app_ptr, struct http_request *req, struct 
                             p->name);
         goto out;
     }
+    if (grant_check_visible(app, p, id, resp) != 0)
+        goto out;
     cfg = app_config_get(app);
     origin = acting_origin(req, user, actor, sizeof(actor));
     if (access_grant_certificate(app->store, cfg, id, user, pubkey, &origin, &cert, &err) != 0) {

@@ -318,3 +318,20 @@ def test_example_agent_configuration_is_valid():
     assert r.code == 0, r
     r = run_cli(["agent", "-c", str(example), "--check"], env={"OPSBELL_AGENT_TOKEN": ""})
     assert r.code != 0
+
+
+def test_team_limited_tokens_stay_in_their_team(bg, tmp_path):
+    env, d, t, _ = bg
+    r = d.request("POST", "/api/v1/tokens", {"name": "beta-admin", "scope": "admin",
+                                             "team": "beta"}, token=t["admin"])
+    assert r.status == 201, r
+    beta = r.body["token"]
+    r = grant(d, beta, host="web1", ip="198.51.100.7", user="alice")
+    assert r.status == 403 and "limited to team beta" in r.body["error"], r
+    gid = grant(d, t["alice"], host="web1", ip="198.51.100.7").body["id"]
+    for path in ("/api/v1/breakglass/%d/revoke" % gid, "/api/v1/breakglass/%d/certificate" % gid):
+        r = d.request("POST", path, {"public_key": "x"} if "certificate" in path else {},
+                      token=beta)
+        assert r.status == 404, r
+    assert d.get("/api/v1/breakglass", token=beta).body["grants"] == []
+    assert d.get("/api/v1/breakglass/%d" % gid, token=t["admin"]).body["state"] == "active"

@@ -111,9 +111,9 @@ void api_tokens_create(void *app_ptr, struct http_request *req, struct http_resp
         goto out;
     }
     api_reply_json(resp, 201,
-                   json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "id", (json_int_t)id,
-                             "name", in.name, "scope", token_scope_name(in.scope), "team",
-                             in.team, "user", in.user, "agent", in.agent, "token", secret));
+                   json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s}", "id", (json_int_t)id, "name",
+                             in.name, "scope", token_scope_name(in.scope), "team", in.team, "user",
+                             in.user, "agent", in.agent, "token", secret));
     OPENSSL_cleanse(secret, sizeof(secret));
 out:
     config_unref(cfg);

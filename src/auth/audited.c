@@ -98,10 +98,10 @@ int token_create(struct store *store, const struct token_request *req,
     tok.user_name = (char *)req->user;
     tok.agent_host = (char *)req->agent_host;
 
-    details = json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:s?}", "name", req->name, "scope",
-                        token_scope_name(req->scope), "team", req->team, "expires_at_ms",
-                        (json_int_t)req->expires_at_ms, "user", req->user, "agent_host",
-                        req->agent_host);
+    details =
+        json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:s?}", "name", req->name, "scope",
+                  token_scope_name(req->scope), "team", req->team, "expires_at_ms",
+                  (json_int_t)req->expires_at_ms, "user", req->user, "agent_host", req->agent_host);
     details_text = details != NULL ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
     rc = store_acquire(store, &conn, err);

@@ -238,16 +238,16 @@ struct config_host_group {
 /* A team's `team: breakglass:` policy: who may open a grant on the team's
  * host groups, and for how long.  Defaults apply when absent. */
 struct config_breakglass {
-    int self_approve_oncall;        /* "oncall" in self_approve (the default): whoever is on
-                                       call now on one of the team's schedules */
-    int self_approve_members;       /* "members" in self_approve: any member */
-    char **self_approve_users;      /* user names in self_approve */
+    int self_approve_oncall;   /* "oncall" in self_approve (the default): whoever is on
+                                  call now on one of the team's schedules */
+    int self_approve_members;  /* "members" in self_approve: any member */
+    char **self_approve_users; /* user names in self_approve */
     unsigned self_approve_user_count;
-    char **approvers;               /* who may approve others' requests; none written =
-                                       every member (never the requester) */
+    char **approvers; /* who may approve others' requests; none written =
+                         every member (never the requester) */
     unsigned approver_count;
-    uint32_t max_duration_seconds;  /* `max_duration`: default 1h, 1m .. 24h */
-    uint32_t pending_ttl_seconds;   /* `pending_ttl`: default 1h, 1m .. 24h */
+    uint32_t max_duration_seconds; /* `max_duration`: default 1h, 1m .. 24h */
+    uint32_t pending_ttl_seconds;  /* `pending_ttl`: default 1h, 1m .. 24h */
 };
 
 struct config_team {
@@ -387,10 +387,10 @@ struct config_enforcer_aws {
     struct secret session_token; /* ref/value NULL: long-term keys */
     uint16_t port;               /* the SSH port opened, default 22 */
     uint32_t sweep_interval_s;   /* default 5m, 10s .. 1d */
-    char *host_group; /* `host_group`: the host group (of any team) whose grants and
-                         allowlist entries go into this security group; NULL: every
-                         active grant and every allowlist entry of a group with
-                         `allowlist: true` */
+    char *host_group;            /* `host_group`: the host group (of any team) whose grants and
+                                    allowlist entries go into this security group; NULL: every
+                                    active grant and every allowlist entry of a group with
+                                    `allowlist: true` */
 };
 
 struct config_enforcers {
@@ -423,7 +423,7 @@ struct config_allowlist {
     /* `slack_access_logs:` present: poll team.accessLogs at
      * providers.slack.api_url (or its default) with this admin token */
     int access_logs_enabled;
-    struct secret access_logs_token;     /* `slack_access_logs.token` (env:/file:) */
+    struct secret access_logs_token;       /* `slack_access_logs.token` (env:/file:) */
     uint32_t access_logs_interval_seconds; /* `slack_access_logs.interval`: default 5m, 30s .. 1d */
 };
 
@@ -507,8 +507,7 @@ const struct config_escalation_policy *config_find_policy(const struct config *c
                                                           const char *name);
 const struct config_heartbeat *config_find_heartbeat(const struct config *cfg, const char *name);
 const struct config_schedule *config_find_schedule(const struct config *cfg, const char *name);
-const struct config_host_group *config_find_host_group(const struct config *cfg,
-                                                       const char *name);
+const struct config_host_group *config_find_host_group(const struct config *cfg, const char *name);
 /*
  * Look-ups by credential: the service whose integration_key is
  * integration_key, the heartbeat whose key is key.  Every candidate is

@@ -31,11 +31,11 @@ struct store_conn;
 
 struct grant_row {
     int64_t id;
-    char *user_name;    /* who gets access */
-    char *team;         /* whose policy decided */
-    char *target_kind;  /* "host" | "group" */
-    char *target;       /* the host or group asked for */
-    char *cidr;         /* normalised source CIDR */
+    char *user_name;   /* who gets access */
+    char *team;        /* whose policy decided */
+    char *target_kind; /* "host" | "group" */
+    char *target;      /* the host or group asked for */
+    char *cidr;        /* normalised source CIDR */
     char *reason;
     char *state;        /* GRANT_* */
     int64_t duration_s; /* asked for; expires_at = starts_at + duration_s */
@@ -86,16 +86,16 @@ int store_grants_due(struct store_conn *conn, int64_t now_ms, int64_t **ids, siz
 int store_grants_in_force(struct store_conn *conn, const char *host, int64_t now_ms,
                           struct grant_row **out, size_t *count, struct ob_error *err);
 /* Record that host reported grant_id applied; *first = 1 the first time. */
-int store_grant_applied(struct store_conn *conn, int64_t grant_id, const char *host,
-                        int64_t now_ms, int *first, struct ob_error *err);
+int store_grant_applied(struct store_conn *conn, int64_t grant_id, const char *host, int64_t now_ms,
+                        int *first, struct ob_error *err);
 
 void grant_row_release(struct grant_row *g);
 void grant_row_array_free(struct grant_row *rows, size_t count);
 
 /* A certificate signed for a grant (serial as decimal text). */
 int store_grant_cert_insert(struct store_conn *conn, int64_t grant_id, uint64_t serial,
-                            const char *key_fingerprint, int64_t valid_before_ms,
-                            int64_t now_ms, struct ob_error *err);
+                            const char *key_fingerprint, int64_t valid_before_ms, int64_t now_ms,
+                            struct ob_error *err);
 /* Serials of certificates of revoked grants still valid at now_ms, for the
  * KRL; *serials malloc'd (caller frees), ascending. */
 int store_revoked_cert_serials(struct store_conn *conn, int64_t now_ms, uint64_t **serials,

@@ -451,8 +451,8 @@ static const struct migration migrations[] = {
     {5, "outbox kinds (page, update) and provider ids", m5_sql, NULL, NULL},
     {6, "contact-method verification", m6_sql, NULL, NULL},
     {7, "calls on request: outbox rows without an incident", "", m7_sqlite, m7_postgres},
-    {8, "emergency access: grants, certificates, the allowlist, links, agent tokens", m8_sql,
-     NULL, NULL},
+    {8, "emergency access: grants, certificates, the allowlist, links, agent tokens", m8_sql, NULL,
+     NULL},
 };
 
 #define MIGRATIONS_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -128,8 +128,8 @@ struct store_token {
     int64_t expires_at_ms;   /* 0 = never */
     int64_t revoked_at_ms;   /* 0 = active */
     int64_t last_used_at_ms; /* 0 = never used */
-    char *user_name;  /* owned; a person's token: the API acts as this user; NULL = none */
-    char *agent_host; /* owned; a host agent's token (only the agent endpoints, this host) */
+    char *user_name;         /* owned; a person's token: the API acts as this user; NULL = none */
+    char *agent_host;        /* owned; a host agent's token (only the agent endpoints, this host) */
 };
 
 /* Insert; hash_hex is the 64-character hex SHA-256 of the secret.

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SECRET "fuzz-signing-secret"
 #define NOW    1712345678
@@ -84,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     if (slack_response_url_allowed("http://127.0.0.1:9000/api", in.response_url) &&
-        strncmp(in.response_url, "http", 4) != 0)
+        strncasecmp(in.response_url, "http", 4) != 0) /* schemes are case-insensitive */
         abort();
     return 0;
 }

@@ -210,15 +210,23 @@ void api_breakglass_show(void *app_ptr, struct http_request *req, struct http_re
     store_release(conn);
 }
 
-/* A team token acts only on its own team's grants: 0, or a 4xx written. */
-static int grant_check_visible(struct app *app, const struct auth_principal *p, int64_t id,
-                               struct http_response *resp)
+/* May p act on grant id at all?  A person's token or an admin token, and a
+ * team token only on its own team's grants: 0, or a 4xx written. */
+static int grant_may_act(struct app *app, const struct auth_principal *p, int64_t id,
+                         const char *what, struct http_response *resp)
 {
     struct store_conn *conn = NULL;
     struct ob_error err = {0};
     struct grant_row g = {0};
     int rc = -1;
 
+    if (p->user[0] == '\0' && p->scope < SCOPE_ADMIN) {
+        http_response_error(resp, 403,
+                            "token '%s' belongs to no user; %s needs a person's token or an "
+                            "admin token",
+                            p->name, what);
+        return -1;
+    }
     if (store_acquire(app->store, &conn, &err) != 0 || store_grant_get(conn, id, &g, &err) != 0)
         http_response_from_error(resp, &err);
     else if (!grant_visible(p, &g))
@@ -257,14 +265,7 @@ static void breakglass_act(struct app *app, struct http_request *req, struct htt
         http_response_from_error(resp, &err);
         goto out;
     }
-    if (user == NULL && p->scope < SCOPE_ADMIN) {
-        http_response_error(resp, 403,
-                            "token '%s' belongs to no user; approving or revoking needs a "
-                            "person's token or an admin token",
-                            p->name);
-        goto out;
-    }
-    if (grant_check_visible(app, p, id, resp) != 0)
+    if (grant_may_act(app, p, id, "approving, denying or revoking", resp) != 0)
         goto out;
     cfg = app_config_get(app);
     origin = acting_origin(req, user, actor, sizeof(actor));
@@ -321,14 +322,7 @@ void api_breakglass_certificate(void *app_ptr, struct http_request *req, struct 
         http_response_from_error(resp, &err);
         goto out;
     }
-    if (user == NULL && p->scope < SCOPE_ADMIN) {
-        http_response_error(resp, 403,
-                            "token '%s' belongs to no user; a certificate needs the grant "
-                            "user's token or an admin token",
-                            p->name);
-        goto out;
-    }
-    if (grant_check_visible(app, p, id, resp) != 0)
+    if (grant_may_act(app, p, id, "a certificate", resp) != 0)
         goto out;
     cfg = app_config_get(app);
     origin = acting_origin(req, user, actor, sizeof(actor));

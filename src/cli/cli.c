@@ -1,6 +1,7 @@
 /* cli.c - subcommand dispatch, usage texts and shared CLI helpers. */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -150,4 +151,15 @@ int cli_main(int argc, char **argv)
     snprintf(display, sizeof(display), "%s %s", group, name);
     argv[2] = display;
     return cmd->run(argc - 2, argv + 2);
+}
+
+void cli_reset_getopt(void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
+int cli_unknown_option(const char *command, char **argv)
+{
+    return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
 }

@@ -42,6 +42,10 @@ const char *cli_config_path(const char *given);
 /* Print "opsbell: <msg>" to stderr. Returns EXIT_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "opsbell: <msg>" and a hint to run --help. Returns EXIT_USAGE. */
+/* Before a command's getopt_long loop: start at argv[1], print nothing. */
+void cli_reset_getopt(void);
+/* The usage error for the option getopt_long just refused (EXIT_USAGE). */
+int cli_unknown_option(const char *command, char **argv);
 int cli_usage_error(const char *command, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -27,8 +27,7 @@ int cmd_agent(int argc, char **argv)
     struct agent_config *cfg = NULL;
     int c, once = 0, check = 0, rc;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:okh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

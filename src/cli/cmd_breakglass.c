@@ -33,17 +33,6 @@ int cmd_breakglass_list(int argc, char **argv);
 int cmd_breakglass_show(int argc, char **argv);
 int cmd_allowlist_list(int argc, char **argv);
 
-static void reset_getopt(void)
-{
-    optind = 0;
-    opterr = 0;
-}
-
-static int unknown_option(const char *command, char **argv)
-{
-    return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
-}
-
 /* A grant id on the command line: a positive integer. */
 static int parse_grant_id(const char *command, const char *text, long long *id)
 {
@@ -108,7 +97,7 @@ int cmd_breakglass_request(int argc, char **argv)
     uint32_t secs = 0;
     int json = 0, c, rc = EXIT_OK;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "H:g:f:r:i:u:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'H':
@@ -136,7 +125,7 @@ int cmd_breakglass_request(int argc, char **argv)
             cli_print_usage(cli_find("breakglass", "request"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option(cmd, argv);
+            return cli_unknown_option(cmd, argv);
         }
     }
     if (optind < argc)
@@ -197,7 +186,7 @@ static int breakglass_act(int argc, char **argv, enum grant_action action)
     int json = 0, c, rc;
 
     snprintf(command, sizeof(command), "breakglass %s", names[action]);
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, action == ACT_APPROVE ? "jh" : "r:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -210,7 +199,7 @@ static int breakglass_act(int argc, char **argv, enum grant_action action)
             cli_print_usage(cli_find("breakglass", names[action]), stdout);
             return EXIT_OK;
         default:
-            return unknown_option(command, argv);
+            return cli_unknown_option(command, argv);
         }
     }
     if (optind + 1 != argc)
@@ -294,7 +283,7 @@ int cmd_breakglass_list(int argc, char **argv)
     size_t used;
     int json = 0, c, rc = EXIT_OK;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "s:u:jh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -310,7 +299,7 @@ int cmd_breakglass_list(int argc, char **argv)
             cli_print_usage(cli_find("breakglass", "list"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option(cmd, argv);
+            return cli_unknown_option(cmd, argv);
         }
     }
     if (optind < argc)
@@ -414,7 +403,7 @@ int cmd_breakglass_show(int argc, char **argv)
     long long id;
     int json = 0, c, rc;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
@@ -424,7 +413,7 @@ int cmd_breakglass_show(int argc, char **argv)
             cli_print_usage(cli_find("breakglass", "show"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option(cmd, argv);
+            return cli_unknown_option(cmd, argv);
         }
     }
     if (optind + 1 != argc)
@@ -462,7 +451,7 @@ int cmd_allowlist_list(int argc, char **argv)
     size_t i;
     int json = 0, c, rc = EXIT_OK;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "u:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'u':
@@ -475,7 +464,7 @@ int cmd_allowlist_list(int argc, char **argv)
             cli_print_usage(cli_find("allowlist", "list"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option(cmd, argv);
+            return cli_unknown_option(cmd, argv);
         }
     }
     if (optind < argc)

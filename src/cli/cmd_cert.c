@@ -28,11 +28,6 @@ int cmd_cert_krl(int argc, char **argv);
 
 #define CA_COMMENT "opsbell-ca"
 
-static int unknown_option(const char *command, char **argv)
-{
-    return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
-}
-
 /* Load the configuration and its CA. Returns EXIT_OK or EXIT_FAIL (reported). */
 static int load_ca(const char *config, struct config **cfg, struct sshca_ca **ca)
 {
@@ -74,8 +69,7 @@ int cmd_cert_ca_pubkey(int argc, char **argv)
     char *line = NULL;
     int c, rc;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -85,7 +79,7 @@ int cmd_cert_ca_pubkey(int argc, char **argv)
             cli_print_usage(cli_find("cert", "ca-pubkey"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("cert ca-pubkey", argv);
+            return cli_unknown_option("cert ca-pubkey", argv);
         }
     }
     if (optind < argc)
@@ -203,8 +197,7 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o)
                                          {NULL, 0, NULL, 0}};
     int c;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:k:p:V:s:I:n:g:o:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'g':
@@ -243,7 +236,7 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o)
             cli_print_usage(cli_find("cert", "sign"), stdout);
             return -1;
         default:
-            return unknown_option("cert sign", argv);
+            return cli_unknown_option("cert sign", argv);
         }
     }
     if (optind < argc)
@@ -495,8 +488,7 @@ int cmd_cert_krl(int argc, char **argv)
         rc = cli_fail("out of memory");
         goto out;
     }
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:n:I:o:v:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -522,7 +514,7 @@ int cmd_cert_krl(int argc, char **argv)
             cli_print_usage(cli_find("cert", "krl"), stdout);
             goto out;
         default:
-            rc = unknown_option("cert krl", argv);
+            rc = cli_unknown_option("cert krl", argv);
             goto out;
         }
     }

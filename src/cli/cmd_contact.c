@@ -30,8 +30,7 @@ static int contact_args(int argc, char **argv, const char *name, int n, const ch
     int c;
 
     *json = 0;
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         if (c == 'j') {
             *json = 1;

@@ -24,12 +24,6 @@ int cmd_enforce_aws(int argc, char **argv);
 
 #define CMD "enforce aws"
 
-static void reset_getopt(void)
-{
-    optind = 0;
-    opterr = 0;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -281,7 +275,7 @@ int cmd_enforce_aws(int argc, char **argv)
     const char *config = NULL, *dur = NULL, *id = NULL, *every = NULL, *sub;
     int json = 0, c;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "+c:f:i:h", opts, NULL)) != -1) {
         if (c == 'h') {
             cli_print_usage(cli_find("enforce", "aws"), stdout);
@@ -299,7 +293,7 @@ int cmd_enforce_aws(int argc, char **argv)
     sub = argv[optind++];
     argc -= optind - 1;
     argv += optind - 1;
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:f:i:e:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

@@ -161,8 +161,7 @@ int cmd_enforce_nft(int argc, char **argv)
     void *ctx = NULL;
     int c, json = 0, timed = 0, rc;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:jth", opts, NULL)) != -1) {
         switch (c) {
         case 'c':

@@ -20,11 +20,6 @@ int cmd_incident_resolve(int argc, char **argv);
 int cmd_incident_escalate(int argc, char **argv);
 int cmd_incident_note(int argc, char **argv);
 
-static int unknown_option(const char *command, char **argv)
-{
-    return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
-}
-
 int cmd_alert_send(int argc, char **argv)
 {
     static const struct option opts[] = {{"service", required_argument, NULL, 's'},
@@ -40,8 +35,7 @@ int cmd_alert_send(int argc, char **argv)
     struct ob_error err = {0};
     int json = 0, c, rc = EXIT_OK;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "s:m:S:d:l:rjh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -77,7 +71,7 @@ int cmd_alert_send(int argc, char **argv)
             cli_print_usage(cli_find("alert", "send"), stdout);
             goto out;
         default:
-            rc = unknown_option("alert send", argv);
+            rc = cli_unknown_option("alert send", argv);
             goto out;
         }
     }
@@ -162,8 +156,7 @@ int cmd_incident_list(int argc, char **argv)
     size_t used;
     int json = 0, c;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "s:t:S:l:ajh", opts, NULL)) != -1) {
         switch (c) {
         case 's':
@@ -188,7 +181,7 @@ int cmd_incident_list(int argc, char **argv)
             cli_print_usage(cli_find("incident", "list"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("incident list", argv);
+            return cli_unknown_option("incident list", argv);
         }
     }
     if (optind < argc)
@@ -231,8 +224,7 @@ static int parse_incident_args(int argc, char **argv, const char *name, int want
 
     snprintf(display, sizeof(display), "incident %s", name);
     *json = 0;
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         if (c == 'j') {
             *json = 1;
@@ -240,7 +232,7 @@ static int parse_incident_args(int argc, char **argv, const char *name, int want
             cli_print_usage(cli_find("incident", name), stdout);
             return EXIT_OK;
         } else {
-            return unknown_option(display, argv);
+            return cli_unknown_option(display, argv);
         }
     }
     if (optind >= argc)

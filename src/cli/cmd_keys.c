@@ -26,8 +26,7 @@ int cmd_keys_authorized_keys(int argc, char **argv);
 
 static void keys_reset_getopt(void)
 {
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
 }
 
 /* The cache file: --cache, else the configuration's keys.cache_dir. */

@@ -23,17 +23,6 @@
 #include <unistd.h>
 
 /* getopt state is global: every command starts afresh. */
-static void reset_getopt(void)
-{
-    optind = 0;
-    opterr = 0;
-}
-
-static int unknown_option(const char *command, char **argv)
-{
-    return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
-}
-
 int cmd_serve(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
@@ -50,7 +39,7 @@ int cmd_serve(int argc, char **argv)
     const char *config = NULL, *listen = NULL;
     int c;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:l:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -63,7 +52,7 @@ int cmd_serve(int argc, char **argv)
             cli_print_usage(cli_find("serve", NULL), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("serve", argv);
+            return cli_unknown_option("serve", argv);
         }
     }
     if (optind < argc)
@@ -82,7 +71,7 @@ int cmd_check_config(int argc, char **argv)
     const char *config = NULL;
     int quiet = 0, c;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -95,7 +84,7 @@ int cmd_check_config(int argc, char **argv)
             cli_print_usage(cli_find("check-config", NULL), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("check-config", argv);
+            return cli_unknown_option("check-config", argv);
         }
     }
     if (optind < argc)
@@ -197,7 +186,7 @@ int cmd_token_create(int argc, char **argv)
     int64_t id = 0;
     int json = 0, c, rc;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:n:s:t:e:u:a:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -228,7 +217,7 @@ int cmd_token_create(int argc, char **argv)
             cli_print_usage(cli_find("token", "create"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("token create", argv);
+            return cli_unknown_option("token create", argv);
         }
     }
     if (optind < argc)
@@ -314,7 +303,7 @@ int cmd_token_list(int argc, char **argv)
     size_t count = 0;
     int json = 0, c, rc;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -327,7 +316,7 @@ int cmd_token_list(int argc, char **argv)
             cli_print_usage(cli_find("token", "list"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("token list", argv);
+            return cli_unknown_option("token list", argv);
         }
     }
     if (optind < argc)
@@ -400,7 +389,7 @@ int cmd_token_revoke(int argc, char **argv)
     long long id;
     int c, rc;
 
-    reset_getopt();
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -410,7 +399,7 @@ int cmd_token_revoke(int argc, char **argv)
             cli_print_usage(cli_find("token", "revoke"), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("token revoke", argv);
+            return cli_unknown_option("token revoke", argv);
         }
     }
     if (optind + 1 != argc)

@@ -95,11 +95,6 @@ static void add_segment(struct strbuf *sb, const char *value)
     strbuf_adds(sb, esc);
 }
 
-static int unknown_option(const char *command, char **argv)
-{
-    return cli_usage_error(command, "unknown or incomplete option '%s'", argv[optind - 1]);
-}
-
 /* GET path; on success print it as JSON (member `key` only, when not NULL)
  * or hand it to print. */
 static int get_and_print(const char *path, int json, const char *key, void (*print)(json_t *))
@@ -134,8 +129,7 @@ static int simple_args(int argc, char **argv, const char *group, const char *nam
 
     snprintf(display, sizeof(display), "%s %s", group, name);
     *json = 0;
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         if (c == 'j') {
             *json = 1;
@@ -143,7 +137,7 @@ static int simple_args(int argc, char **argv, const char *group, const char *nam
             cli_print_usage(cli_find(group, name), stdout);
             return EXIT_OK;
         } else {
-            return unknown_option(display, argv);
+            return cli_unknown_option(display, argv);
         }
     }
     if (arg_name != NULL) {
@@ -181,8 +175,7 @@ static int list_by_team(int argc, char **argv, const char *group, const char *pa
     int json = 0, c, rc;
 
     snprintf(display, sizeof(display), "%s list", group);
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "t:jh", opts, NULL)) != -1) {
         if (c == 't') {
             team = optarg;
@@ -192,7 +185,7 @@ static int list_by_team(int argc, char **argv, const char *group, const char *pa
             cli_print_usage(cli_find(group, "list"), stdout);
             return EXIT_OK;
         } else {
-            return unknown_option(display, argv);
+            return cli_unknown_option(display, argv);
         }
     }
     if (optind < argc)
@@ -289,8 +282,7 @@ int cmd_oncall(int argc, char **argv)
     json_t *reply = NULL;
     int json = 0, c, rc = EXIT_OK;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "a:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'a':
@@ -303,7 +295,7 @@ int cmd_oncall(int argc, char **argv)
             cli_print_usage(cli_find("oncall", NULL), stdout);
             return EXIT_OK;
         default:
-            return unknown_option("oncall", argv);
+            return cli_unknown_option("oncall", argv);
         }
     }
     if (optind < argc)
@@ -372,8 +364,7 @@ int cmd_override_add(int argc, char **argv)
     const char *schedule = NULL;
     int json = 0, c, rc = EXIT_OK;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "u:f:t:r:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'u':
@@ -395,7 +386,7 @@ int cmd_override_add(int argc, char **argv)
             cli_print_usage(cli_find("override", "add"), stdout);
             goto out;
         default:
-            rc = unknown_option("override add", argv);
+            rc = cli_unknown_option("override add", argv);
             goto out;
         }
     }
@@ -557,8 +548,7 @@ int cmd_schedule_show(int argc, char **argv)
     const char *from = NULL, *until = NULL, *name = NULL;
     int json = 0, c, rc;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "f:t:jh", opts, NULL)) != -1) {
         if (c == 'f') {
             from = optarg;
@@ -570,7 +560,7 @@ int cmd_schedule_show(int argc, char **argv)
             cli_print_usage(cli_find("schedule", "show"), stdout);
             return EXIT_OK;
         } else {
-            return unknown_option("schedule show", argv);
+            return cli_unknown_option("schedule show", argv);
         }
     }
     if (optind >= argc)
@@ -685,8 +675,7 @@ int cmd_ical_create(int argc, char **argv)
     json_t *body = json_object(), *reply = NULL;
     int json = 0, c, rc = EXIT_OK;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "u:s:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'u':
@@ -702,7 +691,7 @@ int cmd_ical_create(int argc, char **argv)
             cli_print_usage(cli_find("ical", "create"), stdout);
             goto out;
         default:
-            rc = unknown_option("ical create", argv);
+            rc = cli_unknown_option("ical create", argv);
             goto out;
         }
     }

@@ -52,8 +52,7 @@ static int parse_client_opts(int argc, char **argv, const char *group, const cha
     snprintf(display, sizeof(display), "%s%s%s", group, name != NULL ? " " : "",
              name != NULL ? name : "");
     memset(o, 0, sizeof(*o));
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "jt:a:A:l:b:h", opts, NULL)) != -1) {
         if (c != 'j' && c != 'h' && c != '?' && c != ':' && strchr(extra, c) == NULL) {
             /* Name the option as it was typed: "-t x" leaves optind past "x". */

@@ -64,8 +64,7 @@ int cmd_silence_add(int argc, char **argv)
     struct ob_error err = {0};
     int json = 0, c, rc = EXIT_OK;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "f:u:s:m:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':

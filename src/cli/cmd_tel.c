@@ -54,8 +54,7 @@ int cmd_tel(int argc, char **argv)
     char path[64], what[600];
     long long id;
 
-    optind = 0;
-    opterr = 0;
+    cli_reset_getopt();
     while ((c = getopt_long(argc, argv, "+njh", opts, NULL)) != -1) {
         if (c == 'n') {
             wait = 0;
